@@ -1,0 +1,167 @@
+"""`energy-agent`: run the agent, print one report, check a configuration, or run the
+per-user idle helper (Windows)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from agent import __version__
+from agent.config import AgentConfig, ConfigError, load_config
+
+DEFAULT_CONFIG = (
+    "/etc/energy-agent/agent.yaml"
+    if os.name != "nt"
+    else os.path.join(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "EnergyAgent", "agent.yaml")
+)
+
+
+def _config_path(arg: str | None) -> str | None:
+    path = arg or os.environ.get("ENERGY_AGENT_CONFIG")
+    if path:
+        return path
+    return DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None
+
+
+def _load(arg: str | None) -> AgentConfig:
+    return load_config(_config_path(arg))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from agent.service import Agent
+
+    cfg = _load(args.config)
+    logging.basicConfig(
+        level=cfg.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    Agent(cfg).run()
+    return 0
+
+
+def cmd_once(args: argparse.Namespace) -> int:
+    """Sample for a few seconds and print the report this machine would send. Read-only: it
+    neither creates an id nor touches the running agent's state or spool."""
+    from agent.platform import get_platform
+    from agent.schema import Host, Report, parse_report, report_to_json
+    from agent.state import load_state
+    from agent.timeline import Sample, Timeline
+
+    cfg = _load(args.config)
+    platform = get_platform()
+    id_file = cfg.state_path / "agent_id"
+    agent_id = (
+        id_file.read_text().strip() if id_file.exists() else "00000000-0000-4000-8000-000000000000"
+    )
+    state = load_state(cfg.state_path)
+    facts = platform.host_facts()
+
+    def take() -> Sample:
+        c = platform.clocks()
+        return Sample(c, platform.cpu_times(), platform.last_input(c, cfg.idle_threshold_s))
+
+    first = take()
+    time.sleep(args.seconds)
+    second = take()
+    tl = Timeline(
+        first.clocks.wall,
+        idle_threshold_s=cfg.idle_threshold_s,
+        busy_cpu_threshold=cfg.busy_cpu_threshold,
+        suspend_threshold_s=cfg.suspend_threshold_s,
+    )
+    tl.advance(first, second)
+    blockers = []
+    if cfg.sleep_blockers.enabled:
+        blockers = [
+            {k: v for k, v in (("app", b.app), ("what", b.what), ("reason", b.reason)) if v}
+            for b in platform.sleep_blockers(cfg.sleep_blockers.reasons)
+        ]
+    kind = facts.detected_kind if cfg.kind == "auto" else cfg.kind
+    report = Report(
+        agent_id=agent_id,
+        seq=state.next_seq if state else 0,
+        sent_at=second.clocks.wall,
+        host=Host(
+            hostname=facts.hostname,
+            kind=kind,
+            model=facts.model,
+            os=facts.os,
+            site=cfg.site,
+            department=cfg.department,
+            manufactured=facts.manufactured,
+            cpus=facts.cpus,
+            memory_bytes=facts.memory_bytes,
+            tags=dict(cfg.tags),
+        ),
+        boot_time=platform.boot_time(),
+        segments=tuple(tl.take()),
+        sleep_blockers=tuple(blockers),
+        agent_version=__version__,
+    )
+    doc = report_to_json(report)
+    parse_report(doc)  # what we print must be what the collector accepts
+    print(json.dumps(doc, indent=2))
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    path = _config_path(args.config)
+    cfg = load_config(path)
+    print(
+        f"{path or '<built-in defaults>'}: OK (transport: {cfg.transport}, "
+        f"state_dir: {cfg.state_dir})"
+    )
+    return 0
+
+
+def cmd_idle_helper(args: argparse.Namespace) -> int:
+    from agent.platform._windows import default_helper_dir, run_idle_helper
+
+    if sys.platform != "win32":
+        print("energy-agent idle-helper: Windows only (Linux reads logind)", file=sys.stderr)
+        return 2
+    run_idle_helper(Path(args.dir) if args.dir else default_helper_dir(), args.interval)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="energy-agent", description=__doc__)
+    parser.add_argument("--version", action="version", version=__version__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in (
+        ("run", cmd_run, "run the agent (the service)"),
+        ("once", cmd_once, "print one report as JSON and exit"),
+        ("check-config", cmd_check_config, "validate the configuration"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument(
+            "-c",
+            "--config",
+            help=f"YAML file (default {DEFAULT_CONFIG} if present, "
+            "else built-in defaults; or $ENERGY_AGENT_CONFIG)",
+        )
+        p.set_defaults(func=func)
+        if name == "once":
+            p.add_argument("--seconds", type=float, default=2.0, help="sampling time")
+    p = sub.add_parser("idle-helper", help="per-user input idle helper (Windows)")
+    p.add_argument("--dir", help="where session files are written")
+    p.add_argument("--interval", type=float, default=15.0)
+    p.set_defaults(func=cmd_idle_helper)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"energy-agent: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

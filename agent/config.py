@@ -1,0 +1,158 @@
+"""The agent's configuration: every option, its default and its meaning.
+
+Defaults work with no file at all (reports printed to stdout, state in ~/.local/state or the
+systemd StateDirectory). docs/agent-config.md is generated from these declarations.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.configspec import ConfigError, load_file, opt, section
+from agent.schema import KINDS
+
+__all__ = ["AgentConfig", "ConfigError", "load_config"]
+
+
+def _default_state_dir() -> str:
+    # systemd's StateDirectory= sets STATE_DIRECTORY; otherwise a per-user location.
+    env = os.environ.get("STATE_DIRECTORY")
+    if env:
+        return env.split(":")[0]
+    if os.name == "nt":
+        return os.path.join(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "EnergyAgent")
+    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
+    return os.path.join(base, "energy-agent")
+
+
+@dataclass
+class TlsConfig:
+    enabled: bool = opt(False, "Use TLS.")
+    ca_file: str | None = opt(None, "CA bundle to verify the server (system store if unset).")
+    cert_file: str | None = opt(None, "Client certificate (PEM) for mutual TLS.")
+    key_file: str | None = opt(None, "Client private key (PEM) for mutual TLS.")
+    insecure: bool = opt(False, "Skip server certificate verification (testing only).")
+
+
+@dataclass
+class MqttConfig:
+    host: str = opt("localhost", "Broker host name or address.")
+    port: int = opt(1883, "Broker port (8883 is usual with TLS).", minimum=1, maximum=65535)
+    username: str | None = opt(None, "User name; the broker ACL should bind it to the agent id.")
+    password: str | None = opt(None, "Password (prefer password_file).", secret=True)
+    password_file: str | None = opt(None, "File holding the password (first line).")
+    client_id: str | None = opt(None, "MQTT client id; default `energy-agent-<agent_id>`.")
+    keepalive_s: int = opt(60, "MQTT keepalive in seconds.", minimum=5, maximum=3600)
+    topic_prefix: str = opt("energy/v1/agents", "Topics are `<prefix>/<agent_id>/report|status`.")
+    max_inflight: int = opt(
+        20, "Reports published and not yet acknowledged at once.", minimum=1, maximum=1000
+    )
+    tls: TlsConfig = section(TlsConfig, "TLS for the broker connection.")
+
+
+@dataclass
+class HttpConfig:
+    url: str = opt(
+        "http://127.0.0.1:8750/api/v1/reports", "Collector endpoint reports are POSTed to."
+    )
+    token: str | None = opt(None, "Bearer token (prefer token_file).", secret=True)
+    token_file: str | None = opt(None, "File holding the bearer token (first line).")
+    timeout_s: float = opt(10.0, "Request timeout in seconds.", minimum=0.5, maximum=300)
+    ca_file: str | None = opt(None, "CA bundle for https:// URLs (system store if unset).")
+    insecure: bool = opt(False, "Skip certificate verification (testing only).")
+
+
+@dataclass
+class SpoolConfig:
+    max_bytes: int = opt(
+        50 * 1024 * 1024, "Spool size bound; oldest reports dropped past it.", minimum=64 * 1024
+    )
+    max_age_s: int = opt(
+        30 * 86400, "Reports older than this are dropped from the spool.", minimum=3600
+    )
+
+
+@dataclass
+class SleepBlockersConfig:
+    enabled: bool = opt(True, "Report what keeps the machine awake (systemd-inhibit, powercfg).")
+    reasons: bool = opt(True, "Include the reason text the application gave.")
+    interval_s: int = opt(600, "How often to look for sleep blockers.", minimum=60)
+
+
+@dataclass
+class AgentConfig:
+    site: str | None = opt(None, "Site name (building), as the collector's calendars know it.")
+    department: str | None = opt(None, "Department (direction/service) owning the machine.")
+    tags: dict[str, str] = opt({}, "Free key/value labels, e.g. `{floor: '3', role: kiosk}`.")
+    kind: str = opt(
+        "auto",
+        "Device kind; `auto` detects laptop (battery), vm, else desktop.",
+        choices=("auto", *KINDS),
+    )
+    state_dir: str = opt(_default_state_dir(), "Where the agent id, state and spool live.")
+    transport: str = opt("stdout", "Where reports go.", choices=("stdout", "mqtt", "http"))
+    sample_interval_s: float = opt(
+        15.0,
+        "Clock, CPU and suspend sampling period; bounds the "
+        "placement error of a suspend's start and end.",
+        minimum=1,
+        maximum=300,
+    )
+    report_interval_s: float = opt(300.0, "Regular report period.", minimum=10, maximum=86400)
+    min_report_interval_s: float = opt(
+        30.0,
+        "Shortest gap between reports sent on state changes (wake and boot are always immediate).",
+        minimum=0,
+        maximum=3600,
+    )
+    heartbeat_interval_s: float = opt(
+        60.0,
+        "How often last-alive and pending segments are "
+        "saved (bounds what a crash leaves `unknown`).",
+        minimum=5,
+        maximum=3600,
+    )
+    idle_threshold_s: float = opt(
+        300.0, "No user input for this long makes the machine idle.", minimum=10
+    )
+    idle_poll_interval_s: float = opt(
+        30.0, "How often user input idle time is read.", minimum=1, maximum=600
+    )
+    busy_cpu_threshold: float = opt(
+        0.25,
+        "Without an interactive session, CPU utilisation above this counts as active.",
+        minimum=0,
+        maximum=1,
+    )
+    suspend_threshold_s: float = opt(2.0, "Suspend shorter than this is clock noise.", minimum=0.1)
+    measure_energy: bool = opt(True, "Read RAPL and battery discharge where the host has them.")
+    log_level: str = opt("info", "Log level.", choices=("debug", "info", "warning", "error"))
+    mqtt: MqttConfig = section(MqttConfig, "MQTT transport.")
+    http: HttpConfig = section(HttpConfig, "HTTP transport.")
+    spool: SpoolConfig = section(SpoolConfig, "On-disk spool of unsent reports.")
+    sleep_blockers: SleepBlockersConfig = section(SleepBlockersConfig, "Sleep blockers.")
+
+    def validate(self) -> None:
+        if self.idle_poll_interval_s >= self.idle_threshold_s:
+            raise ValueError("idle_poll_interval_s: must be shorter than idle_threshold_s")
+        if self.mqtt.password and self.mqtt.password_file:
+            raise ValueError("mqtt.password_file: set either password or password_file")
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.state_dir)
+
+
+def load_config(path: str | None) -> AgentConfig:
+    return load_file(AgentConfig, path)
+
+
+def read_secret(value: str | None, file: str | None, what: str) -> str | None:
+    if file is None:
+        return value
+    try:
+        return Path(file).read_text(encoding="utf-8").splitlines()[0].strip()
+    except (OSError, IndexError) as exc:
+        raise ConfigError(f"{what}: cannot read {file}: {exc}") from None

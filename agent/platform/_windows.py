@@ -1,0 +1,339 @@
+"""Windows: interrupt-time bias for suspend, a per-user helper for input idle, the event log.
+
+Every OS call goes through `WinApi`, so the logic here runs on Linux in tests against a fake
+`WinApi`. What was and was not exercised on real Windows is listed in docs/windows.md.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import logging
+import os
+import re
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from agent.platform._common import Clocks, HostFacts, Platform, SleepBlocker
+
+log = logging.getLogger("energy_agent.platform")
+
+EVT_NS = {"e": "http://schemas.microsoft.com/win/2004/08/events/event"}
+BIOS_KEY = r"HARDWARE\DESCRIPTION\System\BIOS"
+VERSION_KEY = r"SOFTWARE\Microsoft\Windows NT\CurrentVersion"
+VIRT_MARKERS = (
+    "virtual machine",
+    "vmware",
+    "virtualbox",
+    "qemu",
+    "kvm",
+    "xen",
+    "hyper-v",
+    "parallels",
+    "amazon ec2",
+    "google compute engine",
+    "openstack",
+    "nutanix",
+)
+# Stale helper files are ignored: a logged-off session must not count as present.
+HELPER_STALE_S = 120.0
+
+
+def default_helper_dir() -> Path:
+    return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "EnergyAgent" / "sessions"
+
+
+class WinApi:
+    """The raw Windows calls, nothing else. Replaced by a fake in tests."""
+
+    def interrupt_times(self) -> tuple[int, int]:
+        """(interrupt time, unbiased interrupt time), both in 100 ns units since boot."""
+        biased = ctypes.c_ulonglong()
+        unbiased = ctypes.c_ulonglong()
+        windll: Any = ctypes.windll  # type: ignore[attr-defined]
+        # QueryInterruptTime (Windows 10+) lives in the realtime API set, exported by KernelBase.
+        windll.kernelbase.QueryInterruptTime(ctypes.byref(biased))
+        if not windll.kernel32.QueryUnbiasedInterruptTime(ctypes.byref(unbiased)):
+            raise OSError("QueryUnbiasedInterruptTime failed")
+        return biased.value, unbiased.value
+
+    def idle_ms_this_session(self) -> int:
+        """Milliseconds since the last input of *this* process's session (GetLastInputInfo)."""
+
+        class LASTINPUTINFO(ctypes.Structure):
+            _fields_ = (("cbSize", ctypes.c_uint), ("dwTime", ctypes.c_uint))
+
+        info = LASTINPUTINFO()
+        info.cbSize = ctypes.sizeof(info)
+        windll: Any = ctypes.windll  # type: ignore[attr-defined]
+        if not windll.user32.GetLastInputInfo(ctypes.byref(info)):
+            raise OSError("GetLastInputInfo failed")
+        now = windll.kernel32.GetTickCount() & 0xFFFFFFFF
+        return (now - info.dwTime) & 0xFFFFFFFF  # both wrap at 2^32 ms (49.7 days)
+
+    def session_id(self) -> int:
+        sid = ctypes.c_ulong()
+        windll: Any = ctypes.windll  # type: ignore[attr-defined]
+        windll.kernel32.ProcessIdToSessionId(os.getpid(), ctypes.byref(sid))
+        return int(sid.value)
+
+    def registry(self, key: str, name: str) -> str | None:
+        import winreg  # type: ignore[import-not-found,unused-ignore]
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, key) as k:  # type: ignore[attr-defined,unused-ignore]
+                value, _ = winreg.QueryValueEx(k, name)  # type: ignore[attr-defined,unused-ignore]
+                return str(value)
+        except OSError:
+            return None
+
+    def run(self, cmd: list[str], timeout: float = 15.0) -> str | None:
+        try:
+            done = subprocess.run(
+                cmd,
+                capture_output=True,
+                timeout=timeout,
+                creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0),
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        if done.returncode != 0:
+            return None
+        return done.stdout.decode("utf-8", errors="replace")
+
+
+def parse_event_time(text: str) -> float:
+    """Event log SystemTime ('2024-09-07T13:17:14.529644800Z', up to 9 decimals) to POSIX."""
+    m = re.match(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?Z?$", text.strip())
+    if not m:
+        raise ValueError(f"not an event time: {text!r}")
+    base = datetime.fromisoformat(m.group(1)).replace(tzinfo=timezone.utc).timestamp()
+    frac = m.group(2) or "0"
+    return base + int(frac) / 10 ** len(frac)
+
+
+def _events(xml_text: str) -> list[ET.Element]:
+    # wevtutil prints one <Event> after another with no root element.
+    try:
+        root = ET.fromstring(f"<Events>{xml_text}</Events>")
+    except ET.ParseError:
+        return []
+    return root.findall("e:Event", EVT_NS)
+
+
+def _event_data(event: ET.Element) -> dict[str, str]:
+    return {
+        d.get("Name", ""): (d.text or "") for d in event.iterfind(".//e:EventData/e:Data", EVT_NS)
+    }
+
+
+def _event_id_time(event: ET.Element) -> tuple[int, float]:
+    eid = int(event.findtext("e:System/e:EventID", "0", EVT_NS))
+    created = event.find("e:System/e:TimeCreated", EVT_NS)
+    when = parse_event_time(created.get("SystemTime", "")) if created is not None else 0.0
+    return eid, when
+
+
+def parse_sleep_events(xml_text: str) -> list[tuple[float, float]]:
+    """(sleep, wake) pairs from Power-Troubleshooter event 1 (SleepTime/WakeTime fields)."""
+    out = []
+    for ev in _events(xml_text):
+        data = _event_data(ev)
+        try:
+            sleep, wake = parse_event_time(data["SleepTime"]), parse_event_time(data["WakeTime"])
+        except (KeyError, ValueError):
+            continue
+        if wake > sleep:
+            out.append((sleep, wake))
+    return sorted(out)
+
+
+def parse_shutdown_events(xml_text: str, boot_time: float) -> bool | None:
+    """Latest of 6006 (event log stopped: clean) and 6008 (unexpected) before this boot.
+
+    6008 is written at the next boot, so it may carry a time just after boot_time; take events
+    up to a few minutes past boot and let 6008 win when both refer to the same boot.
+    """
+    best: tuple[float, int] | None = None
+    for ev in _events(xml_text):
+        eid, when = _event_id_time(ev)
+        if eid not in (6006, 6008) or when > boot_time + 600:
+            continue
+        if eid == 6008 and when >= boot_time - 60:
+            return False
+        if best is None or when > best[0]:
+            best = (when, eid)
+    if best is None:
+        return None
+    return best[1] == 6006
+
+
+def parse_power_requests(text: str, with_reasons: bool) -> list[SleepBlocker]:
+    """Parse `powercfg /requests`: sections DISPLAY:, SYSTEM:, AWAYMODE:, EXECUTION: …
+
+    Each request is a line `[PROCESS] \\Device\\…\\app.exe` (or [DRIVER]/[SERVICE]) optionally
+    followed by a reason line. Only the executable's base name is kept: full paths can carry a
+    user profile directory.
+    """
+    out: list[SleepBlocker] = []
+    section = ""
+    pending: SleepBlocker | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if re.fullmatch(r"[A-Z]+:", line):
+            if pending:
+                out.append(pending)
+                pending = None
+            section = line[:-1].lower()
+            continue
+        m = re.match(r"\[(PROCESS|DRIVER|SERVICE|SYSTEM)\]\s*(.*)", line)
+        if m:
+            if pending:
+                out.append(pending)
+            kind, name = m.group(1).lower(), m.group(2)
+            if kind == "process":
+                name = re.split(r"[\\/]", name)[-1]
+            elif kind == "driver":
+                name = re.sub(r"\s*\(.*\)$", "", name)
+            pending = SleepBlocker(app=name[:128] or kind, what=f"{section}:{kind}")
+            continue
+        if pending and pending.reason is None and line.lower() != "none.":
+            pending = SleepBlocker(
+                app=pending.app, what=pending.what, reason=line[:200] if with_reasons else None
+            )
+            out.append(pending)
+            pending = None
+    if pending:
+        out.append(pending)
+    # AWAYMODE and PERFBOOST do not keep a PC from sleeping.
+    return [b for b in out if b.what.split(":")[0] in ("display", "system", "execution")]
+
+
+def os_name(product: str | None, build: str | None, display: str | None) -> str:
+    name = product or "Windows"
+    # Windows 11 still says "Windows 10" in ProductName; the build number tells.
+    if build and build.isdigit() and int(build) >= 22000:
+        name = name.replace("Windows 10", "Windows 11")
+    return f"{name} {display}" if display else name
+
+
+class WindowsPlatform(Platform):
+    name = "windows"
+
+    def __init__(self, api: WinApi | None = None, helper_dir: Path | None = None) -> None:
+        self.api = api or WinApi()
+        self.helper_dir = helper_dir or default_helper_dir()
+
+    def clocks(self) -> Clocks:
+        biased, unbiased = self.api.interrupt_times()
+        return Clocks(wall=time.time(), running=unbiased / 1e7, since_boot=biased / 1e7)
+
+    def last_input(self, now: Clocks, idle_threshold_s: float) -> float | None:
+        """The service runs in session 0 and cannot see user input; each user session runs
+        `energy-agent idle-helper`, which writes its last-input time to a small file."""
+        latest: float | None = None
+        try:
+            files = list(self.helper_dir.glob("*.json"))
+        except OSError:
+            return None
+        for f in files:
+            try:
+                if now.wall - f.stat().st_mtime > HELPER_STALE_S:
+                    continue
+                data = json.loads(f.read_text(encoding="utf-8"))
+                when = float(data["last_input"])
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            latest = when if latest is None else max(latest, when)
+        return latest
+
+    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker]:
+        out = self.api.run(["powercfg", "/requests"])
+        return parse_power_requests(out, with_reasons) if out else []
+
+    def host_facts(self) -> HostFacts:
+        reg = self.api.registry
+        vendor = reg(BIOS_KEY, "SystemManufacturer")
+        product = reg(BIOS_KEY, "SystemProductName")
+        model = " ".join(p for p in (vendor, product) if p and "to be filled" not in p.lower())
+        bios_date = reg(BIOS_KEY, "BIOSReleaseDate")
+        from agent.platform._linux import parse_bios_date  # same MM/DD/YYYY format
+
+        ident = (model or "").lower()
+        has_battery = psutil.sensors_battery() is not None
+        kind = (
+            "laptop"
+            if has_battery
+            else "vm"
+            if any(m in ident for m in VIRT_MARKERS)
+            else "desktop"
+        )
+        return HostFacts(
+            hostname=os.environ.get("COMPUTERNAME") or __import__("socket").gethostname(),
+            detected_kind=kind,
+            model=model or None,
+            os=os_name(
+                reg(VERSION_KEY, "ProductName"),
+                reg(VERSION_KEY, "CurrentBuildNumber"),
+                reg(VERSION_KEY, "DisplayVersion"),
+            ),
+            manufactured=parse_bios_date(bios_date),
+            cpus=os.cpu_count(),
+            memory_bytes=psutil.virtual_memory().total,
+        )
+
+    def suspend_intervals(self, since: float, until: float) -> list[tuple[float, float]]:
+        query = (
+            "*[System[Provider[@Name='Microsoft-Windows-Power-Troubleshooter'] and (EventID=1)]]"
+        )
+        out = self.api.run(
+            ["wevtutil", "qe", "System", f"/q:{query}", "/f:xml", "/c:20", "/rd:true"]
+        )
+        if not out:
+            return []
+        return [(s, w) for s, w in parse_sleep_events(out) if w > since and s < until]
+
+    def shutdown_was_clean(self, boot_time: float) -> bool | None:
+        query = "*[System[(EventID=6006 or EventID=6008)]]"
+        out = self.api.run(
+            ["wevtutil", "qe", "System", f"/q:{query}", "/f:xml", "/c:10", "/rd:true"]
+        )
+        return parse_shutdown_events(out, boot_time) if out else None
+
+
+def write_helper_file(directory: Path, session: int, last_input: float) -> Path:
+    """What the per-user helper writes: session number and last input time, nothing else."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"session-{session}.json"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(
+        json.dumps({"session": session, "last_input": round(last_input, 1)}), encoding="utf-8"
+    )
+    os.replace(tmp, path)
+    return path
+
+
+def run_idle_helper(
+    directory: Path,
+    interval_s: float = 15.0,
+    api: WinApi | None = None,
+    iterations: int | None = None,
+) -> None:
+    """The per-user helper loop (`energy-agent idle-helper`), started at each user logon."""
+    api = api or WinApi()
+    session = api.session_id()
+    n = 0
+    while iterations is None or n < iterations:
+        idle_ms = api.idle_ms_this_session()
+        write_helper_file(directory, session, time.time() - idle_ms / 1000.0)
+        n += 1
+        if iterations is None or n < iterations:
+            time.sleep(interval_s)

@@ -1,0 +1,418 @@
+"""The agent report, version 1: the one contract between agent and collector.
+
+`REPORT_SCHEMA` (a JSON Schema, draft 2020-12) is the single source of truth. The agent builds
+reports that satisfy it; the collector parses with `parse_report`, which checks a payload against
+that same schema with a small built-in validator (the collector must parse thousands of reports
+a second; the `jsonschema` package is ten times slower) and then checks what JSON Schema cannot
+say: contiguity, ordering and plausible durations. docs/report-schema.json is generated from it
+(`python -m agent.schema > docs/report-schema.json`) and a test checks that it is current.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+SCHEMA_ID = "energy-agent/1"
+STATES = ("active", "idle", "suspended", "off", "unknown")
+ON_STATES = ("active", "idle")
+KINDS = ("desktop", "laptop", "thin_client", "workstation", "vm", "server")
+ENERGY_SOURCES = ("rapl", "battery")
+# RFC 3339 in UTC with a literal Z, optional fraction: what the agent writes, nothing else.
+TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
+MAX_REPORT_BYTES = 256 * 1024
+MAX_SEGMENTS = 2000
+
+_TS = {"type": "string", "pattern": TIMESTAMP_PATTERN, "format": "date-time"}
+_SHORT = {"type": "string", "maxLength": 128}
+
+REPORT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "$id": "https://example.invalid/energy-agent/1/report.json",
+    "title": "Energy agent report, version 1",
+    "type": "object",
+    "required": ["schema", "agent_id", "seq", "sent_at", "host", "boot_time", "segments"],
+    "additionalProperties": False,
+    "properties": {
+        "schema": {"const": SCHEMA_ID, "description": "Schema name and version."},
+        "agent_id": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+            "description": "Random UUID made once per installation, kept in the state directory.",
+        },
+        "seq": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 2**53,
+            "description": "Strictly increasing per agent; (agent_id, seq) identifies a report.",
+        },
+        "sent_at": {**_TS, "description": "When the report was built (UTC)."},
+        "agent_version": {**_SHORT, "description": "Agent software version."},
+        "spool_dropped": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Reports this agent dropped from its spool (bound hit) since install.",
+        },
+        "host": {
+            "type": "object",
+            "required": ["hostname", "kind"],
+            "additionalProperties": False,
+            "description": "Facts about the machine; no user data.",
+            "properties": {
+                "hostname": {"type": "string", "minLength": 1, "maxLength": 253},
+                "kind": {"enum": list(KINDS)},
+                "model": _SHORT,
+                "os": _SHORT,
+                "site": _SHORT,
+                "department": _SHORT,
+                "manufactured": {
+                    "type": "string",
+                    "pattern": "^[0-9]{4}(-[0-9]{2})?$",
+                    "description": "Manufacture year or year-month (DMI BIOS date).",
+                },
+                "cpus": {"type": "integer", "minimum": 1, "maximum": 4096},
+                "memory_bytes": {"type": "integer", "minimum": 0},
+                "tags": {
+                    "type": "object",
+                    "maxProperties": 32,
+                    "additionalProperties": _SHORT,
+                },
+            },
+        },
+        "boot_time": {**_TS, "description": "When the machine last booted (UTC)."},
+        "segments": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_SEGMENTS,
+            "description": "Contiguous, non-overlapping state segments since the previous report.",
+            "items": {
+                "type": "object",
+                "required": ["start", "end", "state"],
+                "additionalProperties": False,
+                "properties": {
+                    "start": _TS,
+                    "end": _TS,
+                    "state": {"enum": list(STATES)},
+                    "clean": {
+                        "type": "boolean",
+                        "description": "On `off` segments: the shutdown before it was clean.",
+                    },
+                    "cpu_util": {
+                        "type": "number",
+                        "minimum": 0,
+                        "maximum": 1,
+                        "description": "Mean CPU utilisation (0..1) over an on-segment.",
+                    },
+                    "energy_j": {
+                        "type": "object",
+                        "required": ["value", "source"],
+                        "additionalProperties": False,
+                        "description": "Energy measured by the host itself over the segment.",
+                        "properties": {
+                            "value": {"type": "number", "minimum": 0},
+                            "source": {"enum": list(ENERGY_SOURCES)},
+                        },
+                    },
+                },
+            },
+        },
+        "sleep_blockers": {
+            "type": "array",
+            "maxItems": 64,
+            "description": "What currently keeps the machine from sleeping (application, reason).",
+            "items": {
+                "type": "object",
+                "required": ["app", "what"],
+                "additionalProperties": False,
+                "properties": {
+                    "app": _SHORT,
+                    "what": _SHORT,
+                    "reason": {"type": "string", "maxLength": 200},
+                },
+            },
+        },
+    },
+}
+
+
+class ReportError(ValueError):
+    """A payload that is not a valid report. `reason` is a short label for counting."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+# --- a validator for the subset of JSON Schema used above ------------------------------------
+
+_TYPES: dict[str, Any] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "boolean": bool,
+}
+
+
+def _type_ok(value: Any, expected: str) -> bool:
+    if expected == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, _TYPES[expected])
+
+
+_pattern_cache: dict[str, re.Pattern[str]] = {}
+
+
+def validate(value: Any, schema: dict[str, Any], path: str = "$") -> None:
+    """Raise ReportError('schema', …) naming the JSON path of the first violation."""
+    if "const" in schema and value != schema["const"]:
+        raise ReportError("schema", f"{path}: must be {schema['const']!r}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise ReportError("schema", f"{path}: {value!r} is not one of {schema['enum']}")
+    expected = schema.get("type")
+    if expected is not None and not _type_ok(value, expected):
+        raise ReportError("schema", f"{path}: expected {expected}, got {type(value).__name__}")
+    if isinstance(value, str):
+        if len(value) > schema.get("maxLength", 1 << 30):
+            raise ReportError("schema", f"{path}: longer than {schema['maxLength']}")
+        if len(value) < schema.get("minLength", 0):
+            raise ReportError("schema", f"{path}: shorter than {schema['minLength']}")
+        pattern = schema.get("pattern")
+        if pattern is not None:
+            rx = _pattern_cache.get(pattern) or _pattern_cache.setdefault(
+                pattern, re.compile(pattern)
+            )
+            if rx.search(value) is None:
+                raise ReportError("schema", f"{path}: {value[:64]!r} has the wrong format")
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ReportError("schema", f"{path}: not a finite number")
+        if "minimum" in schema and value < schema["minimum"]:
+            raise ReportError("schema", f"{path}: {value} is below {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            raise ReportError("schema", f"{path}: {value} is above {schema['maximum']}")
+    elif isinstance(value, dict):
+        props = schema.get("properties", {})
+        for key in schema.get("required", ()):
+            if key not in value:
+                raise ReportError("schema", f"{path}: missing required field {key!r}")
+        if len(value) > schema.get("maxProperties", 1 << 30):
+            raise ReportError("schema", f"{path}: more than {schema['maxProperties']} entries")
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            sub = props.get(key)
+            if sub is None:
+                if extra is False:
+                    raise ReportError("schema", f"{path}: unknown field {key!r}")
+                if isinstance(extra, dict):
+                    validate(item, extra, f"{path}.{key}")
+            else:
+                validate(item, sub, f"{path}.{key}")
+    elif isinstance(value, list):
+        if len(value) > schema.get("maxItems", 1 << 30):
+            raise ReportError("schema", f"{path}: more than {schema['maxItems']} items")
+        if len(value) < schema.get("minItems", 0):
+            raise ReportError("schema", f"{path}: fewer than {schema['minItems']} items")
+        items = schema.get("items")
+        if items is not None:
+            for i, item in enumerate(value):
+                validate(item, items, f"{path}[{i}]")
+
+
+# --- typed view of a valid report -------------------------------------------------------------
+
+
+def parse_time(text: str) -> float:
+    """RFC 3339 UTC timestamp ('…Z') to POSIX seconds."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def format_time(ts: float) -> str:
+    """POSIX seconds to the report's timestamp form, millisecond precision, trailing zeros cut."""
+    dt = datetime.fromtimestamp(round(ts, 3), tz=timezone.utc)
+    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    ms = dt.microsecond // 1000
+    return f"{text}.{ms:03d}Z" if ms else f"{text}Z"
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    start: float
+    end: float
+    state: str
+    clean: bool | None = None
+    cpu_util: float | None = None
+    energy_j: float | None = None
+    energy_source: str | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Host:
+    hostname: str
+    kind: str
+    model: str | None = None
+    os: str | None = None
+    site: str | None = None
+    department: str | None = None
+    manufactured: str | None = None
+    cpus: int | None = None
+    memory_bytes: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    agent_id: str
+    seq: int
+    sent_at: float
+    host: Host
+    boot_time: float
+    segments: tuple[Segment, ...]
+    sleep_blockers: tuple[dict[str, str], ...] = ()
+    agent_version: str | None = None
+    spool_dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Plausibility limits the collector applies on top of the schema."""
+
+    clock_skew_s: float = 300.0  # how far in the future `end`/`sent_at` may be
+    max_span_s: float = 400 * 86400.0  # longest time one report may cover (a machine off a year)
+    max_energy_w: float = 5000.0  # mean measured power above this is absurd for one host
+
+
+def parse_report(
+    payload: bytes | str | dict[str, Any], *, now: float | None = None, limits: Limits = Limits()
+) -> Report:
+    """Parse and check one report. Raises ReportError with a countable reason.
+
+    Reasons: `oversized`, `json`, `schema`, `timeline` (overlap, gap, reversed or too long),
+    `future` (beyond clock skew), `value` (absurd measured energy).
+    """
+    if isinstance(payload, (bytes, str)):
+        if len(payload) > MAX_REPORT_BYTES:
+            raise ReportError("oversized", f"{len(payload)} bytes > {MAX_REPORT_BYTES}")
+        try:
+            doc = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ReportError("json", str(exc)[:120]) from None
+    else:
+        doc = payload
+    validate(doc, REPORT_SCHEMA)
+    segments = tuple(_segment(s) for s in doc["segments"])
+    prev_end: float | None = None
+    for i, seg in enumerate(segments):
+        if seg.end < seg.start:
+            raise ReportError("timeline", f"$.segments[{i}]: ends before it starts")
+        if prev_end is not None and abs(seg.start - prev_end) > 0.0015:
+            kind = "overlaps" if seg.start < prev_end else "leaves a gap after"
+            raise ReportError("timeline", f"$.segments[{i}]: {kind} the previous segment")
+        mean_w = seg.energy_j / seg.duration if seg.energy_j and seg.duration > 0 else 0.0
+        if mean_w > limits.max_energy_w:
+            raise ReportError("value", f"$.segments[{i}].energy_j: mean power absurd")
+        prev_end = seg.end
+    span = segments[-1].end - segments[0].start
+    if span > limits.max_span_s:
+        raise ReportError("timeline", f"report spans {span:.0f} s > {limits.max_span_s:.0f} s")
+    sent_at = parse_time(doc["sent_at"])
+    if now is not None:
+        latest = max(sent_at, segments[-1].end)
+        if latest > now + limits.clock_skew_s:
+            raise ReportError("future", f"{latest - now:.0f} s ahead of the collector's clock")
+    h = doc["host"]
+    host = Host(
+        hostname=h["hostname"],
+        kind=h["kind"],
+        model=h.get("model"),
+        os=h.get("os"),
+        site=h.get("site"),
+        department=h.get("department"),
+        manufactured=h.get("manufactured"),
+        cpus=h.get("cpus"),
+        memory_bytes=h.get("memory_bytes"),
+        tags=dict(h.get("tags", {})),
+    )
+    return Report(
+        agent_id=doc["agent_id"],
+        seq=doc["seq"],
+        sent_at=sent_at,
+        host=host,
+        boot_time=parse_time(doc["boot_time"]),
+        segments=segments,
+        sleep_blockers=tuple(doc.get("sleep_blockers", ())),
+        agent_version=doc.get("agent_version"),
+        spool_dropped=doc.get("spool_dropped", 0),
+    )
+
+
+def _segment(s: dict[str, Any]) -> Segment:
+    energy = s.get("energy_j")
+    return Segment(
+        start=parse_time(s["start"]),
+        end=parse_time(s["end"]),
+        state=s["state"],
+        clean=s.get("clean"),
+        cpu_util=s.get("cpu_util"),
+        energy_j=None if energy is None else float(energy["value"]),
+        energy_source=None if energy is None else energy["source"],
+    )
+
+
+def segment_to_json(seg: Segment) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "start": format_time(seg.start),
+        "end": format_time(seg.end),
+        "state": seg.state,
+    }
+    if seg.clean is not None:
+        out["clean"] = seg.clean
+    if seg.cpu_util is not None:
+        out["cpu_util"] = round(min(max(seg.cpu_util, 0.0), 1.0), 4)
+    if seg.energy_j is not None and seg.energy_source is not None:
+        out["energy_j"] = {"value": round(seg.energy_j, 1), "source": seg.energy_source}
+    return out
+
+
+def report_to_json(report: Report) -> dict[str, Any]:
+    h = report.host
+    host: dict[str, Any] = {"hostname": h.hostname, "kind": h.kind}
+    for key in ("model", "os", "site", "department", "manufactured", "cpus", "memory_bytes"):
+        value = getattr(h, key)
+        if value is not None:
+            host[key] = value
+    if h.tags:
+        host["tags"] = dict(h.tags)
+    out: dict[str, Any] = {
+        "schema": SCHEMA_ID,
+        "agent_id": report.agent_id,
+        "seq": report.seq,
+        "sent_at": format_time(report.sent_at),
+        "host": host,
+        "boot_time": format_time(report.boot_time),
+        "segments": [segment_to_json(s) for s in report.segments],
+    }
+    if report.agent_version:
+        out["agent_version"] = report.agent_version
+    if report.spool_dropped:
+        out["spool_dropped"] = report.spool_dropped
+    if report.sleep_blockers:
+        out["sleep_blockers"] = [dict(b) for b in report.sleep_blockers]
+    return out
+
+
+def encode_report(report: Report) -> bytes:
+    return json.dumps(report_to_json(report), separators=(",", ":")).encode()
+
+
+if __name__ == "__main__":
+    print(json.dumps(REPORT_SCHEMA, indent=2))

@@ -1,0 +1,299 @@
+"""The agent's main loop: sample, build the timeline, spool reports, let the transport send.
+
+Reports go out every `report_interval_s`, and at once on boot, on wake from suspend, and on a
+state change (no closer than `min_report_interval_s`). Every report is spooled before sending.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from agent import __version__
+from agent.config import AgentConfig
+from agent.energy import EnergyMeter
+from agent.platform import Clocks, CpuTimes, HostFacts, Platform, get_platform
+from agent.schema import Host, Report, encode_report
+from agent.spool import Spool
+from agent.state import AgentState, load_agent_id, load_state, save_state
+from agent.timeline import Sample, Timeline
+from agent.transport import Transport, make_transport
+
+log = logging.getLogger("energy_agent")
+
+NEW_BOOT_TOLERANCE_S = 5.0  # boot_time jitters by a second or so between readings
+FIRST_RUN_BACKFILL_S = 3600.0  # on first install, time since boot is reported if this recent
+
+
+class Agent:
+    def __init__(
+        self, cfg: AgentConfig, platform: Platform | None = None, transport: Transport | None = None
+    ) -> None:
+        self.cfg = cfg
+        self.platform = platform or get_platform()
+        self.state_dir = cfg.state_path
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.agent_id = load_agent_id(self.state_dir)
+        self.spool = Spool(self.state_dir / "spool", cfg.spool.max_bytes, cfg.spool.max_age_s)
+        self.transport = transport or make_transport(cfg, self.agent_id, __version__)
+        self.meter = EnergyMeter()
+        self.state = AgentState()
+        self.timeline = Timeline(
+            0.0,
+            idle_threshold_s=cfg.idle_threshold_s,
+            busy_cpu_threshold=cfg.busy_cpu_threshold,
+            suspend_threshold_s=cfg.suspend_threshold_s,
+        )
+        self.facts: HostFacts | None = None
+        self.boot_time = 0.0
+        self.last: Sample | None = None
+        self.blockers: list[dict[str, str]] = []
+        self._last_input: float | None = None
+        self._next_idle_poll = 0.0
+        self._next_blockers = 0.0
+        self._next_heartbeat = 0.0
+        self._last_report = 0.0
+        self._stop = threading.Event()
+
+    # -- sampling ----------------------------------------------------------------------------
+
+    def sample(self, clocks: Clocks | None = None) -> Sample:
+        clocks = clocks or self.platform.clocks()
+        if clocks.running >= self._next_idle_poll:
+            self._last_input = self.platform.last_input(clocks, self.cfg.idle_threshold_s)
+            self._next_idle_poll = clocks.running + self.cfg.idle_poll_interval_s
+        return Sample(clocks, self.platform.cpu_times(), self._last_input)
+
+    def _measure(self, prev: Sample, cur: Sample, suspended: bool) -> tuple[float, str] | None:
+        if not self.cfg.measure_energy:
+            return None
+        running = cur.clocks.running - prev.clocks.running
+        energy = self.meter.step(
+            self.platform.rapl(), self.platform.battery_discharge_watts(), running
+        )
+        # counters may be reset or frozen across a suspend: never trust that interval
+        if energy is None or suspended or running <= 0:
+            return None
+        if energy[0] / running > 2000.0:  # no office machine draws 2 kW: a bogus reading
+            log.warning(
+                "energy: implausible %s reading (%.0f W) ignored", energy[1], energy[0] / running
+            )
+            return None
+        return energy
+
+    def step(self, clocks: Clocks | None = None) -> bool:
+        """Take one sample and extend the timeline. Returns True if a report is due now."""
+        assert self.last is not None
+        cur = self.sample(clocks)
+        prev = self.last
+        suspended = cur.clocks.suspended_total - prev.clocks.suspended_total
+        energy = self._measure(prev, cur, suspended >= self.cfg.suspend_threshold_s)
+        known = []
+        if suspended >= self.cfg.suspend_threshold_s:
+            known = self.platform.suspend_intervals(prev.clocks.wall, cur.clocks.wall)
+        adv = self.timeline.advance(prev, cur, energy=energy, known_sleeps=known)
+        self.last = cur
+        now = cur.clocks.wall
+        if adv.woke:
+            log.info("woke after %.1f s suspended", adv.suspended_s)
+        since = now - self._last_report
+        return (
+            adv.woke
+            or since >= self.cfg.report_interval_s
+            or (adv.state_changed and since >= self.cfg.min_report_interval_s)
+        )
+
+    # -- start and stop ----------------------------------------------------------------------
+
+    def startup(self) -> None:
+        """Recover from the previous run: off period, crash gap, unsent segments."""
+        self.facts = self.platform.host_facts()
+        clocks = self.platform.clocks()
+        self.boot_time = self.platform.boot_time()
+        cpu = self.platform.cpu_times()
+        prev = load_state(self.state_dir)
+        max_spooled = self.spool.max_seq()
+        if prev is not None:
+            self.state.spool_dropped = prev.spool_dropped
+            self.state.next_seq = max(
+                prev.next_seq, (max_spooled + 1) if max_spooled is not None else 0
+            )
+            if max_spooled is not None and max_spooled >= prev.next_seq:
+                # crashed between spooling a report and saving state: those segments left
+                prev.pending = []
+        at_boot = Sample(Clocks(self.boot_time, 0.0, 0.0), CpuTimes(0.0, 0.0), None)
+        if prev is None or prev.last_alive is None:
+            # first run: account from boot if it was recent, else from now
+            recent = clocks.wall - self.boot_time <= FIRST_RUN_BACKFILL_S
+            self.timeline.cursor = self.boot_time if recent else clocks.wall
+            base = at_boot if recent else None
+        else:
+            self.timeline.cursor = prev.pending[0].start if prev.pending else prev.last_alive
+            self.timeline.restore(prev.pending)
+            self.timeline.cursor = max(self.timeline.cursor, prev.last_alive)
+            new_boot = (
+                prev.boot_time is None
+                or abs(self.boot_time - prev.boot_time) > NEW_BOOT_TOLERANCE_S
+            )
+            if new_boot:
+                clean = self.platform.shutdown_was_clean(self.boot_time)
+                if clean is None:
+                    clean = prev.clean_stop
+                off_end = max(self.boot_time, prev.last_alive)
+                self.timeline.add(prev.last_alive, off_end, "off", clean=clean)
+                log.info(
+                    "machine was off from %s (%s shutdown)",
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(prev.last_alive)),
+                    "clean" if clean else "unclean",
+                )
+                base = at_boot
+            elif prev.last_sample is not None:
+                base = self._bridge_gap(prev.last_sample, clocks, cpu)
+            else:
+                base = None
+        cur = Sample(clocks, cpu, None)
+        if base is not None:
+            self.timeline.advance(base, cur)
+        elif clocks.wall > self.timeline.cursor:
+            self.timeline.add(self.timeline.cursor, clocks.wall, "unknown")
+        self.last = self.sample(clocks)
+        self.meter.step(self.platform.rapl(), self.platform.battery_discharge_watts(), 0.0)
+        self.state.boot_time = self.boot_time
+        self.state.clean_stop = False
+
+    def _bridge_gap(self, last: Sample, clocks: Clocks, cpu: CpuTimes) -> Sample | None:
+        """Same boot, agent was down. Suspended time in the gap is still exact; the rest is
+        `unknown` unless the gap is as short as a normal sample interval."""
+        gap = clocks.wall - last.clocks.wall
+        if gap <= 2 * self.cfg.sample_interval_s:
+            return last
+        suspended = max(clocks.suspended_total - last.clocks.suspended_total, 0.0)
+        start = self.timeline.cursor
+        running = max(gap - suspended, 0.0)
+        if suspended >= self.cfg.suspend_threshold_s:
+            mid = start + running / 2
+            self.timeline.add(start, mid, "unknown")
+            self.timeline.add(mid, mid + suspended, "suspended")
+        self.timeline.add(self.timeline.cursor, clocks.wall, "unknown")
+        return None
+
+    def report(self) -> Report | None:
+        segments = self.timeline.take()
+        if not segments or self.facts is None:
+            return None
+        f = self.facts
+        kind = f.detected_kind if self.cfg.kind == "auto" else self.cfg.kind
+        host = Host(
+            hostname=f.hostname,
+            kind=kind,
+            model=f.model,
+            os=f.os,
+            site=self.cfg.site,
+            department=self.cfg.department,
+            manufactured=f.manufactured,
+            cpus=f.cpus,
+            memory_bytes=f.memory_bytes,
+            tags=dict(self.cfg.tags),
+        )
+        seq = self.state.next_seq
+        sent_at = segments[-1].end
+        report = Report(
+            agent_id=self.agent_id,
+            seq=seq,
+            sent_at=sent_at,
+            host=host,
+            boot_time=self.boot_time,
+            segments=tuple(segments),
+            sleep_blockers=tuple(self.blockers),
+            agent_version=__version__,
+            spool_dropped=self.state.spool_dropped + self.spool.dropped,
+        )
+        # spool first, then state: a crash in between is detected at start (see startup)
+        self.spool.put(seq, encode_report(report))
+        self.state.next_seq = seq + 1
+        self._last_report = sent_at
+        self.save(durable=True)
+        return report
+
+    def save(self, durable: bool = False) -> None:
+        assert self.last is not None
+        self.state.last_alive = self.last.clocks.wall
+        self.state.last_sample = self.last
+        self.state.pending = self.timeline.pending()
+        dropped_now = self.spool.dropped
+        save_state(
+            self.state_dir,
+            AgentState(
+                next_seq=self.state.next_seq,
+                boot_time=self.state.boot_time,
+                last_alive=self.state.last_alive,
+                clean_stop=self.state.clean_stop,
+                last_sample=self.last,
+                pending=self.state.pending,
+                spool_dropped=self.state.spool_dropped + dropped_now,
+            ),
+            durable,
+        )
+
+    def refresh_blockers(self) -> None:
+        if not self.cfg.sleep_blockers.enabled:
+            return
+        try:
+            found = self.platform.sleep_blockers(self.cfg.sleep_blockers.reasons)
+        except Exception:  # a platform probe must never stop the agent
+            log.exception("sleep blockers: probe failed")
+            return
+        self.blockers = [
+            {k: v for k, v in (("app", b.app), ("what", b.what), ("reason", b.reason)) if v}
+            for b in found[:64]
+        ]
+
+    def stop(self, *_: Any) -> None:
+        self._stop.set()
+        self.transport.wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self.stop)
+        self.startup()
+        self.transport.start()
+        self.refresh_blockers()
+        self.report()  # at once on start: boot, or back after a stop
+        assert self.last is not None
+        next_sample = self.last.clocks.running + self.cfg.sample_interval_s
+        self._next_heartbeat = self.last.clocks.running + self.cfg.heartbeat_interval_s
+        self._next_blockers = self.last.clocks.running + self.cfg.sleep_blockers.interval_s
+        while not self._stop.is_set():
+            self.transport.pump(self.spool)
+            running = self.platform.clocks().running
+            if running >= next_sample:
+                due = self.step()
+                next_sample = running + self.cfg.sample_interval_s
+                if running >= self._next_blockers:
+                    self.refresh_blockers()
+                    self._next_blockers = running + self.cfg.sleep_blockers.interval_s
+                if due:
+                    self.report()
+                    self.transport.pump(self.spool)
+                elif running >= self._next_heartbeat:
+                    self.save()
+                if running >= self._next_heartbeat:
+                    self._next_heartbeat = running + self.cfg.heartbeat_interval_s
+            self.transport.wake.wait(max(next_sample - self.platform.clocks().running, 0.01))
+            self.transport.wake.clear()
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Clean stop: close the timeline, spool a last report, mark the stop clean."""
+        self.step()
+        self.report()
+        self.state.clean_stop = True
+        self.save(durable=True)
+        self.transport.flush(self.spool, 3.0)
+        self.transport.stop(clean=True)
+        log.info("stopped cleanly; %d report(s) left in the spool", len(self.spool))
