@@ -91,7 +91,12 @@ class AgentConfig:
         "Device kind; `auto` detects laptop (battery), vm, else desktop.",
         choices=("auto", *KINDS),
     )
-    state_dir: str = opt(_default_state_dir(), "Where the agent id, state and spool live.")
+    state_dir: str | None = opt(
+        None,
+        "Where the agent id, state and spool live. Default: `$STATE_DIRECTORY` (systemd "
+        "StateDirectory=), `%ProgramData%\\EnergyAgent` on Windows, else "
+        "`~/.local/state/energy-agent`.",
+    )
     transport: str = opt("stdout", "Where reports go.", choices=("stdout", "mqtt", "http"))
     sample_interval_s: float = opt(
         15.0,
@@ -142,7 +147,7 @@ class AgentConfig:
 
     @property
     def state_path(self) -> Path:
-        return Path(self.state_dir)
+        return Path(self.state_dir or _default_state_dir())
 
 
 def load_config(path: str | None) -> AgentConfig:

@@ -199,7 +199,7 @@ def parse_power_requests(text: str, with_reasons: bool) -> list[SleepBlocker]:
             if pending:
                 out.append(pending)
             kind, name = m.group(1).lower(), m.group(2)
-            if kind == "process":
+            if kind in ("process", "service"):
                 name = re.split(r"[\\/]", name)[-1]
             elif kind == "driver":
                 name = re.sub(r"\s*\(.*\)$", "", name)
