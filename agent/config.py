@@ -40,7 +40,9 @@ class TlsConfig:
 class MqttConfig:
     host: str = opt("localhost", "Broker host name or address.")
     port: int = opt(1883, "Broker port (8883 is usual with TLS).", minimum=1, maximum=65535)
-    username: str | None = opt(None, "User name; the broker ACL should bind it to the agent id.")
+    username: str | None = opt(
+        None, "User name; `{agent_id}` is replaced by the agent id (for an ACL on %u)."
+    )
     password: str | None = opt(None, "Password (prefer password_file).", secret=True)
     password_file: str | None = opt(None, "File holding the password (first line).")
     client_id: str | None = opt(None, "MQTT client id; default `energy-agent-<agent_id>`.")
@@ -102,10 +104,10 @@ class AgentConfig:
         15.0,
         "Clock, CPU and suspend sampling period; bounds the "
         "placement error of a suspend's start and end.",
-        minimum=1,
+        minimum=0.2,
         maximum=300,
     )
-    report_interval_s: float = opt(300.0, "Regular report period.", minimum=10, maximum=86400)
+    report_interval_s: float = opt(300.0, "Regular report period.", minimum=1, maximum=86400)
     min_report_interval_s: float = opt(
         30.0,
         "Shortest gap between reports sent on state changes (wake and boot are always immediate).",

@@ -109,7 +109,8 @@ class MqttTransport(Transport):
         client.reconnect_delay_set(min_delay=1, max_delay=120)
         password = read_secret(cfg.password, cfg.password_file, "mqtt.password_file")
         if cfg.username:
-            client.username_pw_set(cfg.username, password)
+            # `{agent_id}` lets one config serve a fleet whose broker ACL uses %u
+            client.username_pw_set(cfg.username.replace("{agent_id}", agent_id), password)
         if cfg.tls.enabled:
             client.tls_set_context(_ssl_context(cfg.tls))
         client.will_set(self.status_topic, self._status(False, clean=False), qos=1, retain=True)

@@ -93,3 +93,70 @@ class Mosquitto:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+def make_tls(workdir: Path, host: str = "localhost") -> dict[str, Path]:
+    """A throw-away CA and a server certificate for `host` and 127.0.0.1 (openssl CLI)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ca_key, ca = workdir / "ca.key", workdir / "ca.pem"
+    key, csr, cert = workdir / "server.key", workdir / "server.csr", workdir / "server.pem"
+    ext = workdir / "ext.cnf"
+    ext.write_text(f"subjectAltName=DNS:{host},IP:127.0.0.1\n")
+
+    def run(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=energy-test-ca",
+    )
+    run(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+        "-subj",
+        f"/CN={host}",
+    )
+    run(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-out",
+        str(cert),
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+    )
+    for p in (key, cert, ca):
+        p.chmod(0o644)
+    return {"ca": ca, "cert": cert, "key": key}
+
+
+def mosquitto_tls_conf(port: int, tls: dict[str, Path]) -> str:
+    return (
+        f"listener {port} 127.0.0.1\n"
+        f"cafile {tls['ca']}\ncertfile {tls['cert']}\nkeyfile {tls['key']}\n"
+    )

@@ -1,0 +1,48 @@
+"""`energy-agent` as ops use it: once, check-config, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from agent.schema import parse_report
+
+
+def run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "agent.cli", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_once_prints_a_valid_report_of_this_machine(tmp_path):
+    cfg = tmp_path / "a.yaml"
+    cfg.write_text(f"state_dir: {tmp_path / 'state'}\nsite: mairie\n")
+    done = run("once", "-c", str(cfg), "--seconds", "0.5")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    r = parse_report(json.dumps(doc), now=time.time())
+    assert r.host.site == "mairie"
+    assert r.segments[0].state in ("active", "idle")
+    assert not (tmp_path / "state").exists(), "once must not create state"
+
+
+def test_check_config_ok_and_errors(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("transport: mqtt\nmqtt: {host: broker.example.org}\n")
+    done = run("check-config", "-c", str(good))
+    assert done.returncode == 0 and "OK" in done.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("mqtt:\n  prot: 8883\n")
+    done = run("check-config", "-c", str(bad))
+    assert done.returncode == 2
+    assert f"{bad}: mqtt.prot: unknown option (did you mean 'port'?)" in done.stderr
+
+
+def test_run_with_invalid_config_exits_with_message(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("report_interval_s: -5\n")
+    done = run("run", "-c", str(bad))
+    assert done.returncode == 2
+    assert "report_interval_s: -5 is below the minimum" in done.stderr
