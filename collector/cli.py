@@ -1,19 +1,132 @@
-"""`energy-collector`: the collector's command line."""
+"""`energy-collector`: run the collector, show the fleet, check a configuration, simulate."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
+import os
 import sys
+import urllib.error
+import urllib.request
 
 from collector import __version__
+from collector.config import CollectorConfig, ConfigError, load_config
+
+DEFAULT_CONFIG = "/etc/energy-collector/collector.yaml"
+
+
+def _config_path(arg: str | None) -> str | None:
+    path = arg or os.environ.get("ENERGY_COLLECTOR_CONFIG")
+    if path:
+        return path
+    return DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from collector.app import Collector
+
+    cfg = load_config(_config_path(args.config))
+    logging.basicConfig(
+        level=cfg.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    Collector(cfg).run()
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from collector.model.carbon import load_eco2mix
+    from collector.model.profiles import ProfileBook
+
+    path = _config_path(args.config)
+    cfg = load_config(path)
+    book = ProfileBook.load(cfg.profiles_path())
+    if cfg.carbon.hourly_file:
+        load_eco2mix(cfg.carbon.hourly_file)
+    print(
+        f"{path or '<built-in defaults>'}: OK (ledger {cfg.ledger.url.split('@')[-1]}, "
+        f"profiles {book.source}, MQTT {'on' if cfg.mqtt.enabled else 'off'}, "
+        f"TSDB {'on' if cfg.tsdb.enabled else 'off'})"
+    )
+    return 0
+
+
+def status_table(doc: dict) -> str:
+    lines = [f"Fleet now ({doc['hosts']} hosts)", ""]
+    lines.append(f"{'state':<12}{'hosts':>8}")
+    for state in ("active", "idle", "suspended", "off", "unknown"):
+        lines.append(f"{state:<12}{doc['by_state'].get(state, 0):>8}")
+    lines += [
+        "",
+        f"power now          {doc['power_w']:>12.1f} W",
+        f"today ({doc['day']})  {doc['today_kwh']:>12.3f} kWh",
+        f"today CO2e         {doc['today_kgco2e']:>12.3f} kg ({doc['carbon_basis']})",
+        f"reporting today    {doc['hosts_reporting_today']:>12d} hosts",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    cfg: CollectorConfig = load_config(_config_path(args.config))
+    host = "127.0.0.1" if cfg.http.listen in ("0.0.0.0", "::") else cfg.http.listen
+    scheme = "https" if cfg.http.tls_cert else "http"
+    url = args.url or f"{scheme}://{host}:{cfg.http.port}/api/v1/status"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            doc = json.load(resp)
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"energy-collector status: no collector answering at {url} ({exc})", file=sys.stderr)
+        return 1
+    print(json.dumps(doc, indent=2) if args.json else status_table(doc))
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from collector.simulate import main as simulate
+
+    return simulate(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="energy-collector", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
-    parser.parse_args(argv)
-    print("energy-collector: nothing to run yet (see the collector issues)", file=sys.stderr)
-    return 1
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, text in (
+        ("run", cmd_run, "run the collector"),
+        ("status", cmd_status, "the fleet now, from a running collector"),
+        ("check-config", cmd_check_config, "validate the configuration"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument(
+            "-c",
+            "--config",
+            help=f"YAML file (default {DEFAULT_CONFIG} if present, "
+            "else built-in defaults; or $ENERGY_COLLECTOR_CONFIG)",
+        )
+        p.set_defaults(func=func)
+        if name == "status":
+            p.add_argument("--json", action="store_true", help="print JSON")
+            p.add_argument("--url", help="status URL (default from the config)")
+    p = sub.add_parser("simulate", help="drive simulated agents against a collector")
+    p.add_argument("--agents", type=int, default=50)
+    p.add_argument("--days", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--left-on", type=float, default=0.2, help="share of desktops left on")
+    p.add_argument("--url", default="http://127.0.0.1:8750/api/v1/reports")
+    p.add_argument("--token")
+    p.add_argument("--mqtt", help="HOST:PORT: publish over MQTT instead of HTTP")
+    p.add_argument("--truth", help="write the ground truth (JSON) here")
+    p.set_defaults(func=cmd_simulate)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"energy-collector: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

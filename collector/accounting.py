@@ -1,0 +1,128 @@
+"""From a normalised RecordBatch to ledger rows and figures: energy, CO2e, local days.
+
+Pure: no I/O. The ingest pipeline calls `Accountant.account` for every batch; the ledger,
+the time-series sink and /metrics consume what it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
+
+from collector.ledger import Accounted, DayRow, HostRow
+from collector.model.carbon import CarbonModel
+from collector.model.energy import Energy, Hypervisor, interval_energy
+from collector.model.profiles import ProfileBook
+from collector.records import Interval, RecordBatch
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One interval's result, for the time-series sink and /metrics."""
+
+    interval: Interval
+    energy: Energy
+    kgco2e: float
+    carbon_basis: str
+
+    @property
+    def provenance(self) -> str:
+        e = self.energy
+        if e.wh_attributed:
+            return "attributed"
+        return "measured" if e.wh_measured else "modelled"
+
+
+class LocalDays:
+    """Splits [start, end) at local midnights of one time zone (DST-safe, via zoneinfo)."""
+
+    def __init__(self, tz: str) -> None:
+        self.tz = ZoneInfo(tz)
+        self._bounds: dict[date, tuple[float, float]] = {}
+
+    def bounds(self, d: date) -> tuple[float, float]:
+        b = self._bounds.get(d)
+        if b is None:
+            a = datetime.combine(d, dtime(0), self.tz).timestamp()
+            z = datetime.combine(d + timedelta(days=1), dtime(0), self.tz).timestamp()
+            b = self._bounds[d] = (a, z)
+        return b
+
+    def split(self, start: float, end: float) -> list[tuple[str, float, float]]:
+        out = []
+        d = datetime.fromtimestamp(start, self.tz).date()
+        t = start
+        while t < end:
+            _, day_end = self.bounds(d)
+            b = min(end, day_end)
+            if b > t:
+                out.append((d.isoformat(), t, b))
+            t = b
+            d = d + timedelta(days=1)
+        return out
+
+
+class Accountant:
+    def __init__(
+        self,
+        book: ProfileBook,
+        carbon: CarbonModel,
+        tz: str = "Europe/Paris",
+        hypervisors: dict[str, Hypervisor] | None = None,
+        vm_hosts: dict[str, str] | None = None,
+    ) -> None:
+        self.book = book
+        self.carbon = carbon
+        self.days = LocalDays(tz)
+        self.hypervisors = hypervisors or {}
+        self.vm_hosts = vm_hosts or {}
+
+    def account(self, batch: RecordBatch, received_at: float) -> tuple[Accounted, list[Figure]]:
+        e = batch.entity
+        profile = self.book.profile_for(e.kind, e.model, e.tags)
+        hv = self.hypervisors.get(self.vm_hosts.get(e.name, "")) if e.kind == "vm" else None
+        figures: list[Figure] = []
+        days: list[DayRow] = []
+        for iv in batch.intervals:
+            energy = interval_energy(iv, e, profile, hv)
+            kg, basis = self.carbon.kg(energy.wh / 1000.0, iv.start, iv.end)
+            figures.append(Figure(iv, energy, kg, basis))
+            span = iv.seconds
+            for day, a, b in self.days.split(iv.start, iv.end):
+                f = (b - a) / span
+                part = energy.scaled(f)
+                days.append(
+                    DayRow(
+                        e.id,
+                        day,
+                        iv.state,
+                        b - a,
+                        part.wh_measured,
+                        part.wh_modelled,
+                        part.wh_attributed,
+                        kg * f,
+                        basis,
+                    )
+                )
+        last = batch.intervals[-1] if batch.intervals else None
+        host = HostRow(
+            host_id=e.id,
+            source=batch.source,
+            hostname=e.name,
+            kind=e.kind,
+            model=e.model,
+            os=e.os,
+            site=e.site,
+            department=e.department,
+            manufactured=e.manufactured,
+            cpus=e.cpus,
+            memory_bytes=e.memory_bytes,
+            tags=dict(e.tags),
+            first_seen=batch.intervals[0].start if batch.intervals else batch.sent_at,
+            last_seen=last.end if last else batch.sent_at,
+            last_state=last.state if last else "unknown",
+            last_report_at=received_at,
+        )
+        return Accounted(batch.source, e.id, batch.key, host, tuple(days)), figures

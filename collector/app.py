@@ -1,0 +1,232 @@
+"""Wires the collector together from its configuration and runs it.
+
+sources (HTTP, MQTT) → pipeline (validate, normalise, account) → ledger + sinks + /metrics,
+with APScheduler for the periodic work: daily rollups, retention, carbon series reload.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from agent.config import read_secret
+from agent.schema import Limits
+from collector.accounting import Accountant
+from collector.config import CollectorConfig
+from collector.ledger import Ledger
+from collector.metrics import Fleet, HostView, Metrics
+from collector.model.carbon import CarbonModel, load_eco2mix
+from collector.model.energy import Hypervisor, embodied_kg_per_day
+from collector.model.profiles import ProfileBook
+from collector.pipeline import Pipeline, Sink
+from collector.sources.agents.http import IngestServer
+
+log = logging.getLogger("energy_collector")
+
+
+class Collector:
+    def __init__(self, cfg: CollectorConfig) -> None:
+        self.cfg = cfg
+        self.state_dir = Path(cfg.state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.tz = ZoneInfo(cfg.ledger.timezone)
+        self.book = ProfileBook.load(cfg.profiles_path())
+        self.carbon = CarbonModel(cfg.carbon.static_kg_per_kwh, cfg.carbon.static_basis)
+        self._carbon_mtime = 0.0
+        self.reload_carbon()
+        hypervisors = {
+            h.name: Hypervisor(h.name, h.cpus, h.idle_w, h.max_w) for h in cfg.model.hypervisors
+        }
+        self.accountant = Accountant(
+            self.book, self.carbon, cfg.ledger.timezone, hypervisors, dict(cfg.model.vm_hosts)
+        )
+        self.ledger = Ledger(cfg.ledger.url)
+        self.fleet = Fleet(cfg.stale_after_s)
+        self.metrics = Metrics(self.fleet)
+        self.sinks: list[Sink] = []
+        self.tsdb = None
+        if cfg.tsdb.enabled:
+            from collector.sinks.tsdb import TsdbSink
+
+            self.tsdb = TsdbSink(cfg.tsdb, self.state_dir, self.metrics)
+            self.sinks.append(self.tsdb)
+        limits = Limits(
+            clock_skew_s=cfg.validation.clock_skew_s,
+            max_span_s=cfg.validation.max_span_days * 86400,
+        )
+        self.pipeline = Pipeline(
+            self.ledger,
+            self.accountant,
+            self.metrics,
+            self.fleet,
+            limits,
+            self.sinks,
+            cfg.ledger.batch_max,
+            cfg.ledger.batch_wait_s,
+        )
+        token = read_secret(cfg.http.token, cfg.http.token_file, "http.token_file")
+        tls = (
+            (cfg.http.tls_cert, cfg.http.tls_key)
+            if cfg.http.tls_cert and cfg.http.tls_key
+            else None
+        )
+        self.http = IngestServer(
+            self.pipeline,
+            cfg.http.listen,
+            cfg.http.port,
+            token,
+            cfg.http.max_body_bytes,
+            self.status,
+            tls,
+        )
+        self.mqtt = None
+        if cfg.mqtt.enabled:
+            from collector.sources.agents.mqtt import MqttIngest
+
+            self.mqtt = MqttIngest(cfg.mqtt, self.pipeline, self.fleet, self.metrics)
+        self.scheduler: Any = None
+        self._stop = threading.Event()
+        self._hydrate_fleet()
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.pipeline.start()
+        if self.tsdb is not None:
+            self.tsdb.start()
+        self.http.start()
+        if self.mqtt is not None:
+            self.mqtt.start()
+        self._start_scheduler()
+        log.info(
+            "collector: HTTP on %s:%d (POST /api/v1/reports, GET /metrics, "
+            "/api/v1/status); ledger %s; MQTT %s; TSDB %s",
+            self.cfg.http.listen,
+            self.http.port,
+            _redact(self.cfg.ledger.url),
+            "on" if self.mqtt else "off",
+            "on" if self.tsdb else "off",
+        )
+
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.shutdown(wait=False)
+        if self.mqtt is not None:
+            self.mqtt.stop()
+        self.http.stop()
+        self.pipeline.stop()
+        if self.tsdb is not None:
+            self.tsdb.stop()
+        self.ledger.close()
+
+    def run(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stop.set())
+        self.start()
+        self._stop.wait()
+        log.info("collector: stopping")
+        self.stop()
+
+    # -- periodic work -----------------------------------------------------------------------
+
+    def _start_scheduler(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        s = BackgroundScheduler(
+            timezone=self.tz, job_defaults={"coalesce": True, "misfire_grace_time": 3600}
+        )
+        # weekdays are named, never numbered: APScheduler counts 0 as Monday, cron as Sunday
+        s.add_job(self.rollup_yesterday, "cron", hour=0, minute=15, id="rollup")
+        s.add_job(self.rollup_today, "interval", minutes=15, id="rollup-today")
+        s.add_job(self.purge, "cron", hour=3, minute=0, id="retention")
+        s.add_job(self.reload_carbon, "interval", minutes=10, id="carbon-reload")
+        s.add_job(self.log_stale, "interval", minutes=1, id="stale-hosts")
+        s.start()
+        self.scheduler = s
+
+    def local_day(self, offset_days: int = 0) -> str:
+        return (datetime.now(self.tz).date() + timedelta(days=offset_days)).isoformat()
+
+    def embodied_by_host(self) -> dict[str, float]:
+        rows = self.ledger.execute("SELECT host_id, kind, model, tags FROM hosts")
+        import json
+
+        return {
+            hid: embodied_kg_per_day(self.book.profile_for(kind, model, json.loads(tags)))
+            for hid, kind, model, tags in rows
+        }
+
+    def rollup_yesterday(self) -> None:
+        n = self.ledger.rollup_day(self.local_day(-1), self.embodied_by_host())
+        log.info("rollup: %s → %d groups", self.local_day(-1), n)
+
+    def rollup_today(self) -> None:
+        self.ledger.rollup_day(self.local_day(0), self.embodied_by_host())
+
+    def purge(self) -> None:
+        n = self.ledger.purge_processed(time.time() - self.cfg.ledger.retention_days * 86400)
+        log.info("retention: purged %d processed-report keys", n)
+
+    def reload_carbon(self) -> None:
+        path = self.cfg.carbon.hourly_file
+        if not path:
+            return
+        mtime = Path(path).stat().st_mtime
+        if mtime == self._carbon_mtime:
+            return
+        self.carbon.hourly = load_eco2mix(path)
+        self._carbon_mtime = mtime
+        log.info("carbon: %d hourly values loaded from %s", len(self.carbon.hourly), path)
+
+    def log_stale(self) -> None:
+        silent = sum(1 for _, _, state in self.fleet.snapshot() if state == "unknown")
+        if silent:
+            log.info("fleet: %d agent(s) silent or vanished", silent)
+
+    # -- views -------------------------------------------------------------------------------
+
+    def _hydrate_fleet(self) -> None:
+        for hid, site, dept, kind, state, last_seen in self.ledger.execute(
+            "SELECT host_id, site, department, kind, last_state, last_seen FROM hosts"
+        ):
+            self.fleet.update(hid, HostView(site or "", dept or "", kind, state, 0.0, last_seen))
+
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        by_state: dict[str, int] = {}
+        power = 0.0
+        for _, h, state in self.fleet.snapshot(now):
+            by_state[state] = by_state.get(state, 0) + 1
+            if state in ("active", "idle"):
+                power += h.power_w
+        day = self.local_day(0)
+        row = self.ledger.execute(
+            "SELECT COALESCE(SUM(wh_measured + wh_modelled + wh_attributed), 0), "
+            "COALESCE(SUM(kgco2e), 0), COUNT(DISTINCT host_id) FROM host_days WHERE day = ?",
+            (day,),
+        )[0]
+        return {
+            "hosts": sum(by_state.values()),
+            "by_state": by_state,
+            "power_w": round(power, 1),
+            "day": day,
+            "today_kwh": round(row[0] / 1000, 4),
+            "today_kgco2e": round(row[1], 4),
+            "hosts_reporting_today": int(row[2]),
+            "carbon_basis": self.carbon.static_basis
+            if not self.carbon.hourly
+            else self.carbon.hourly_basis,
+        }
+
+
+def _redact(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url

@@ -1,0 +1,193 @@
+"""The collector's configuration: every option, its default and its meaning.
+
+Defaults are the embedded setup: SQLite ledger and HTTP ingest on localhost, /metrics on the
+same port; MQTT ingest, PostgreSQL and the time-series sink are switched on here.
+docs/collector-config.md is generated from these declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.config import TlsConfig
+from agent.configspec import ConfigError, load_file, opt, section
+
+REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+
+__all__ = ["CollectorConfig", "ConfigError", "load_config"]
+
+
+@dataclass
+class LedgerConfig:
+    url: str = opt(
+        "sqlite:run/collector/ledger.db",
+        "Ledger database: `sqlite:PATH` (embedded) "
+        "or `postgresql://user:pass@host/db` (production, several collectors).",
+    )
+    timezone: str = opt(
+        "Europe/Paris",
+        "Time zone of the ledger's days (per-host per-day totals are split at local midnight).",
+    )
+    retention_days: int = opt(
+        400,
+        "Processed-report keys (deduplication) older than this are "
+        "purged; a replay older than that would count again.",
+        minimum=7,
+    )
+    batch_max: int = opt(2000, "Most reports committed in one transaction.", minimum=1)
+    batch_wait_s: float = opt(
+        0.0, "Extra wait to fill a batch (0: take what is queued).", minimum=0, maximum=5
+    )
+
+
+@dataclass
+class HttpConfig:
+    listen: str = opt("127.0.0.1", "Address of the HTTP ingest, /metrics and status API.")
+    port: int = opt(8750, "Port (0 picks a free one).", minimum=0, maximum=65535)
+    token: str | None = opt(
+        None,
+        "Bearer token agents must send (prefer token_file). Unset: "
+        "no authentication (loopback only).",
+        secret=True,
+    )
+    token_file: str | None = opt(None, "File holding the bearer token.")
+    max_body_bytes: int = opt(262144, "Larger request bodies are refused (413).", minimum=1024)
+    tls_cert: str | None = opt(None, "PEM certificate: serve HTTPS.")
+    tls_key: str | None = opt(None, "PEM private key for tls_cert.")
+
+
+@dataclass
+class MqttIngestConfig:
+    enabled: bool = opt(False, "Subscribe to agent reports on an MQTT broker.")
+    host: str = opt("localhost", "Broker host.")
+    port: int = opt(1883, "Broker port.", minimum=1, maximum=65535)
+    username: str | None = opt(None, "User name.")
+    password: str | None = opt(None, "Password (prefer password_file).", secret=True)
+    password_file: str | None = opt(None, "File holding the password.")
+    client_id: str = opt(
+        "energy-collector-1",
+        "Fixed client id: the broker keeps this "
+        "collector's persistent session (queued QoS 1 reports) across restarts. "
+        "Unique per collector process.",
+    )
+    group: str = opt(
+        "energy-collectors",
+        "Shared subscription group: collectors in one group split the reports between them.",
+    )
+    topic_prefix: str = opt(
+        "energy/v1/agents", "Reports on `<prefix>/+/report`, status on `<prefix>/+/status`."
+    )
+    session_expiry_s: int = opt(
+        7 * 86400, "How long the broker keeps the session while the collector is away.", minimum=0
+    )
+    max_inflight: int = opt(
+        1000, "Unacknowledged messages the broker may send at once.", minimum=1, maximum=65535
+    )
+    keepalive_s: int = opt(30, "MQTT keepalive.", minimum=5)
+    tls: TlsConfig = section(TlsConfig, "TLS for the broker connection.")
+
+
+@dataclass
+class TsdbConfig:
+    enabled: bool = opt(
+        False,
+        "Write time series through the InfluxDB v2 write API "
+        "(InfluxDB 2/3; VictoriaMetrics accepts it too).",
+    )
+    url: str = opt("http://127.0.0.1:8086", "Base URL (InfluxDB) or VictoriaMetrics' address.")
+    token: str | None = opt(None, "API token (prefer token_file).", secret=True)
+    token_file: str | None = opt(None, "File holding the API token.")
+    org: str = opt("energy", "Organisation.")
+    bucket: str = opt("energy", "Bucket.")
+    batch_size: int = opt(5000, "Points per write.", minimum=1)
+    flush_interval_s: float = opt(1.0, "Longest time a point waits before a write.", minimum=0.05)
+    timeout_s: float = opt(10.0, "Write timeout.", minimum=0.5)
+    buffer_max_bytes: int = opt(
+        256 * 1024 * 1024,
+        "On-disk buffer for points the TSDB did not take; oldest dropped (counted) past this.",
+        minimum=1024 * 1024,
+    )
+
+
+@dataclass
+class HypervisorConfig:
+    name: str = opt("", "Physical host name as VMs map to it.")
+    cpus: int = opt(1, "Logical CPUs of the physical host.", minimum=1)
+    idle_w: float = opt(150.0, "Idle power of the host (W).", minimum=0)
+    max_w: float = opt(400.0, "Power at full CPU (W).", minimum=0)
+
+
+@dataclass
+class ModelConfig:
+    profiles_file: str | None = opt(
+        None, "Power profiles YAML (default: configs/power-profiles.yaml shipped with the code)."
+    )
+    vm_hosts: dict[str, str] = opt({}, "VM hostname → physical host name (a hypervisor below).")
+    hypervisors: list[HypervisorConfig] = opt([], "Physical hosts VMs are attributed from.")
+
+
+@dataclass
+class CarbonConfig:
+    static_kg_per_kwh: float = opt(
+        0.052, "Grid factor (kgCO2e/kWh) when no hourly value applies.", minimum=0, maximum=2
+    )
+    static_basis: str = opt(
+        "ademe-base-empreinte:electricite-2022-mix-moyen-consommation",
+        "Label stored beside every figure that used the static factor.",
+    )
+    hourly_file: str | None = opt(
+        None,
+        "RTE éCO2mix export (`taux_co2`); reloaded when "
+        "it changes. Scope: direct emissions of French production.",
+    )
+
+
+@dataclass
+class ValidationConfig:
+    clock_skew_s: float = opt(
+        300.0, "Reports ending further than this in the future are rejected.", minimum=0
+    )
+    max_span_days: float = opt(400.0, "Longest time one report may cover.", minimum=1)
+
+
+@dataclass
+class CollectorConfig:
+    state_dir: str = opt("run/collector", "Working directory (TSDB buffer, default ledger).")
+    stale_after_s: float = opt(
+        900.0,
+        "An agent with no report for this long, and no clean stop, is counted `unknown`.",
+        minimum=60,
+    )
+    log_level: str = opt("info", "Log level.", choices=("debug", "info", "warning", "error"))
+    ledger: LedgerConfig = section(LedgerConfig, "Ledger (exact accounting).")
+    http: HttpConfig = section(HttpConfig, "HTTP ingest, /metrics and the status API.")
+    mqtt: MqttIngestConfig = section(MqttIngestConfig, "MQTT ingest.")
+    tsdb: TsdbConfig = section(TsdbConfig, "Time-series sink.")
+    model: ModelConfig = section(ModelConfig, "Energy model.")
+    carbon: CarbonConfig = section(CarbonConfig, "Carbon intensity.")
+    validation: ValidationConfig = section(ValidationConfig, "Report validation.")
+
+    def validate(self) -> None:
+        if bool(self.http.tls_cert) != bool(self.http.tls_key):
+            raise ValueError("http.tls_key: tls_cert and tls_key go together")
+        if not (
+            self.ledger.url.startswith("sqlite:")
+            or self.ledger.url.startswith(("postgresql://", "postgres://"))
+        ):
+            raise ValueError("ledger.url: use sqlite:PATH or postgresql://…")
+        names = {h.name for h in self.model.hypervisors}
+        for vm, host in self.model.vm_hosts.items():
+            if host not in names:
+                raise ValueError(f"model.vm_hosts.{vm}: {host!r} is not in model.hypervisors")
+
+    def profiles_path(self) -> Path:
+        return (
+            Path(self.model.profiles_file)
+            if self.model.profiles_file
+            else REPO_CONFIGS / "power-profiles.yaml"
+        )
+
+
+def load_config(path: str | None) -> CollectorConfig:
+    return load_file(CollectorConfig, path)

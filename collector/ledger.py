@@ -1,0 +1,391 @@
+"""The ledger: exact accounting in SQL, on SQLite (embedded default) or PostgreSQL.
+
+One small layer over both: the SQL is written once with `?` placeholders and portable
+`INSERT … ON CONFLICT` upserts (SQLite ≥ 3.35, PostgreSQL ≥ 9.5). Exactly-once: a batch's
+report keys are inserted into `processed` with `ON CONFLICT DO NOTHING RETURNING`; only the
+reports whose key was new are accounted, in the same transaction. Several collectors sharing
+one PostgreSQL ledger therefore count every report once, whoever received it.
+
+Schema changes are numbered migrations applied at open (`schema_migrations`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("energy_collector.ledger")
+
+MIGRATIONS: list[tuple[int, list[str]]] = [
+    (
+        1,
+        [
+            """CREATE TABLE hosts (
+            host_id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            hostname TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            model TEXT, os TEXT, site TEXT, department TEXT, manufactured TEXT,
+            cpus INTEGER, memory_bytes BIGINT, tags TEXT NOT NULL DEFAULT '{}',
+            first_seen DOUBLE PRECISION NOT NULL,
+            last_seen DOUBLE PRECISION NOT NULL,
+            last_state TEXT NOT NULL,
+            last_report_at DOUBLE PRECISION NOT NULL)""",
+            """CREATE TABLE processed (
+            source TEXT NOT NULL, entity TEXT NOT NULL, seq BIGINT NOT NULL,
+            received_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (source, entity, seq))""",
+            "CREATE INDEX processed_received ON processed (received_at)",
+            """CREATE TABLE host_days (
+            host_id TEXT NOT NULL, day TEXT NOT NULL, state TEXT NOT NULL,
+            seconds DOUBLE PRECISION NOT NULL,
+            wh_measured DOUBLE PRECISION NOT NULL,
+            wh_modelled DOUBLE PRECISION NOT NULL,
+            wh_attributed DOUBLE PRECISION NOT NULL,
+            kgco2e DOUBLE PRECISION NOT NULL,
+            carbon_basis TEXT NOT NULL,
+            PRIMARY KEY (host_id, day, state))""",
+            "CREATE INDEX host_days_day ON host_days (day)",
+            """CREATE TABLE fleet_days (
+            day TEXT NOT NULL, site TEXT NOT NULL, department TEXT NOT NULL,
+            kind TEXT NOT NULL, hosts INTEGER NOT NULL,
+            wh DOUBLE PRECISION NOT NULL, kgco2e DOUBLE PRECISION NOT NULL,
+            embodied_kgco2e DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (day, site, department, kind))""",
+        ],
+    ),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    """One host's share of one state on one local day, ready to add to `host_days`."""
+
+    host_id: str
+    day: str
+    state: str
+    seconds: float
+    wh_measured: float
+    wh_modelled: float
+    wh_attributed: float
+    kgco2e: float
+    carbon_basis: str
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    host_id: str
+    source: str
+    hostname: str
+    kind: str
+    model: str | None
+    os: str | None
+    site: str | None
+    department: str | None
+    manufactured: str | None
+    cpus: int | None
+    memory_bytes: int | None
+    tags: dict[str, str]
+    first_seen: float
+    last_seen: float
+    last_state: str
+    last_report_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Accounted:
+    """Everything one report adds to the ledger, keyed for exactly-once."""
+
+    source: str
+    entity: str
+    seq: int
+    host: HostRow
+    days: tuple[DayRow, ...]
+
+
+class Ledger:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.postgres = url.startswith(("postgresql://", "postgres://"))
+        self._lock = threading.Lock()  # one connection; the HTTP status API reads through it
+        self.conn: Any = self._connect()
+        self.migrate()
+
+    # -- connection and dialect --------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        if self.postgres:
+            import psycopg
+
+            return psycopg.connect(self.url, autocommit=False)
+        path = self.url.removeprefix("sqlite:").removeprefix("//")
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # WAL + synchronous=NORMAL: a committed batch survives a process crash (kill -9);
+        # only a power cut can lose the last transactions, and then the agents' spools and
+        # the broker's unacknowledged messages still hold them.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _sql(self, sql: str) -> str:
+        if self.postgres:
+            return sql.replace("?", "%s").replace("max(", "GREATEST(").replace("min(", "LEAST(")
+        return sql
+
+    def _begin(self) -> None:
+        if not self.postgres:
+            self.conn.execute("BEGIN IMMEDIATE")
+
+    def _commit(self) -> None:
+        self.conn.commit() if self.postgres else self.conn.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        self.conn.rollback() if self.postgres else self.conn.execute("ROLLBACK")
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one read query (autocommitted) and return its rows."""
+        with self._lock:
+            cur = self.conn.cursor()
+            cur.execute(self._sql(sql), tuple(params))
+            rows = cur.fetchall() if cur.description else []
+            if self.postgres:
+                self.conn.commit()
+            return [tuple(r) for r in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    # -- schema ------------------------------------------------------------------------------
+
+    def migrate(self) -> None:
+        with self._lock:
+            cur = self.conn.cursor()
+            self._begin()
+            try:
+                if self.postgres:
+                    # two collectors starting together must not both migrate
+                    cur.execute("SELECT pg_advisory_xact_lock(804263)")
+                cur.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    "version INTEGER PRIMARY KEY, applied_at DOUBLE PRECISION NOT NULL)"
+                )
+                cur.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+                current = cur.fetchone()[0]
+                for version, statements in MIGRATIONS:
+                    if version <= current:
+                        continue
+                    for stmt in statements:
+                        cur.execute(stmt)
+                    cur.execute(
+                        self._sql("INSERT INTO schema_migrations VALUES (?, ?)"),
+                        (version, time.time()),
+                    )
+                    log.info("ledger: applied migration %d", version)
+                self._commit()
+            except Exception:
+                self._rollback()
+                raise
+
+    def schema_version(self) -> int:
+        return int(self.execute("SELECT MAX(version) FROM schema_migrations")[0][0])
+
+    # -- accounting --------------------------------------------------------------------------
+
+    def commit(self, items: Sequence[Accounted], received_at: float) -> set[tuple[str, str, int]]:
+        """Account the items whose keys are new; return those keys. All or nothing."""
+        if not items:
+            return set()
+        keys = sorted({(a.source, a.entity, a.seq) for a in items})
+        with self._lock:
+            cur = self.conn.cursor()
+            self._begin()
+            try:
+                fresh: set[tuple[str, str, int]] = set()
+                for chunk in _chunks(keys, 300):
+                    values = ",".join(["(?,?,?,?)"] * len(chunk))
+                    params: list[Any] = []
+                    for k in chunk:
+                        params.extend((*k, received_at))
+                    cur.execute(
+                        self._sql(
+                            f"INSERT INTO processed (source, entity, seq, received_at) VALUES "
+                            f"{values} ON CONFLICT DO NOTHING RETURNING source, entity, seq"
+                        ),
+                        params,
+                    )
+                    fresh.update((s, e, int(q)) for s, e, q in cur.fetchall())
+                taken = [a for a in items if (a.source, a.entity, a.seq) in fresh]
+                # a key repeated inside one batch is accounted once
+                seen: set[tuple[str, str, int]] = set()
+                unique = []
+                for a in taken:
+                    k = (a.source, a.entity, a.seq)
+                    if k not in seen:
+                        seen.add(k)
+                        unique.append(a)
+                self._write_hosts(cur, unique)
+                self._write_days(cur, unique)
+                self._commit()
+                return fresh
+            except Exception:
+                self._rollback()
+                raise
+
+    def _write_hosts(self, cur: Any, items: Iterable[Accounted]) -> None:
+        latest: dict[str, HostRow] = {}
+        first: dict[str, float] = {}
+        for a in items:
+            h = a.host
+            first[h.host_id] = min(first.get(h.host_id, h.first_seen), h.first_seen)
+            if h.host_id not in latest or h.last_seen >= latest[h.host_id].last_seen:
+                latest[h.host_id] = h
+        rows = []
+        for hid in sorted(latest):
+            h = latest[hid]
+            rows.append(
+                (
+                    h.host_id,
+                    h.source,
+                    h.hostname,
+                    h.kind,
+                    h.model,
+                    h.os,
+                    h.site,
+                    h.department,
+                    h.manufactured,
+                    h.cpus,
+                    h.memory_bytes,
+                    json.dumps(h.tags, sort_keys=True),
+                    first[hid],
+                    h.last_seen,
+                    h.last_state,
+                    h.last_report_at,
+                )
+            )
+        if not rows:
+            return
+        # facts follow the newest report; a late (out-of-order) report only widens first_seen
+        newer = "excluded.last_seen >= hosts.last_seen"
+        facts = ", ".join(
+            f"{c} = CASE WHEN {newer} THEN excluded.{c} ELSE hosts.{c} END"
+            for c in (
+                "hostname",
+                "kind",
+                "model",
+                "os",
+                "site",
+                "department",
+                "manufactured",
+                "cpus",
+                "memory_bytes",
+                "tags",
+                "last_state",
+            )
+        )
+        cur.executemany(
+            self._sql(
+                "INSERT INTO hosts (host_id, source, hostname, kind, model, os, site, department, "
+                "manufactured, cpus, memory_bytes, tags, first_seen, last_seen, last_state, "
+                "last_report_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"ON CONFLICT (host_id) DO UPDATE SET {facts}, "
+                "first_seen = min(hosts.first_seen, excluded.first_seen), "
+                "last_seen = max(hosts.last_seen, excluded.last_seen), "
+                "last_report_at = max(hosts.last_report_at, excluded.last_report_at)"
+            ),
+            rows,
+        )
+
+    def _write_days(self, cur: Any, items: Iterable[Accounted]) -> None:
+        sums: dict[tuple[str, str, str], list[Any]] = {}
+        for a in items:
+            for d in a.days:
+                k = (d.host_id, d.day, d.state)
+                s = sums.get(k)
+                if s is None:
+                    sums[k] = [
+                        d.seconds,
+                        d.wh_measured,
+                        d.wh_modelled,
+                        d.wh_attributed,
+                        d.kgco2e,
+                        d.carbon_basis,
+                    ]
+                else:
+                    s[0] += d.seconds
+                    s[1] += d.wh_measured
+                    s[2] += d.wh_modelled
+                    s[3] += d.wh_attributed
+                    s[4] += d.kgco2e
+                    if s[5] != d.carbon_basis:
+                        s[5] = "mixed"
+        rows = [(*k, *v) for k, v in sorted(sums.items())]
+        if not rows:
+            return
+        cur.executemany(
+            self._sql(
+                "INSERT INTO host_days (host_id, day, state, seconds, wh_measured, wh_modelled, "
+                "wh_attributed, kgco2e, carbon_basis) VALUES (?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (host_id, day, state) DO UPDATE SET "
+                "seconds = host_days.seconds + excluded.seconds, "
+                "wh_measured = host_days.wh_measured + excluded.wh_measured, "
+                "wh_modelled = host_days.wh_modelled + excluded.wh_modelled, "
+                "wh_attributed = host_days.wh_attributed + excluded.wh_attributed, "
+                "kgco2e = host_days.kgco2e + excluded.kgco2e, "
+                "carbon_basis = CASE WHEN host_days.carbon_basis = excluded.carbon_basis "
+                "THEN host_days.carbon_basis ELSE 'mixed' END"
+            ),
+            rows,
+        )
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def purge_processed(self, before: float) -> int:
+        with self._lock:
+            cur = self.conn.cursor()
+            self._begin()
+            cur.execute(self._sql("DELETE FROM processed WHERE received_at < ?"), (before,))
+            n = cur.rowcount
+            self._commit()
+            return int(n)
+
+    def rollup_day(self, day: str, embodied_by_host: dict[str, float]) -> int:
+        """(Re)compute `fleet_days` for one local day from `host_days` and the hosts table."""
+        rows = self.execute(
+            "SELECT h.host_id, COALESCE(h.site, ''), COALESCE(h.department, ''), h.kind, "
+            "SUM(d.wh_measured + d.wh_modelled + d.wh_attributed), SUM(d.kgco2e) "
+            "FROM host_days d JOIN hosts h ON h.host_id = d.host_id WHERE d.day = ? "
+            "GROUP BY h.host_id, h.site, h.department, h.kind",
+            (day,),
+        )
+        groups: dict[tuple[str, str, str], list[float]] = {}
+        for hid, site, dept, kind, wh, kg in rows:
+            g = groups.setdefault((site, dept, kind), [0, 0.0, 0.0, 0.0])
+            g[0] += 1
+            g[1] += wh or 0.0
+            g[2] += kg or 0.0
+            g[3] += embodied_by_host.get(hid, 0.0)
+        with self._lock:
+            cur = self.conn.cursor()
+            self._begin()
+            cur.execute(self._sql("DELETE FROM fleet_days WHERE day = ?"), (day,))
+            cur.executemany(
+                self._sql("INSERT INTO fleet_days VALUES (?,?,?,?,?,?,?,?)"),
+                [(day, *k, int(v[0]), v[1], v[2], v[3]) for k, v in groups.items()],
+            )
+            self._commit()
+        return len(groups)
+
+
+def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]

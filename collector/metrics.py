@@ -1,0 +1,174 @@
+"""/metrics: live gauges and counters with Prometheus naming and units.
+
+Energy is exported in watt-hours (`_wh_total`), CO2e in kilograms (`_kgco2e_total`), power in
+watts. Fleet gauges are computed at scrape time from the in-memory fleet view, so a scrape
+costs O(hosts) and ingest costs O(1) per report.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter as Tally
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+@dataclass(slots=True)
+class HostView:
+    site: str
+    department: str
+    kind: str
+    state: str
+    power_w: float
+    last_end: float
+    status: str = "online"  # online | stopped (clean offline) | vanished (Last Will)
+
+
+class Fleet:
+    """What each host is doing now, as far as the latest report says."""
+
+    def __init__(self, stale_after_s: float) -> None:
+        self.stale_after_s = stale_after_s
+        self.hosts: dict[str, HostView] = {}
+        self.lock = threading.Lock()
+
+    def update(self, host_id: str, view: HostView) -> None:
+        with self.lock:
+            old = self.hosts.get(host_id)
+            if old is None or view.last_end >= old.last_end:
+                if old is not None and old.status != "online" and view.last_end > old.last_end:
+                    view.status = "online"
+                elif old is not None:
+                    view.status = old.status
+                self.hosts[host_id] = view
+
+    def set_status(self, host_id: str, status: str) -> None:
+        with self.lock:
+            h = self.hosts.get(host_id)
+            if h is not None:
+                h.status = status
+
+    def current_state(self, h: HostView, now: float) -> str:
+        if h.status == "stopped":
+            return "off"
+        if h.status == "vanished" or now - h.last_end > self.stale_after_s:
+            return "unknown"
+        return h.state
+
+    def snapshot(self, now: float | None = None) -> list[tuple[str, HostView, str]]:
+        now = time.time() if now is None else now
+        with self.lock:
+            return [(hid, h, self.current_state(h, now)) for hid, h in self.hosts.items()]
+
+
+class FleetCollector(Collector):
+    def __init__(self, fleet: Fleet) -> None:
+        self.fleet = fleet
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = time.time()
+        hosts = GaugeMetricFamily(
+            "energy_hosts",
+            "Hosts by current state.",
+            labels=["site", "department", "kind", "state"],
+        )
+        power = GaugeMetricFamily(
+            "energy_power_watts",
+            "Power of hosts now (modelled or measured, from each host's latest segment).",
+            labels=["site", "department", "kind"],
+        )
+        silent = GaugeMetricFamily(
+            "energy_agents_silent",
+            "Agents with no report for longer than stale_after_s and no clean stop.",
+            labels=["site"],
+        )
+        count: Tally[tuple[str, str, str, str]] = Tally()
+        watts: dict[tuple[str, str, str], float] = {}
+        quiet: Tally[str] = Tally()
+        for _, h, state in self.fleet.snapshot(now):
+            count[(h.site, h.department, h.kind, state)] += 1
+            group = (h.site, h.department, h.kind)
+            watts[group] = watts.get(group, 0.0) + (
+                h.power_w if state in ("active", "idle") else 0.0
+            )
+            if state == "unknown":
+                quiet[h.site] += 1
+        for key, n in count.items():
+            hosts.add_metric(list(key), n)
+        for group, w in watts.items():
+            power.add_metric(list(group), w)
+        for site, n in quiet.items():
+            silent.add_metric([site], n)
+        yield hosts
+        yield power
+        yield silent
+
+
+class Metrics:
+    def __init__(self, fleet: Fleet) -> None:
+        r = self.registry = CollectorRegistry()
+        labels = ["site", "department", "kind", "provenance"]
+        self.energy = Counter(
+            "energy_consumed_wh", "Energy accounted, watt-hours.", labels, registry=r
+        )
+        self.co2e = Counter(
+            "energy_co2e_kg", "Usage CO2e accounted, kilograms.", labels, registry=r
+        )
+        self.reports = Counter(
+            "energy_reports", "Reports received, by result.", ["result"], registry=r
+        )
+        self.rejections = Counter(
+            "energy_report_rejections", "Reports rejected, by reason.", ["reason"], registry=r
+        )
+        self.lag = Histogram(
+            "energy_ingest_lag_seconds",
+            "Time from a report's sent_at to its commit in the ledger.",
+            registry=r,
+            buckets=(0.1, 0.5, 1, 5, 30, 60, 300, 900, 3600, 86400),
+        )
+        self.batch = Histogram(
+            "energy_ledger_batch_seconds",
+            "Ledger commit time per batch.",
+            registry=r,
+            buckets=(0.001, 0.005, 0.02, 0.05, 0.2, 1, 5),
+        )
+        self.ledger_errors = Counter(
+            "energy_ledger_errors", "Failed ledger transactions (retried).", registry=r
+        )
+        self.sink_errors = Counter(
+            "energy_sink_errors", "Failed writes to a sink.", ["sink"], registry=r
+        )
+        self.sink_buffer = Gauge(
+            "energy_sink_buffer_bytes",
+            "Bytes waiting in a sink's on-disk buffer.",
+            ["sink"],
+            registry=r,
+        )
+        self.sink_dropped = Counter(
+            "energy_sink_dropped_points",
+            "Points dropped from a full sink buffer.",
+            ["sink"],
+            registry=r,
+        )
+        self.queue = Gauge("energy_ingest_queue", "Messages waiting for the ledger.", registry=r)
+        self.last_commit = Gauge(
+            "energy_ingest_last_commit_timestamp_seconds",
+            "When the ledger last committed a batch.",
+            registry=r,
+        )
+        self.agent_status = Counter(
+            "energy_agent_status_changes",
+            "Agent status messages (online, stopped, vanished).",
+            ["status"],
+            registry=r,
+        )
+        r.register(FleetCollector(fleet))
+        for reason in ("oversized", "json", "schema", "timeline", "future", "value"):
+            self.rejections.labels(reason)  # present at zero: rates work from the start
+        for result in ("accepted", "duplicate", "rejected"):
+            self.reports.labels(result)

@@ -1,0 +1,1 @@
+"""The energy and CO2e model: pure arithmetic on plain data (profiles, carbon, attribution)."""

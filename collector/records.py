@@ -1,0 +1,50 @@
+"""The one normalised record type every source yields; nothing downstream knows its origin.
+
+A `RecordBatch` is what one source message becomes: an entity (a host, later a device or a
+meter), the intervals it accounts for, and an idempotency key so that at-least-once delivery
+counts exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Entity:
+    id: str
+    name: str
+    kind: str
+    model: str | None = None
+    os: str | None = None
+    site: str | None = None
+    department: str | None = None
+    manufactured: str | None = None
+    cpus: int | None = None
+    memory_bytes: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start: float
+    end: float
+    state: str
+    cpu_util: float | None = None
+    measured_j: float | None = None
+    measured_source: str | None = None
+    clean: bool | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBatch:
+    source: str  # namespace of the idempotency key ("agent", "snmp", "lorawan"…)
+    key: int  # strictly increasing per (source, entity): the report's seq
+    entity: Entity
+    intervals: tuple[Interval, ...]
+    sent_at: float
+    sleep_blockers: tuple[dict[str, str], ...] = ()

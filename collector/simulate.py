@@ -1,0 +1,389 @@
+"""Fleet simulator: N agents through realistic office days, sent as real reports.
+
+Each simulated host lives through the chosen days in Europe/Paris local time: desktops are
+switched on at arrival (8:00–9:30), active with a lunch break, then shut down at departure
+(17:00–18:45), except a configurable share left on overnight; laptops sleep instead of
+shutting down; VMs and servers run 24/7 with working-hours load; some machines reboot
+uncleanly. The timeline is cut into reports the way the agent does (every 5 minutes while up,
+at once on boot and wake) and sent through the real transports (MQTT QoS 1 or HTTP POST).
+
+The simulator knows the ground truth: seconds per state per host per local day, and every
+segment with its CPU use, so tests can check the collector's ledger against it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from zoneinfo import ZoneInfo
+
+from agent.schema import Host, Report, Segment, encode_report
+
+PARIS = ZoneInfo("Europe/Paris")
+SITES = ("hotel-de-ville", "mediatheque", "centre-technique", "dsi")
+DEPARTMENTS = ("DSI", "RH", "Finances", "Urbanisme", "Culture", "Voirie")
+
+
+@dataclass
+class SimHost:
+    agent_id: str
+    hostname: str
+    kind: str
+    site: str
+    department: str
+    model: str
+    cpus: int
+    memory_bytes: int
+    manufactured: str
+    left_on: bool  # desktops: left on overnight on this host's bad nights
+    segments: list[Segment] = field(default_factory=list)
+
+
+@dataclass
+class SimConfig:
+    agents: int = 50
+    days: int = 2
+    seed: int = 1
+    left_on_share: float = 0.2  # share of desktops left on overnight
+    laptop_share: float = 0.3
+    vm_share: float = 0.1
+    reboot_share: float = 0.05  # chance per host-day of an unclean reboot mid-day
+    report_interval_s: int = 300
+    end: float | None = None  # simulated period ends here (default: now, rounded down)
+
+
+def _ms(t: float) -> float:
+    return round(t, 3)
+
+
+class Simulation:
+    def __init__(self, cfg: SimConfig) -> None:
+        self.cfg = cfg
+        self.rng = random.Random(cfg.seed)
+        end = cfg.end if cfg.end is not None else float(int(time.time()) // 60 * 60 - 60)
+        self.end = end
+        end_day = datetime.fromtimestamp(end, PARIS).date()
+        self.first_day = end_day - timedelta(days=cfg.days)
+        self.start = datetime.combine(self.first_day, dtime(0), PARIS).timestamp()
+        self.hosts = [self._make_host(i) for i in range(cfg.agents)]
+        for h in self.hosts:
+            self._live(h)
+
+    # -- hosts -------------------------------------------------------------------------------
+
+    def _make_host(self, i: int) -> SimHost:
+        r = self.rng
+        x = r.random()
+        kind = (
+            "vm"
+            if x < self.cfg.vm_share
+            else "laptop"
+            if x < self.cfg.vm_share + self.cfg.laptop_share
+            else "desktop"
+        )
+        model = {
+            "vm": "QEMU Standard PC",
+            "laptop": "Dell Inc. Latitude 5420",
+            "desktop": r.choice(("Dell Inc. OptiPlex 7080", "HP EliteDesk 800 G6")),
+        }[kind]
+        return SimHost(
+            agent_id=str(uuid.UUID(int=r.getrandbits(128), version=4)),
+            hostname=f"{'VM' if kind == 'vm' else 'PC'}-{i:05d}",
+            kind=kind,
+            site=r.choice(SITES),
+            department=r.choice(DEPARTMENTS),
+            model=model,
+            cpus=r.choice((2, 4, 8)),
+            memory_bytes=r.choice((8, 16, 32)) << 30,
+            manufactured=f"{r.randint(2015, 2024)}-{r.randint(1, 12):02d}",
+            left_on=kind == "desktop" and r.random() < self.cfg.left_on_share,
+        )
+
+    def _add(
+        self,
+        h: SimHost,
+        end: float,
+        state: str,
+        util: float | None = None,
+        clean: bool | None = None,
+    ) -> None:
+        start = h.segments[-1].end if h.segments else self.start
+        end = _ms(min(end, self.end))
+        if end <= start:
+            return
+        h.segments.append(
+            Segment(
+                start, end, state, clean=clean, cpu_util=None if util is None else round(util, 4)
+            )
+        )
+
+    def _local(self, d: date, hours: float) -> float:
+        return datetime.combine(d, dtime(0), PARIS).timestamp() + hours * 3600
+
+    def _live(self, h: SimHost) -> None:
+        r = self.rng
+        d = self.first_day
+        while True:
+            if self._local(d, 0) >= self.end:
+                break
+            weekend = d.weekday() >= 5
+            if h.kind == "vm":
+                for _a, b, u in (
+                    (0, 7.5, 0.03),
+                    (7.5, 12, 0.35),
+                    (12, 14, 0.15),
+                    (14, 18.5, 0.3),
+                    (18.5, 24, 0.04),
+                ):
+                    busy = u if not weekend else 0.03
+                    self._add(
+                        h,
+                        self._local(d, b),
+                        "active" if busy > 0.25 else "idle",
+                        busy + r.uniform(0, 0.02),
+                    )
+            elif weekend:
+                overnight = (
+                    "idle"
+                    if (h.kind == "desktop" and h.left_on)
+                    else "suspended"
+                    if h.kind == "laptop"
+                    else "off"
+                )
+                self._add(
+                    h,
+                    self._local(d, 24),
+                    overnight,
+                    0.02 if overnight == "idle" else None,
+                    True if overnight == "off" else None,
+                )
+            else:
+                arrive = r.uniform(8.0, 9.5)
+                lunch = r.uniform(12.0, 12.75)
+                back = lunch + r.uniform(0.75, 1.25)
+                leave = r.uniform(17.0, 18.75)
+                night = (
+                    "idle"
+                    if (h.kind == "desktop" and h.left_on)
+                    else "suspended"
+                    if h.kind == "laptop"
+                    else "off"
+                )
+                self._add(
+                    h,
+                    self._local(d, arrive),
+                    night,
+                    0.02 if night == "idle" else None,
+                    True if night == "off" else None,
+                )
+                self._add(h, self._local(d, lunch - 0.1), "active", r.uniform(0.08, 0.3))
+                self._add(h, self._local(d, lunch), "idle", r.uniform(0.01, 0.04))
+                lunch_state = "suspended" if h.kind == "laptop" else "idle"
+                self._add(
+                    h,
+                    self._local(d, back),
+                    lunch_state,
+                    None if lunch_state == "suspended" else r.uniform(0.01, 0.04),
+                )
+                if r.random() < self.cfg.reboot_share:
+                    crash = r.uniform(back + 0.5, leave - 0.5)
+                    self._add(h, self._local(d, crash), "active", r.uniform(0.08, 0.3))
+                    self._add(h, self._local(d, crash) + r.uniform(60, 240), "off", None, False)
+                self._add(h, self._local(d, leave), "active", r.uniform(0.08, 0.3))
+            d += timedelta(days=1)
+        # close the day that contains `end` up to `end` (the loop already stops at it)
+        if h.segments and h.segments[-1].end < self.end:
+            last = h.segments[-1]
+            self._add(h, self.end, last.state, last.cpu_util, last.clean)
+
+    # -- ground truth ------------------------------------------------------------------------
+
+    def truth_seconds(self) -> dict[str, dict[str, dict[str, float]]]:
+        """agent_id → local day → state → seconds, from the true timelines."""
+        out: dict[str, dict[str, dict[str, float]]] = {}
+        for h in self.hosts:
+            days = out.setdefault(h.agent_id, {})
+            for s in h.segments:
+                t = s.start
+                while t < s.end:
+                    d = datetime.fromtimestamp(t, PARIS).date()
+                    nxt = datetime.combine(d + timedelta(days=1), dtime(0), PARIS).timestamp()
+                    b = min(s.end, nxt)
+                    per = days.setdefault(d.isoformat(), {})
+                    per[s.state] = per.get(s.state, 0.0) + (b - t)
+                    t = b
+        return out
+
+    # -- reports -----------------------------------------------------------------------------
+
+    def _cuts(self, h: SimHost) -> list[tuple[float, list[Segment], float]]:
+        """(send time, segments, boot time) per report, cut the way the agent cuts them."""
+        reports = []
+        pending: list[Segment] = []
+        boot = self.start - 3600
+        next_tick = self.start
+        for s in h.segments:
+            if s.state == "off":
+                boot = s.end
+            t = s.start
+            while t < s.end:
+                on = s.state in ("active", "idle", "unknown")
+                cut = min(s.end, next_tick) if on else s.end
+                if cut > t:
+                    pending.append(Segment(t, _ms(cut), s.state, s.clean, s.cpu_util))
+                t = _ms(cut)
+                if on and t >= next_tick:
+                    if pending:
+                        reports.append((t, pending, boot))
+                        pending = []
+                    next_tick = t + self.cfg.report_interval_s
+            if s.state in ("off", "suspended") and s.end < self.end:
+                # woken or booted: the agent reports at once, including the sleep/off span
+                reports.append((s.end, pending, boot))
+                pending = []
+                next_tick = s.end + self.cfg.report_interval_s
+        if pending:
+            reports.append((pending[-1].end, pending, boot))
+        return reports
+
+    def reports(self) -> Iterator[tuple[float, str, int, bytes]]:
+        """(sent_at, agent_id, seq, payload) for every report of every host, in time order."""
+        streams = []
+        for h in self.hosts:
+            host = Host(
+                hostname=h.hostname,
+                kind=h.kind,
+                model=h.model,
+                os="Windows 11 Pro",
+                site=h.site,
+                department=h.department,
+                manufactured=h.manufactured,
+                cpus=h.cpus,
+                memory_bytes=h.memory_bytes,
+            )
+            items = []
+            for seq, (sent, segs, boot) in enumerate(self._cuts(h)):
+                rep = Report(
+                    agent_id=h.agent_id,
+                    seq=seq,
+                    sent_at=sent,
+                    host=host,
+                    boot_time=boot,
+                    segments=tuple(segs),
+                    agent_version="sim",
+                )
+                items.append((sent, h.agent_id, seq, rep))
+            streams.append(items)
+        merged = sorted((x for s in streams for x in s), key=lambda x: (x[0], x[1]))
+        for sent, aid, seq, rep in merged:
+            yield sent, aid, seq, encode_report(rep)
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "agents": len(self.hosts),
+            "start": self.start,
+            "end": self.end,
+            "kinds": {k: sum(h.kind == k for h in self.hosts) for k in ("desktop", "laptop", "vm")},
+        }
+
+
+# -- sending --------------------------------------------------------------------------------
+
+
+def send_http(
+    payloads: Iterator[bytes], url: str, token: str | None = None, workers: int = 8
+) -> int:
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    def post(body: bytes) -> int:
+        req = urllib.request.Request(
+            url, data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        for attempt in range(10):
+            try:
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    return int(resp.status)
+            except urllib.error.HTTPError as exc:
+                if exc.code < 500:
+                    return int(exc.code)  # the collector's verdict: not worth a retry
+                time.sleep(0.2 * (attempt + 1))
+            except OSError:
+                time.sleep(0.2 * (attempt + 1))
+        raise RuntimeError(f"could not deliver a report to {url}")
+
+    with ThreadPoolExecutor(workers) as pool:
+        return sum(1 for _ in pool.map(post, payloads))
+
+
+def send_mqtt(
+    payloads: Iterator[tuple[str, bytes]],
+    host: str,
+    port: int,
+    prefix: str = "energy/v1/agents",
+    window: int = 10000,
+) -> int:
+    """Publish at QoS 1, keeping at most `window` unacknowledged (paho refuses past 65,535)."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+
+    c = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id=f"energy-simulator-{uuid.uuid4().hex[:8]}",
+        protocol=mqtt.MQTTv5,
+    )
+    c.max_inflight_messages_set(min(window, 65535))
+    c.max_queued_messages_set(0)
+    sem = threading.Semaphore(window)
+    acked = [0]
+
+    def on_publish(client: object, userdata: object, mid: int, rc: object, props: object) -> None:
+        acked[0] += 1
+        sem.release()
+
+    c.on_publish = on_publish
+    c.connect(host, port)
+    c.loop_start()
+    n = 0
+    for agent_id, body in payloads:
+        sem.acquire()
+        c.publish(f"{prefix}/{agent_id}/report", body, qos=1)
+        n += 1
+    deadline = time.monotonic() + 120
+    while acked[0] < n and time.monotonic() < deadline:
+        time.sleep(0.01)
+    c.disconnect()
+    c.loop_stop()
+    return n
+
+
+def main(args: argparse.Namespace) -> int:
+    """`energy-collector simulate`: run a fleet against a collector and save the truth."""
+    cfg = SimConfig(agents=args.agents, days=args.days, seed=args.seed, left_on_share=args.left_on)
+    sim = Simulation(cfg)
+    t0 = time.monotonic()
+    if args.mqtt:
+        mhost, _, mport = args.mqtt.partition(":")
+        n = send_mqtt(((aid, body) for _, aid, _, body in sim.reports()), mhost, int(mport or 1883))
+    else:
+        n = send_http((body for _, _, _, body in sim.reports()), args.url, args.token)
+    dt = time.monotonic() - t0
+    print(
+        f"simulate: {n} reports from {cfg.agents} agents over {cfg.days} day(s) sent in "
+        f"{dt:.1f} s ({n / max(dt, 1e-9):.0f}/s)"
+    )
+    if args.truth:
+        with open(args.truth, "w") as f:
+            json.dump({"summary": sim.summary(), "seconds": sim.truth_seconds()}, f)
+    return 0

@@ -1,0 +1,1 @@
+"""Sinks: where accounted figures go besides the ledger (time series)."""

@@ -1,0 +1,1 @@
+"""Agent reports (MQTT shared subscription and HTTP POST) → RecordBatch."""

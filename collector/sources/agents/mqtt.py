@@ -1,0 +1,120 @@
+"""MQTT: agent reports through an MQTT 5 shared subscription, acknowledged after commit.
+
+`$share/<group>/<prefix>/+/report` at QoS 1 with a fixed client id and a persistent session:
+the broker queues reports while this collector restarts, and collectors in the same group
+split the load. Acknowledgements are manual (paho `manual_ack`): a PUBACK goes out only once
+the report is in the ledger, so a crash before that makes the broker deliver it again.
+Status topics (`<prefix>/+/status`, retained, the agents' Last Will) are followed without
+sharing, so every collector knows which agents vanished.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.config import read_secret
+from agent.transport import _ssl_context
+from collector.config import MqttIngestConfig
+from collector.metrics import Fleet, Metrics
+from collector.pipeline import Outcome, Pipeline
+
+log = logging.getLogger("energy_collector.mqtt")
+
+
+class MqttIngest:
+    def __init__(
+        self, cfg: MqttIngestConfig, pipeline: Pipeline, fleet: Fleet, metrics: Metrics
+    ) -> None:
+        self.cfg = cfg
+        self.pipeline = pipeline
+        self.fleet = fleet
+        self.metrics = metrics
+        self.report_filter = f"$share/{cfg.group}/{cfg.topic_prefix}/+/report"
+        self.status_filter = f"{cfg.topic_prefix}/+/status"
+        self.connected = False
+        c = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=cfg.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        password = read_secret(cfg.password, cfg.password_file, "mqtt.password_file")
+        if cfg.username:
+            c.username_pw_set(cfg.username, password)
+        if cfg.tls.enabled:
+            c.tls_set_context(_ssl_context(cfg.tls))
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.max_inflight_messages_set(20)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self.client = c
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.cfg.session_expiry_s
+        props.ReceiveMaximum = self.cfg.max_inflight
+        self.client.connect_async(
+            self.cfg.host,
+            self.cfg.port,
+            keepalive=self.cfg.keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error(
+                "mqtt: %s:%d refused the connection: %s", self.cfg.host, self.cfg.port, reason
+            )
+            return
+        self.connected = True
+        log.info(
+            "mqtt: connected to %s:%d (session present: %s)",
+            self.cfg.host,
+            self.cfg.port,
+            getattr(flags, "session_present", "?"),
+        )
+        # subscribe on every connect: a broker that lost our session forgets subscriptions
+        client.subscribe([(self.report_filter, 1), (self.status_filter, 1)])
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self.connected = False
+        log.warning("mqtt: disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        if msg.topic.endswith("/status"):
+            self._status(msg)
+            client.ack(msg.mid, msg.qos)
+            return
+        mid, qos = msg.mid, msg.qos
+
+        def done(outcome: Outcome) -> None:
+            # rejected reports are acknowledged too: redelivery would not make them valid
+            client.ack(mid, qos)
+
+        self.pipeline.submit(msg.payload, done)
+
+    def _status(self, msg: Any) -> None:
+        agent_id = msg.topic.split("/")[-2]
+        try:
+            doc = json.loads(msg.payload)
+            state = doc["state"]
+        except (ValueError, KeyError, TypeError):
+            return
+        status = "online" if state == "online" else "stopped" if doc.get("clean") else "vanished"
+        self.fleet.set_status(agent_id, status)
+        self.metrics.agent_status.labels(status).inc()
