@@ -26,3 +26,38 @@ def private_broker(tmp_path: Path) -> Iterator[Mosquitto]:
     m = Mosquitto(tmp_path / "mosquitto").start()
     yield m
     m.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server: $ENERGY_TEST_POSTGRES_URL if set, else a throw-away cluster."""
+    import os
+
+    from services import Postgres
+
+    given = os.environ.get("ENERGY_TEST_POSTGRES_URL")
+    if given:
+        yield given
+        return
+    pg = Postgres().start()
+    yield pg.url()
+    pg.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str, request: pytest.FixtureRequest) -> str:
+    import re
+
+    from services import fresh_database
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:50]
+    return fresh_database(postgres_admin_url, name)
+
+
+@pytest.fixture
+def victoria(tmp_path: Path) -> Iterator["VictoriaMetrics"]:  # noqa: UP037
+    from services import VictoriaMetrics
+
+    vm = VictoriaMetrics(tmp_path / "vm").start()
+    yield vm
+    vm.stop()

@@ -160,3 +160,161 @@ def mosquitto_tls_conf(port: int, tls: dict[str, Path]) -> str:
         f"listener {port} 127.0.0.1\n"
         f"cafile {tls['ca']}\ncertfile {tls['cert']}\nkeyfile {tls['key']}\n"
     )
+
+
+class Postgres:
+    """A throw-away PostgreSQL cluster on a free port, data in a temp dir.
+
+    `initdb` and `postgres` refuse to run as root: as root they run as the `postgres` user.
+    Set ENERGY_TEST_POSTGRES_URL to use an existing server instead (each test database is
+    created there and dropped after).
+    """
+
+    def __init__(self, workdir: Path | None = None) -> None:
+        # the server runs as `postgres`, who cannot enter root's 0700 pytest temp dirs:
+        # its data lives in a temp dir of its own, removed at stop
+        import tempfile
+
+        self.dir = Path(tempfile.mkdtemp(prefix="energy-test-pg-"))
+        self.dir.chmod(0o755)
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        bins = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+        if not bins:
+            raise RuntimeError("PostgreSQL is not installed: run scripts/setup.sh")
+        self.bin = bins[-1]
+
+    def _as_owner(self, cmd: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
+
+    def start(self) -> Postgres:
+        data = self.dir / "data"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "postgres", "postgres")
+        subprocess.run(
+            self._as_owner(
+                [
+                    str(self.bin / "initdb"),
+                    "-D",
+                    str(data),
+                    "-A",
+                    "trust",
+                    "-U",
+                    "postgres",
+                    "--no-sync",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+        )
+        self.proc = subprocess.Popen(
+            self._as_owner(
+                [
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(data),
+                    "-p",
+                    str(self.port),
+                    "-k",
+                    str(self.dir),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "max_connections=50",
+                ]
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "postgres.log", "wb"),
+        )
+        wait_port(self.port, 30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ok = (
+                subprocess.run(
+                    [str(self.bin / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                    capture_output=True,
+                ).returncode
+                == 0
+            )
+            if ok:
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("postgres did not become ready")
+
+    def url(self, db: str = "postgres") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def fresh_database(admin_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        c.execute(f'CREATE DATABASE "{name}"')
+    base = admin_url.rsplit("/", 1)[0]
+    return f"{base}/{name}"
+
+
+class VictoriaMetrics:
+    """A throw-away VictoriaMetrics (accepts the InfluxDB v2 write API; PromQL to read)."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.binary = require_binary("victoria-metrics")
+        self.dir = workdir
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> VictoriaMetrics:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                f"-storageDataPath={self.dir / 'data'}",
+                f"-httpListenAddr=127.0.0.1:{self.port}",
+                "-search.latencyOffset=0s",
+                "-retentionPeriod=100y",
+                "-loggerLevel=ERROR",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "vm.log", "ab"),
+        )
+        wait_port(self.port, 20)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def query(self, promql: str, at: float) -> list[dict]:
+        import json
+        import urllib.parse
+        import urllib.request
+
+        urllib.request.urlopen(f"{self.url}/internal/force_flush").read()
+        q = urllib.parse.urlencode({"query": promql, "time": f"{at:.3f}"})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{q}") as r:
+            return list(json.load(r)["data"]["result"])

@@ -1,0 +1,164 @@
+"""HTTP ingest: exactly-once on duplicates, replays and disorder; bad input rejected with a
+reason and counted; authentication and size limits; the collector stays up."""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+
+import pytest
+from collector_helpers import (
+    assert_matches_truth,
+    ledger_seconds,
+    make_config,
+    metric,
+    post,
+    running,
+    scrape,
+    url,
+)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from agent.schema import format_time
+from collector.simulate import SimConfig, Simulation
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return Simulation(SimConfig(agents=4, days=1, seed=3))
+
+
+def totals(c):
+    return c.ledger.execute(
+        "SELECT COUNT(*), SUM(seconds), SUM(wh_modelled + wh_measured + "
+        "wh_attributed) FROM host_days"
+    )[0]
+
+
+def test_duplicates_and_replays_change_nothing(tmp_path, sim):
+    reports = [body for _, _, _, body in sim.reports()]
+    with running(make_config(tmp_path)) as c:
+        for body in reports:
+            assert post(url(c), body)[1]["result"] == "accepted"
+        before = totals(c)
+        dup = random.Random(1).sample(reports, 40)
+        for body in dup:
+            code, doc = post(url(c), body)
+            assert (code, doc["result"]) == (200, "duplicate")
+        assert totals(c) == before
+        text = scrape(url(c, "/metrics"))
+        assert metric(text, "energy_reports_total", result="duplicate") == 40
+        assert metric(text, "energy_reports_total", result="accepted") == len(reports)
+        assert_matches_truth(ledger_seconds(c.ledger), sim.truth_seconds())
+
+
+def test_out_of_order_arrival_gives_the_same_ledger(tmp_path, sim):
+    reports = [body for _, _, _, body in sim.reports()]
+    random.Random(2).shuffle(reports)
+    with running(make_config(tmp_path)) as c:
+        for body in reports:
+            post(url(c), body)
+        assert_matches_truth(ledger_seconds(c.ledger), sim.truth_seconds())
+        # host facts follow the newest report even when it arrived first
+        (last_state,) = c.ledger.execute("SELECT last_state FROM hosts LIMIT 1")[0]
+        assert last_state in ("active", "idle", "off", "suspended")
+
+
+def good_report(sim) -> dict:
+    _, _, _, body = next(iter(sim.reports()))
+    return json.loads(body)
+
+
+def corpus(sim) -> list[tuple[str, bytes]]:
+    g = good_report(sim)
+
+    def variant(**changes) -> bytes:
+        d = json.loads(json.dumps(g))
+        for path, value in changes.items():
+            target = d
+            keys = path.split("__")
+            for k in keys[:-1]:
+                target = target[int(k)] if k.isdigit() else target[k]
+            target[keys[-1]] = value
+        return json.dumps(d).encode()
+
+    seg = g["segments"][0]
+    soon_start = format_time(time.time() + 1800)
+    soon = format_time(time.time() + 3600)  # an hour ahead: beyond the 5-minute skew
+    return [
+        ("json", b'{"schema": '),
+        ("json", b"\xff\xfe garbage"),
+        ("schema", b"[]"),
+        ("schema", b"{}"),
+        ("schema", variant(schema="energy-agent/9")),
+        ("schema", variant(seq=-3)),
+        ("schema", variant(agent_id="../../etc/passwd")),
+        ("schema", variant(host__kind="fridge")),
+        ("schema", variant(segments=[])),
+        ("schema", variant(segments__0__state="asleep")),
+        ("schema", variant(segments__0__cpu_util=3)),
+        ("timeline", variant(segments=[{**seg, "start": seg["end"], "end": seg["start"]}])),
+        ("timeline", variant(segments=[seg, seg])),
+        ("future", variant(sent_at=soon, segments=[{**seg, "start": soon_start, "end": soon}])),
+        ("timeline", variant(segments=[{**seg, "start": "1990-01-01T00:00:00Z"}])),
+        ("value", variant(segments=[{**seg, "energy_j": {"value": 1e12, "source": "rapl"}}])),
+    ]
+
+
+def test_malformed_corpus_rejected_with_reason_and_counted(tmp_path, sim):
+    cases = corpus(sim)
+    with running(make_config(tmp_path)) as c:
+        for reason, body in cases:
+            code, doc = post(url(c), body)
+            assert code == 400, (reason, body[:80])
+            assert doc["reason"] == reason, (doc, body[:120])
+        text = scrape(url(c, "/metrics"))
+        for reason in {r for r, _ in cases}:
+            assert metric(text, "energy_report_rejections_total", reason=reason) == sum(
+                r == reason for r, _ in cases
+            )
+        assert c.ledger.execute("SELECT COUNT(*) FROM processed")[0][0] == 0
+        # still up and accounting
+        assert post(url(c), json.dumps(good_report(sim)).encode())[1]["result"] == "accepted"
+
+
+def test_oversized_body_refused_before_reading(tmp_path, sim):
+    with running(make_config(tmp_path, http={"max_body_bytes": 2048})) as c:
+        code, doc = post(url(c), b"{" + b" " * 5000 + b"}")
+        assert code == 413 and doc["reason"] == "oversized"
+
+
+def test_bearer_token_required_when_configured(tmp_path, sim):
+    body = json.dumps(good_report(sim)).encode()
+    with running(make_config(tmp_path, http={"token": "s3cret"})) as c:
+        assert post(url(c), body)[0] == 401
+        assert post(url(c), body, token="wrong")[0] == 401
+        assert post(url(c), body, token="s3cret") == (200, {"result": "accepted"})
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.binary(max_size=600)
+    | st.recursive(
+        st.none()
+        | st.booleans()
+        | st.integers()
+        | st.floats(allow_nan=False)
+        | st.text(max_size=20),
+        lambda ch: st.lists(ch, max_size=3) | st.dictionaries(st.text(max_size=8), ch, max_size=3),
+        max_leaves=10,
+    ).map(lambda v: json.dumps(v).encode())
+)
+def test_fuzzed_payloads_never_break_the_pipeline(fuzz_collector, data):
+    c, _ = fuzz_collector
+    (outcome,) = c.pipeline.process([(data, None)])
+    assert outcome.result == "rejected" and outcome.reason
+
+
+@pytest.fixture(scope="module")
+def fuzz_collector(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("fuzz")
+    with running(make_config(tmp)) as c:
+        yield c, tmp
