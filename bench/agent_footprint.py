@@ -91,7 +91,7 @@ def main() -> None:
     (work / "agent.yaml").write_text(yaml.safe_dump(cfg))
     agent = subprocess.Popen(
         [str(ROOT / ".venv/bin/energy-agent"), "run", "-c", str(work / "agent.yaml")],
-        stderr=open(work / "agent.log", "wb"),  # noqa: SIM115
+        stderr=open(work / "agent.log", "wb"),
     )
 
     ne_port = free_port()

@@ -55,9 +55,7 @@ def postgres_url(postgres_admin_url: str, request: pytest.FixtureRequest) -> str
 
 
 @pytest.fixture
-def victoria(tmp_path: Path) -> Iterator["VictoriaMetrics"]:  # noqa: UP037
-    from services import VictoriaMetrics
-
+def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     vm = VictoriaMetrics(tmp_path / "vm").start()
     yield vm
     vm.stop()

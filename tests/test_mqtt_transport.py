@@ -96,7 +96,7 @@ def start_agent(tmp_path: Path, port: int, extra: dict | None = None) -> subproc
             cfg[k] = v
     path = tmp_path / "agent.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    log = open(tmp_path / "agent.log", "ab")  # noqa: SIM115
+    log = open(tmp_path / "agent.log", "ab")
     return subprocess.Popen(
         [sys.executable, "-m", "agent.cli", "run", "-c", str(path)], stdout=log, stderr=log
     )
