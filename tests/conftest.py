@@ -10,7 +10,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from services import Mosquitto
+from services import Mosquitto, VictoriaMetrics
 
 
 @pytest.fixture(scope="session")
