@@ -193,4 +193,12 @@ def reference(cls: type, prefix: str = "") -> list[str]:
         if choices:
             doc += f" One of: {', '.join(f'`{c}`' for c in choices)}."
         rows.append(f"| `{key}` | {shown} | {doc} |")
+        item = typing.get_args(hints[f.name])
+        if (
+            typing.get_origin(hints[f.name]) is list
+            and item
+            and isinstance(item[0], type)
+            and dataclasses.is_dataclass(item[0])
+        ):
+            rows.extend(reference(item[0], key + "[]."))
     return rows

@@ -83,3 +83,11 @@ def test_config_reference_doc_is_current():
     assert (ROOT / "docs/agent-config.md").read_text() == render(), (
         "run: python -m agent.docs > docs/agent-config.md"
     )
+
+
+def test_collector_config_reference_doc_is_current():
+    from collector.docs import render as render_collector
+
+    assert (ROOT / "docs/collector-config.md").read_text() == render_collector(), (
+        "run: python -m collector.docs > docs/collector-config.md"
+    )

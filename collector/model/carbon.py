@@ -86,7 +86,7 @@ def load_eco2mix(path: str | Path) -> dict[int, float]:
                 raise ConfigError(
                     f"{path}: no taux_co2/date_heure (or Taux de Co2/Date/Heures) columns"
                 )
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, AttributeError):
             continue  # footer lines and malformed dates in exports
         if value is None or not value.strip() or not value.strip().replace(".", "").isdigit():
             continue

@@ -1,0 +1,25 @@
+"""Generates docs/collector-config.md from the option declarations
+(`python -m collector.docs`)."""
+
+from __future__ import annotations
+
+from agent.docs import table
+from collector.config import CollectorConfig
+
+INTRO = """# Collector configuration reference
+
+Generated from `collector/config.py` by `python -m collector.docs > docs/collector-config.md`;
+a test keeps it current. Every option is optional: with no file the collector runs the
+embedded default (SQLite ledger in `run/collector/`, HTTP ingest and /metrics on
+127.0.0.1:8750). Nested keys are nested YAML mappings. A production example is
+`configs/collector.example.yaml`; power profiles live in `configs/power-profiles.yaml`.
+`model.hypervisors` is a list of mappings with the `model.hypervisors[].*` keys.
+"""
+
+
+def render() -> str:
+    return INTRO + "\n" + table(CollectorConfig)
+
+
+if __name__ == "__main__":
+    print(render(), end="")
