@@ -35,11 +35,15 @@ class Fleet:
     def __init__(self, stale_after_s: float) -> None:
         self.stale_after_s = stale_after_s
         self.hosts: dict[str, HostView] = {}
+        self.early_status: dict[str, str] = {}  # retained statuses seen before any report
         self.lock = threading.Lock()
 
     def update(self, host_id: str, view: HostView) -> None:
         with self.lock:
             old = self.hosts.get(host_id)
+            early = self.early_status.pop(host_id, None)
+            if old is None and early is not None:
+                view.status = early
             if old is None or view.last_end >= old.last_end:
                 if old is not None and old.status != "online" and view.last_end > old.last_end:
                     view.status = "online"
@@ -52,6 +56,8 @@ class Fleet:
             h = self.hosts.get(host_id)
             if h is not None:
                 h.status = status
+            else:
+                self.early_status[host_id] = status
 
     def current_state(self, h: HostView, now: float) -> str:
         if h.status == "stopped":
