@@ -64,7 +64,7 @@ def session(port: int, client_id: str, topic: str) -> None:
 
 
 def backlog(port: int, payloads: list[tuple[str, bytes]]) -> None:
-    send_mqtt(iter(payloads), "127.0.0.1", port, window=20000)
+    send_mqtt(iter(payloads), "127.0.0.1", port)
     time.sleep(0.5)
 
 

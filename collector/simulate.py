@@ -331,9 +331,10 @@ def send_mqtt(
     host: str,
     port: int,
     prefix: str = "energy/v1/agents",
-    window: int = 10000,
+    window: int = 100,
 ) -> int:
-    """Publish at QoS 1, keeping at most `window` unacknowledged (paho refuses past 65,535)."""
+    """Publish at QoS 1, keeping at most `window` unacknowledged: paho slows down with large
+    windows (about 10,700 msg/s at 100, 2,700 at 5,000 here) and refuses past 65,535."""
     import threading
 
     import paho.mqtt.client as mqtt
