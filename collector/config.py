@@ -133,7 +133,7 @@ class CarbonConfig:
         0.052, "Grid factor (kgCO2e/kWh) when no hourly value applies.", minimum=0, maximum=2
     )
     static_basis: str = opt(
-        "ademe-base-empreinte:electricite-2022-mix-moyen-consommation",
+        "ademe-base-empreinte-v23:electricite-mix-moyen-consommation",
         "Label stored beside every figure that used the static factor.",
     )
     hourly_file: str | None = opt(

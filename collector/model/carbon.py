@@ -1,7 +1,7 @@
 """Carbon intensity: a static grid factor by default, an hourly series where one is loaded.
 
 The static default is the French grid "mix moyen - consommation" factor from ADEME's Base
-Empreinte (life-cycle, consumption side); its value, year and source are configuration
+Empreinte v23 (0.052 kgCO2e/kWh, life cycle, consumption side); value and label are configuration
 (`carbon.*`), and every CO2e figure is stored with the basis it used. The hourly series comes
 from an RTE éCO2mix export (`taux_co2`, g/kWh): mind its narrower scope, direct emissions of
 French *production* only (no imports, no upstream life cycle), so it is lower than the ADEME
