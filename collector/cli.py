@@ -114,6 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--days", type=int, default=1)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--left-on", type=float, default=0.2, help="share of desktops left on")
+    p.add_argument(
+        "--speed",
+        type=float,
+        default=0.0,
+        help="simulated seconds per real second (0: as fast as possible)",
+    )
     p.add_argument("--url", default="http://127.0.0.1:8750/api/v1/reports")
     p.add_argument("--token")
     p.add_argument("--mqtt", help="HOST:PORT: publish over MQTT instead of HTTP")

@@ -369,16 +369,31 @@ def send_mqtt(
     return n
 
 
+def paced(
+    reports: Iterator[tuple[float, str, int, bytes]], speed: float, start: float
+) -> Iterator[tuple[float, str, int, bytes]]:
+    """Release reports on a compressed clock: `speed` simulated seconds per real second
+    (0: as fast as the collector takes them)."""
+    t0 = time.monotonic()
+    for item in reports:
+        if speed > 0:
+            delay = t0 + (item[0] - start) / speed - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        yield item
+
+
 def main(args: argparse.Namespace) -> int:
     """`energy-collector simulate`: run a fleet against a collector and save the truth."""
     cfg = SimConfig(agents=args.agents, days=args.days, seed=args.seed, left_on_share=args.left_on)
     sim = Simulation(cfg)
     t0 = time.monotonic()
+    stream = paced(sim.reports(), args.speed, sim.start)
     if args.mqtt:
         mhost, _, mport = args.mqtt.partition(":")
-        n = send_mqtt(((aid, body) for _, aid, _, body in sim.reports()), mhost, int(mport or 1883))
+        n = send_mqtt(((aid, body) for _, aid, _, body in stream), mhost, int(mport or 1883))
     else:
-        n = send_http((body for _, _, _, body in sim.reports()), args.url, args.token)
+        n = send_http((body for _, _, _, body in stream), args.url, args.token)
     dt = time.monotonic() - t0
     print(
         f"simulate: {n} reports from {cfg.agents} agents over {cfg.days} day(s) sent in "

@@ -46,3 +46,12 @@ def test_run_with_invalid_config_exits_with_message(tmp_path):
     done = run("run", "-c", str(bad))
     assert done.returncode == 2
     assert "report_interval_s: -5 is below the minimum" in done.stderr
+
+
+def test_simulator_paces_on_a_compressed_clock():
+    from collector.simulate import paced
+
+    items = [(100.0 + i * 60, "a", i, b"") for i in range(3)]
+    t0 = time.monotonic()
+    assert [x[2] for x in paced(iter(items), speed=600, start=100.0)] == [0, 1, 2]
+    assert 0.18 <= time.monotonic() - t0 < 1.0  # 120 simulated s at 600x = 0.2 s

@@ -162,3 +162,22 @@ def fuzz_collector(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fuzz")
     with running(make_config(tmp)) as c:
         yield c, tmp
+
+
+def test_daily_rollup_by_site_department_kind_with_embodied(tmp_path, sim):
+    with running(make_config(tmp_path)) as c:
+        for _, _, _, body in sim.reports():
+            post(url(c), body)
+        day = c.ledger.execute("SELECT MIN(day) FROM host_days")[0][0]
+        groups = c.ledger.rollup_day(day, c.embodied_by_host())
+        rows = c.ledger.execute(
+            "SELECT hosts, wh, embodied_kgco2e FROM fleet_days WHERE day = ?", (day,)
+        )
+        assert len(rows) == groups >= 1
+        (wh_days,) = c.ledger.execute(
+            "SELECT SUM(wh_measured + wh_modelled + wh_attributed) FROM host_days WHERE day = ?",
+            (day,),
+        )[0]
+        assert sum(r[1] for r in rows) == pytest.approx(wh_days)
+        assert sum(r[0] for r in rows) == len(sim.hosts)
+        assert all(r[2] > 0 for r in rows)  # embodied reported, separately from usage
