@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
+from collector.compliance.periods import BlockerRow, Compliance, PeriodRow
 from collector.ledger import Accounted, DayRow, HostRow
 from collector.model.carbon import CarbonModel
 from collector.model.energy import Energy, Hypervisor, interval_energy
@@ -72,12 +73,14 @@ class Accountant:
         tz: str = "Europe/Paris",
         hypervisors: dict[str, Hypervisor] | None = None,
         vm_hosts: dict[str, str] | None = None,
+        compliance: Compliance | None = None,
     ) -> None:
         self.book = book
         self.carbon = carbon
         self.days = LocalDays(tz)
         self.hypervisors = hypervisors or {}
         self.vm_hosts = vm_hosts or {}
+        self.compliance = compliance
 
     def account(self, batch: RecordBatch, received_at: float) -> tuple[Accounted, list[Figure]]:
         e = batch.entity
@@ -125,4 +128,15 @@ class Accountant:
             last_state=last.state if last else "unknown",
             last_report_at=received_at,
         )
-        return Accounted(batch.source, e.id, batch.key, host, tuple(days)), figures
+        periods: tuple[PeriodRow, ...] = ()
+        blockers: tuple[BlockerRow, ...] = ()
+        if self.compliance is not None:
+            watts = [
+                f.energy.wh * 3600.0 / f.interval.seconds if f.interval.seconds > 0 else 0.0
+                for f in figures
+            ]
+            period_rows, blocker_rows = self.compliance.rows(batch, profile, watts)
+            periods, blockers = tuple(period_rows), tuple(blocker_rows)
+        return Accounted(
+            batch.source, e.id, batch.key, host, tuple(days), periods, blockers
+        ), figures

@@ -13,6 +13,7 @@ from pathlib import Path
 from agent.config import TlsConfig
 from agent.configspec import ConfigError, load_file, opt, section
 
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 __all__ = ["CollectorConfig", "ConfigError", "load_config"]
@@ -152,6 +153,116 @@ class ValidationConfig:
 
 
 @dataclass
+class ClosureConfig:
+    start: str = opt("", "First closed day, YYYY-MM-DD.")
+    end: str = opt("", "Last closed day, YYYY-MM-DD.")
+
+
+@dataclass
+class MaintenanceConfig:
+    weekday: str = opt("tue", "Day the window starts.", choices=WEEKDAY_NAMES)
+    hours: str = opt("22:00-02:00", "Local HH:MM-HH:MM; an end before the start crosses midnight.")
+
+
+@dataclass
+class CalendarConfig:
+    name: str = opt("default", "Calendar name, referred to by `sites` and `departments`.")
+    timezone: str = opt("Europe/Paris", "IANA time zone; DST follows it.")
+    working_hours: dict[str, str] = opt(
+        {
+            "mon": "08:00-12:30,13:30-18:30",
+            "tue": "08:00-12:30,13:30-18:30",
+            "wed": "08:00-12:30,13:30-18:30",
+            "thu": "08:00-12:30,13:30-18:30",
+            "fri": "08:00-12:30,13:30-17:30",
+        },
+        "Weekday (mon…sun) → comma-separated HH:MM-HH:MM ranges; days left out are not worked.",
+    )
+    holidays_country: str | None = opt(
+        "FR", "Public holidays of this country (`holidays` package); null for none."
+    )
+    holidays_subdiv: str | None = opt(
+        None, "Subdivision, e.g. `57`, `67` or `68` for Alsace-Moselle's extra days."
+    )
+    closures: list[ClosureConfig] = opt([], "Closure periods (summer, Christmas).")
+    maintenance: list[MaintenanceConfig] = opt(
+        [], "Weekly windows when being on is expected (patch night, Wake-on-LAN)."
+    )
+    grace_s: float = opt(
+        1800.0, "After the end of the working day, this long is not counted.", minimum=0
+    )
+
+
+@dataclass
+class SmtpConfig:
+    host: str | None = opt(None, "SMTP server; unset: no e-mail.")
+    port: int = opt(587, "SMTP port.", minimum=1, maximum=65535)
+    starttls: bool = opt(True, "Upgrade with STARTTLS.")
+    ssl: bool = opt(False, "Implicit TLS (port 465) instead of STARTTLS.")
+    username: str | None = opt(None, "Login.")
+    password_file: str | None = opt(None, "File holding the password.")
+    sender: str = opt("energie@example.org", "From address.")
+    recipients: list[str] = opt([], "To addresses.")
+
+
+@dataclass
+class WebhookConfig:
+    url: str = opt("", "URL to POST to.")
+    format: str = opt(
+        "json",
+        '`json`: the report document; `text`: {"text": …} for '
+        "Mattermost and Teams incoming webhooks.",
+        choices=("json", "text"),
+    )
+
+
+@dataclass
+class ReportConfig:
+    time: str = opt("07:30", "Local time of the morning report on working days.")
+    language: str = opt("fr", "Wording of the report.", choices=("fr", "en"))
+    smtp: SmtpConfig = section(SmtpConfig, "E-mail delivery.")
+    webhooks: list[WebhookConfig] = opt([], "Webhook deliveries.")
+    retries: int = opt(5, "Delivery attempts before giving up (logged).", minimum=1)
+    retry_delay_s: float = opt(60.0, "First retry delay; doubles each time.", minimum=0.01)
+
+
+@dataclass
+class ComplianceConfig:
+    enabled: bool = opt(True, "Compute off-hours compliance.")
+    default_calendar: str = opt("default", "Calendar for sites not listed in `sites`.")
+    calendars: list[CalendarConfig] = opt(
+        [], "Calendars; empty: one `default` calendar with the defaults above."
+    )
+    sites: dict[str, str] = opt({}, "Site → calendar name.")
+    departments: dict[str, str] = opt({}, "Department → calendar name (overrides the site's).")
+    exempt_kinds: list[str] = opt(["vm", "server"], "Device kinds expected on at night.")
+    exempt_tags: list[str] = opt(
+        ["always_on=true"],
+        "Host tags (key=value) that exempt a machine (24/7 kiosks, security desks).",
+    )
+    tolerance_s: float = opt(
+        900.0, "On-time per period allowed before it is non-compliant.", minimum=0
+    )
+    coverage_min: float = opt(
+        0.9,
+        "Share of a period the reports must cover for a verdict; "
+        "below it (and compliant so far) the host-period is unknown.",
+        minimum=0,
+        maximum=1,
+    )
+    tariff_eur_per_kwh: float = opt(0.20, "Electricity price for wasted euros.", minimum=0)
+    repeat_offender_periods: int = opt(
+        3, "Non-compliant periods running that make a repeat offender.", minimum=2
+    )
+    report: ReportConfig = section(ReportConfig, "The morning report.")
+
+    def validate(self) -> None:
+        from collector.compliance.settings import build_calendars
+
+        build_calendars(self)
+
+
+@dataclass
 class CollectorConfig:
     state_dir: str = opt("run/collector", "Working directory (TSDB buffer, default ledger).")
     stale_after_s: float = opt(
@@ -167,6 +278,7 @@ class CollectorConfig:
     model: ModelConfig = section(ModelConfig, "Energy model.")
     carbon: CarbonConfig = section(CarbonConfig, "Carbon intensity.")
     validation: ValidationConfig = section(ValidationConfig, "Report validation.")
+    compliance: ComplianceConfig = section(ComplianceConfig, "Off-hours sleep compliance.")
 
     def validate(self) -> None:
         if bool(self.http.tls_cert) != bool(self.http.tls_key):

@@ -108,6 +108,8 @@ class Accounted:
     seq: int
     host: HostRow
     days: tuple[DayRow, ...]
+    periods: tuple[Any, ...] = ()  # compliance.periods.PeriodRow
+    blockers: tuple[Any, ...] = ()  # compliance.periods.BlockerRow
 
 
 class Ledger:
@@ -235,6 +237,7 @@ class Ledger:
                         unique.append(a)
                 self._write_hosts(cur, unique)
                 self._write_days(cur, unique)
+                self._write_periods(cur, unique)
                 self._commit()
                 return fresh
             except Exception:
@@ -346,6 +349,58 @@ class Ledger:
             ),
             rows,
         )
+
+    def _write_periods(self, cur: Any, items: Iterable[Accounted]) -> None:
+        sums: dict[tuple[str, float], list[Any]] = {}
+        blockers: set[tuple[str, float, str, str]] = set()
+        for a in items:
+            for p in a.periods:
+                k = (p.host_id, p.period_start)
+                s = sums.get(k)
+                if s is None:
+                    sums[k] = [
+                        p.period_end,
+                        p.day,
+                        p.period_kind,
+                        p.calendar,
+                        p.site,
+                        p.department,
+                        p.kind,
+                        p.on_s,
+                        p.excused_s,
+                        p.covered_s,
+                        p.wasted_wh,
+                        p.eur,
+                        p.kgco2e,
+                    ]
+                else:
+                    for i, v in enumerate(
+                        (p.on_s, p.excused_s, p.covered_s, p.wasted_wh, p.eur, p.kgco2e), start=7
+                    ):
+                        s[i] += v
+            for b in a.blockers:
+                blockers.add((b.host_id, b.period_start, b.app, b.what))
+        if sums:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO host_periods (host_id, period_start, period_end, day, "
+                    "period_kind, calendar, site, department, kind, on_s, excused_s, covered_s, "
+                    "wasted_wh, eur, kgco2e) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (host_id, period_start) DO UPDATE SET "
+                    "on_s = host_periods.on_s + excluded.on_s, "
+                    "excused_s = host_periods.excused_s + excluded.excused_s, "
+                    "covered_s = host_periods.covered_s + excluded.covered_s, "
+                    "wasted_wh = host_periods.wasted_wh + excluded.wasted_wh, "
+                    "eur = host_periods.eur + excluded.eur, "
+                    "kgco2e = host_periods.kgco2e + excluded.kgco2e"
+                ),
+                [(*k, *v) for k, v in sorted(sums.items())],
+            )
+        if blockers:
+            cur.executemany(
+                self._sql("INSERT INTO period_blockers VALUES (?,?,?,?) ON CONFLICT DO NOTHING"),
+                sorted(blockers),
+            )
 
     # -- maintenance -------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""Off-hours sleep compliance: calendars, per-host periods, rates, the morning report."""
