@@ -48,6 +48,9 @@ class MqttConfig:
     client_id: str | None = opt(None, "MQTT client id; default `energy-agent-<agent_id>`.")
     keepalive_s: int = opt(60, "MQTT keepalive in seconds.", minimum=5, maximum=3600)
     topic_prefix: str = opt("energy/v1/agents", "Topics are `<prefix>/<agent_id>/report|status`.")
+    reconnect_max_s: float = opt(
+        120.0, "Longest wait between reconnection attempts (backoff from 1 s).", minimum=1
+    )
     max_inflight: int = opt(
         20, "Reports published and not yet acknowledged at once.", minimum=1, maximum=1000
     )

@@ -106,7 +106,7 @@ class MqttTransport(Transport):
         )
         client.max_inflight_messages_set(cfg.max_inflight)
         client.max_queued_messages_set(0)
-        client.reconnect_delay_set(min_delay=1, max_delay=120)
+        client.reconnect_delay_set(min_delay=1, max_delay=int(cfg.reconnect_max_s))
         password = read_secret(cfg.password, cfg.password_file, "mqtt.password_file")
         if cfg.username:
             # `{agent_id}` lets one config serve a fleet whose broker ACL uses %u
