@@ -18,6 +18,9 @@ from zoneinfo import ZoneInfo
 from agent.config import read_secret
 from agent.schema import Limits
 from collector.accounting import Accountant
+from collector.compliance.calendar import Calendar
+from collector.compliance.periods import Compliance
+from collector.compliance.settings import build_calendars
 from collector.config import CollectorConfig
 from collector.ledger import Ledger
 from collector.metrics import Fleet, HostView, Metrics
@@ -43,8 +46,28 @@ class Collector:
         hypervisors = {
             h.name: Hypervisor(h.name, h.cpus, h.idle_w, h.max_w) for h in cfg.model.hypervisors
         }
+        self.compliance: Compliance | None = None
+        self.calendars: dict[str, Calendar] = {}
+        if cfg.compliance.enabled:
+            cc = cfg.compliance
+            self.calendars = build_calendars(cc)
+            self.compliance = Compliance(
+                self.calendars,
+                cc.default_calendar,
+                dict(cc.sites),
+                dict(cc.departments),
+                list(cc.exempt_kinds),
+                list(cc.exempt_tags),
+                cc.tariff_eur_per_kwh,
+                self.carbon,
+            )
         self.accountant = Accountant(
-            self.book, self.carbon, cfg.ledger.timezone, hypervisors, dict(cfg.model.vm_hosts)
+            self.book,
+            self.carbon,
+            cfg.ledger.timezone,
+            hypervisors,
+            dict(cfg.model.vm_hosts),
+            self.compliance,
         )
         self.ledger = Ledger(cfg.ledger.url)
         self.fleet = Fleet(cfg.stale_after_s)

@@ -61,6 +61,26 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             PRIMARY KEY (day, site, department, kind))""",
         ],
     ),
+    (
+        2,
+        [
+            """CREATE TABLE host_periods (
+            host_id TEXT NOT NULL, period_start DOUBLE PRECISION NOT NULL,
+            period_end DOUBLE PRECISION NOT NULL, day TEXT NOT NULL,
+            period_kind TEXT NOT NULL, calendar TEXT NOT NULL, site TEXT NOT NULL,
+            department TEXT NOT NULL, kind TEXT NOT NULL,
+            on_s DOUBLE PRECISION NOT NULL, excused_s DOUBLE PRECISION NOT NULL,
+            covered_s DOUBLE PRECISION NOT NULL, wasted_wh DOUBLE PRECISION NOT NULL,
+            eur DOUBLE PRECISION NOT NULL, kgco2e DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (host_id, period_start))""",
+            "CREATE INDEX host_periods_end ON host_periods (period_end)",
+            "CREATE INDEX host_periods_day ON host_periods (day)",
+            """CREATE TABLE period_blockers (
+            host_id TEXT NOT NULL, period_start DOUBLE PRECISION NOT NULL,
+            app TEXT NOT NULL, what TEXT NOT NULL,
+            PRIMARY KEY (host_id, period_start, app, what))""",
+        ],
+    ),
 ]
 
 

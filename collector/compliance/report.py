@@ -1,0 +1,380 @@
+"""Compliance verdicts, rates and the morning report, read from the ledger.
+
+A host-period is
+- `noncompliant` when the host was on (outside grace and maintenance) longer than the
+  tolerance, whatever else is known;
+- `compliant` when its reports cover at least `coverage_min` of the period (up to the
+  evaluation time) and it was not on longer than the tolerance;
+- `unknown` otherwise, including hosts that sent nothing about the period: never counted
+  compliant.
+Exempt hosts (kinds, tags) have no periods at all.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+from typing import Any
+
+from collector.compliance.calendar import Calendar, Period
+from collector.compliance.periods import Compliance
+from collector.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class Rules:
+    tolerance_s: float
+    coverage_min: float
+    repeat_offender_periods: int
+    tariff_eur_per_kwh: float
+
+
+def verdict(on_s: float, covered_s: float, length_s: float, rules: Rules) -> str:
+    if on_s > rules.tolerance_s:
+        return "noncompliant"
+    if length_s > 0 and covered_s >= rules.coverage_min * length_s - 1e-6:
+        return "compliant"
+    return "unknown"
+
+
+def reported_period(cal: Calendar, at: float) -> tuple[Period, float]:
+    """The off-hours period a report made at `at` is about, and how far to evaluate it:
+    the one running at `at` (evaluated up to `at`), else the last one that ended."""
+    p = cal.period_at(at)
+    if p is not None:
+        return p, at
+    d = datetime.fromtimestamp(at, cal.tz).date()
+    span = cal.span(d)
+    before = span[0] if span else at
+    p = cal.period_at(before - 1)
+    assert p is not None
+    return p, p.end
+
+
+def host_verdicts(
+    ledger: Ledger, compliance: Compliance, rules: Rules, at: float
+) -> list[dict[str, Any]]:
+    """One verdict per non-exempt known host for the period each host's calendar reports on."""
+    hosts = ledger.execute(
+        "SELECT host_id, hostname, kind, site, department, tags, first_seen FROM hosts"
+    )
+    by_cal: dict[str, tuple[Period, float]] = {}
+    wanted: dict[float, list[tuple[Any, ...]]] = defaultdict(list)
+    from collector.records import Entity
+
+    for hid, name, kind, site, dept, tags, first_seen in hosts:
+        e = Entity(
+            id=hid, name=name, kind=kind, site=site, department=dept, tags=json.loads(tags or "{}")
+        )
+        if compliance.exempt(e):
+            continue
+        cal = compliance.calendar_for(site, dept)
+        if cal.name not in by_cal:
+            by_cal[cal.name] = reported_period(cal, at)
+        p, until = by_cal[cal.name]
+        if first_seen > until:
+            continue  # not known yet then
+        wanted[p.start].append((hid, name, kind, site or "", dept or "", p, until))
+    out = []
+    for start, members in wanted.items():
+        rows = {
+            r[0]: r[1:]
+            for r in ledger.execute(
+                "SELECT host_id, on_s, covered_s, wasted_wh, eur, kgco2e FROM host_periods "
+                "WHERE period_start = ?",
+                (start,),
+            )
+        }
+        for hid, name, kind, site, dept, p, until in members:
+            on_s, covered_s, wh, eur, kg = rows.get(hid, (0.0, 0.0, 0.0, 0.0, 0.0))
+            out.append(
+                {
+                    "host_id": hid,
+                    "hostname": name,
+                    "kind": kind,
+                    "site": site,
+                    "department": dept,
+                    "period_start": p.start,
+                    "period_day": p.day,
+                    "period_kind": p.kind,
+                    "status": verdict(on_s, covered_s, until - p.start, rules),
+                    "on_s": round(on_s, 1),
+                    "wasted_kwh": wh / 1000.0,
+                    "eur": eur,
+                    "kgco2e": kg,
+                }
+            )
+    return out
+
+
+def _rates(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    groups: dict[str, Counter[str]] = defaultdict(Counter)
+    money: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for r in rows:
+        groups[r[key]][r["status"]] += 1
+        m = money[r[key]]
+        m[0] += r["wasted_kwh"]
+        m[1] += r["eur"]
+        m[2] += r["kgco2e"]
+    out = []
+    for k in sorted(groups):
+        c = groups[k]
+        total = sum(c.values())
+        out.append(
+            {
+                key: k,
+                "hosts": total,
+                "compliant": c["compliant"],
+                "noncompliant": c["noncompliant"],
+                "unknown": c["unknown"],
+                "rate": round(c["compliant"] / total, 4) if total else None,
+                "wasted_kwh": round(money[k][0], 3),
+                "eur": round(money[k][1], 2),
+                "kgco2e": round(money[k][2], 3),
+            }
+        )
+    return out
+
+
+def repeat_runs(ledger: Ledger, host_ids: list[str], rules: Rules) -> dict[str, int]:
+    """Non-compliant periods running (most recent first) per host."""
+    out: dict[str, int] = {}
+    for hid in host_ids:
+        rows = ledger.execute(
+            "SELECT on_s FROM host_periods WHERE host_id = ? ORDER BY period_start DESC LIMIT 60",
+            (hid,),
+        )
+        n = 0
+        for (on_s,) in rows:
+            if on_s <= rules.tolerance_s:
+                break
+            n += 1
+        out[hid] = n
+    return out
+
+
+def morning_report(
+    ledger: Ledger,
+    compliance: Compliance,
+    rules: Rules,
+    at: float,
+    language: str = "fr",
+    trend_periods: int = 7,
+) -> dict[str, Any]:
+    rows = host_verdicts(ledger, compliance, rules, at)
+    left_on = sorted((r for r in rows if r["status"] == "noncompliant"), key=lambda r: -r["on_s"])
+    runs = repeat_runs(ledger, [r["host_id"] for r in left_on], rules)
+    for r in left_on:
+        r["periods_running"] = runs.get(r["host_id"], 1)
+    starts = sorted({r["period_start"] for r in rows})
+    blockers: Counter[tuple[str, str]] = Counter()
+    for s in starts:
+        for app, what, n in ledger.execute(
+            "SELECT app, what, COUNT(DISTINCT host_id) FROM period_blockers "
+            "WHERE period_start = ? GROUP BY app, what",
+            (s,),
+        ):
+            blockers[(app, what)] += int(n)
+    trend = []
+    for day, on_list in _trend(ledger, trend_periods):
+        judged = len(on_list)
+        ok = sum(1 for on in on_list if on <= rules.tolerance_s)
+        trend.append(
+            {
+                "period_day": day,
+                "hosts_reporting": judged,
+                "rate_of_reporting": round(ok / judged, 4) if judged else None,
+            }
+        )
+    total = Counter(r["status"] for r in rows)
+    n = len(rows)
+    return {
+        "language": language,
+        "generated_at": datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds"),
+        "periods": sorted({(r["period_day"], r["period_kind"]) for r in rows}),
+        "summary": {
+            "hosts": n,
+            "compliant": total["compliant"],
+            "noncompliant": total["noncompliant"],
+            "unknown": total["unknown"],
+            "rate": round(total["compliant"] / n, 4) if n else None,
+            "wasted_kwh": round(sum(r["wasted_kwh"] for r in rows), 3),
+            "eur": round(sum(r["eur"] for r in rows), 2),
+            "kgco2e": round(sum(r["kgco2e"] for r in rows), 3),
+        },
+        "by_site": _rates(rows, "site"),
+        "by_department": _rates(rows, "department"),
+        "by_kind": _rates(rows, "kind"),
+        "left_on": [
+            {
+                k: (round(v, 4) if isinstance(v, float) else v)
+                for k, v in r.items()
+                if k not in ("period_start", "status")
+            }
+            for r in left_on
+        ],
+        "repeat_offenders": [
+            {
+                "hostname": r["hostname"],
+                "site": r["site"],
+                "department": r["department"],
+                "periods_running": r["periods_running"],
+            }
+            for r in left_on
+            if r["periods_running"] >= rules.repeat_offender_periods
+        ],
+        "top_blockers": [
+            {"app": a, "what": w, "hosts": c} for (a, w), c in blockers.most_common(10)
+        ],
+        "trend": trend,
+    }
+
+
+def _trend(ledger: Ledger, n: int) -> list[tuple[str, list[float]]]:
+    days = [
+        d
+        for (d,) in ledger.execute(
+            "SELECT DISTINCT day FROM host_periods ORDER BY day DESC LIMIT ?", (n,)
+        )
+    ]
+    out = []
+    for d in sorted(days):
+        out.append(
+            (
+                d,
+                [
+                    on
+                    for (on,) in ledger.execute("SELECT on_s FROM host_periods WHERE day = ?", (d,))
+                ],
+            )
+        )
+    return out
+
+
+# -- rendering ------------------------------------------------------------------------------
+
+WORDS = {
+    "fr": {
+        "title": "Rapport du matin : machines restées allumées hors des heures de travail",
+        "rate": "Taux de conformité",
+        "hosts": "machines",
+        "left_on": "Restées allumées",
+        "none": "aucune",
+        "wasted": "Gaspillage",
+        "by_site": "Par site",
+        "by_dept": "Par direction",
+        "repeat": "Récidivistes",
+        "blockers": "Applications empêchant la mise en veille",
+        "trend": "Tendance",
+        "periods_running": "périodes de suite",
+        "unknown": "inconnues",
+        "hours": "h",
+    },
+    "en": {
+        "title": "Morning report: machines left on outside working hours",
+        "rate": "Compliance rate",
+        "hosts": "machines",
+        "left_on": "Left on",
+        "none": "none",
+        "wasted": "Waste",
+        "by_site": "By site",
+        "by_dept": "By department",
+        "repeat": "Repeat offenders",
+        "blockers": "Applications keeping machines awake",
+        "trend": "Trend",
+        "periods_running": "periods running",
+        "unknown": "unknown",
+        "hours": "h",
+    },
+}
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x * 100:.1f} %"
+
+
+def to_text(rep: dict[str, Any], language: str | None = None) -> str:
+    w = WORDS[language or rep.get("language", "fr")]
+    s = rep["summary"]
+    lines = [
+        f"**{w['title']}**",
+        "",
+        f"{w['rate']} : {_pct(s['rate'])} ({s['compliant']}/{s['hosts']} {w['hosts']}, "
+        f"{s['unknown']} {w['unknown']})",
+        f"{w['left_on']} : {s['noncompliant']} — {w['wasted']} {s['wasted_kwh']:.2f} kWh, "
+        f"{s['eur']:.2f} €, {s['kgco2e']:.2f} kgCO2e",
+        "",
+        f"{w['by_site']} :",
+    ]
+    for g in rep["by_site"]:
+        lines.append(
+            f"- {g['site'] or '?'} : {_pct(g['rate'])} ({g['noncompliant']} {w['left_on'].lower()})"
+        )
+    lines += ["", f"{w['by_dept']} :"]
+    for g in rep["by_department"]:
+        lines.append(
+            f"- {g['department'] or '?'} : {_pct(g['rate'])} ({g['noncompliant']} "
+            f"{w['left_on'].lower()})"
+        )
+    lines += ["", f"{w['left_on']} :"]
+    for r in rep["left_on"][:50] or [{"hostname": w["none"]}]:
+        if "on_s" not in r:
+            lines.append(f"- {r['hostname']}")
+            continue
+        lines.append(
+            f"- {r['hostname']} ({r['site']}, {r['department']}) : "
+            f"{r['on_s'] / 3600:.1f} {w['hours']}, {r['wasted_kwh']:.2f} kWh, "
+            f"{r['eur']:.2f} €, {r['kgco2e']:.3f} kgCO2e"
+        )
+    if rep["repeat_offenders"]:
+        lines += ["", f"{w['repeat']} :"]
+        lines += [
+            f"- {r['hostname']} : {r['periods_running']} {w['periods_running']}"
+            for r in rep["repeat_offenders"]
+        ]
+    if rep["top_blockers"]:
+        lines += ["", f"{w['blockers']} :"]
+        lines += [f"- {b['app']} ({b['what']}) : {b['hosts']}" for b in rep["top_blockers"]]
+    if rep["trend"]:
+        lines += ["", f"{w['trend']} :"]
+        lines += [f"- {t['period_day']} : {_pct(t['rate_of_reporting'])}" for t in rep["trend"]]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(rep: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    fields = [
+        "hostname",
+        "site",
+        "department",
+        "kind",
+        "period_day",
+        "period_kind",
+        "on_s",
+        "wasted_kwh",
+        "eur",
+        "kgco2e",
+        "periods_running",
+    ]
+    wr = csv.DictWriter(buf, fieldnames=fields, extrasaction="ignore")
+    wr.writeheader()
+    for r in rep["left_on"]:
+        wr.writerow(r)
+    return buf.getvalue()
+
+
+def report_time(day: date, hhmm: str, cal: Calendar) -> float:
+    h, m = (int(x) for x in hhmm.split(":"))
+    return datetime.combine(day, dtime(h, m), cal.tz).timestamp()
+
+
+def previous_working_day(cal: Calendar, day: date) -> date:
+    d = day - timedelta(days=1)
+    while cal.span(d) is None:
+        d -= timedelta(days=1)
+    return d

@@ -1,0 +1,211 @@
+"""Off-hours compliance on a hand-computed week that crosses the autumn DST change and a
+public holiday (All Saints' Day, Monday 1 November 2027), with a Tuesday patch-night
+maintenance window and an exempt server. Every figure below was computed by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from collector_helpers import make_config, running
+
+from agent.schema import Host, Report, Segment, encode_report
+from collector.compliance.calendar import Calendar, parse_range
+from collector.compliance.report import Rules, morning_report, to_csv, to_text
+
+PARIS = ZoneInfo("Europe/Paris")
+IDS = {n: f"00000000-0000-4000-8000-00000000000{i}" for i, n in enumerate("ABCDE", 1)}
+
+
+def t(day: int, hh: float, month: int = 10) -> float:
+    h, m = int(hh), round((hh - int(hh)) * 60)
+    return datetime(2027, month, day, h, m, tzinfo=PARIS).timestamp()
+
+
+def nov(day: int, hh: float) -> float:
+    return t(day, hh, 11)
+
+
+START, END = t(28, 8), nov(3, 10)
+# the three off-hours periods of the window (default calendar: Mon–Thu until 18:30, Fri 17:30)
+P1 = (t(28, 18.5), t(29, 8))  # Thursday night, 13.5 h
+P2 = (t(29, 17.5), nov(2, 8))  # Friday → Tuesday: weekend + All Saints' Day, 87.5 h (DST +1 h)
+P3 = (nov(2, 18.5), nov(3, 8))  # Tuesday night with the 22:00–02:00 patch window, 13.5 h
+
+
+def office_day_off_at_night(day_starts: list[float], day_ends: list[float]) -> list[tuple]:
+    segs = [(START, day_ends[0], "active", 0.1)]
+    for end, nxt in zip(day_ends, day_starts[1:], strict=False):
+        segs.append((end, nxt, "off", None))
+        segs.append((nxt, day_ends[day_starts.index(nxt)], "active", 0.1))
+    return segs
+
+
+def scenario() -> dict[str, tuple[str, list[tuple]]]:
+    starts = [t(28, 8), t(29, 8), nov(2, 8), nov(3, 8)]
+    ends = [t(28, 18), t(29, 17), nov(2, 18), END]
+    a = office_day_off_at_night(starts, ends)
+    b = [(START, t(28, 18), "active", 0.1), (t(28, 18), END, "idle", 0.0)]  # never off
+    c = [
+        (START, t(28, 19.25), "active", 0.1),  # 45 min past the end of the day
+        (t(28, 19.25), t(29, 8), "suspended", None),
+        (t(29, 8), t(29, 17), "active", 0.1),
+        (t(29, 17), nov(2, 8), "suspended", None),
+        (nov(2, 8), nov(2, 18), "active", 0.1),
+        (nov(2, 18), nov(2, 22), "suspended", None),
+        (nov(2, 22), nov(3, 1), "active", 0.5),  # woken for patches: inside the window
+        (nov(3, 1), nov(3, 8), "suspended", None),
+        (nov(3, 8), END, "active", 0.1),
+    ]
+    d = [(START, END, "active", 0.3)]  # a server: exempt
+    e = [
+        (START, t(28, 18), "active", 0.1),
+        (t(28, 18), t(29, 8), "off", None),
+        (t(29, 8), t(29, 17.5), "active", 0.1),
+        (t(29, 17.5), nov(2, 8), "idle", 0.0),
+        (nov(2, 8), nov(2, 18), "active", 0.1),
+        (nov(2, 18), nov(3, 8), "off", None),
+        (nov(3, 8), END, "active", 0.1),
+    ]
+    return {
+        "A": ("desktop", a),
+        "B": ("desktop", b),
+        "C": ("laptop", c),
+        "D": ("server", d),
+        "E": ("desktop", e),
+    }
+
+
+def reports() -> list[bytes]:
+    out = []
+    for name, (kind, segs) in scenario().items():
+        host = Host(hostname=f"PC-{name}", kind=kind, site="mairie", department="DSI")
+        for seq, (a, b, state, util) in enumerate(segs):
+            clean = True if state == "off" else None
+            rep = Report(
+                IDS[name],
+                seq,
+                b,
+                host,
+                START - 3600,
+                (Segment(a, b, state, clean=clean, cpu_util=util),),
+            )
+            out.append(encode_report(rep))
+    return out
+
+
+CONFIG = {
+    "validation": {"clock_skew_s": 10**9},  # the scenario lies in 2027
+    "compliance": {
+        "calendars": [
+            {"name": "default", "maintenance": [{"weekday": "tue", "hours": "22:00-02:00"}]}
+        ],
+        "tolerance_s": 900,
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("compliance")
+    with running(make_config(tmp, **CONFIG)) as c:
+        outcomes = c.pipeline.process([(r, None) for r in reports()])
+        assert {o.result for o in outcomes} == {"accepted"}
+        yield c
+
+
+def periods(c, name):
+    return {
+        round(ps): row
+        for ps, *row in c.ledger.execute(
+            "SELECT period_start, period_end, period_kind, on_s, excused_s, covered_s, wasted_wh "
+            "FROM host_periods WHERE host_id = ? ORDER BY period_start",
+            (IDS[name],),
+        )
+    }
+
+
+def test_calendar_periods_and_dst_lengths():
+    cal = Calendar(
+        "x",
+        working={i: ((8, 12.5), (13.5, 18.5)) for i in range(4)} | {4: ((8, 12.5), (13.5, 17.5))},
+    )
+    p = cal.period_at(t(31, 12))
+    assert (p.start, p.end, p.kind) == (*P2, "holiday")
+    assert (p.end - p.start) / 3600 == 87.5
+    assert cal.period_at(t(28, 12.75)) is None  # lunch: neither working nor off-hours
+    assert parse_range("22:00-02:00") == (22.0, 2.0)
+
+
+def test_host_left_on_every_night(collector):
+    rows = periods(collector, "B")
+    assert [(round(r[2]), round(r[3])) for r in rows.values()] == [
+        (46800, 1800),  # P1: 13.5 h − 30 min grace
+        (313200, 1800),  # P2: 87.5 h − 30 min grace
+        (32400, 16200),
+    ]  # P3: 13.5 h − 30 min grace − 4 h maintenance
+    # wasted = on-time × (idle 25 W + monitor off 0.3 W − (sleep 1.5 W + monitor 0.3 W))
+    assert [round(r[5], 3) for r in rows.values()] == [305.5, 2044.5, 211.5]
+
+
+def test_clean_host_is_compliant_and_covered(collector):
+    rows = periods(collector, "A")
+    assert [r[2] for r in rows.values()] == [0, 0, 0]
+    for start, (end, _, _, _, covered, _) in rows.items():
+        assert covered == pytest.approx(end - start)
+
+
+def test_laptop_grace_and_maintenance_window(collector):
+    rows = list(periods(collector, "C").values())
+    assert (rows[0][2], rows[0][3]) == (pytest.approx(900), pytest.approx(1800))  # at tolerance
+    assert rows[0][5] == pytest.approx(900 * (8 + 27 * 0.1 - 0.8) / 3600)
+    assert (rows[2][2], rows[2][3]) == (0, pytest.approx(3 * 3600))  # patch night excused
+
+
+def test_exempt_server_has_no_periods(collector):
+    assert periods(collector, "D") == {}
+
+
+def test_days_in_ledger_have_25_hours_on_dst_day(collector):
+    (secs,) = collector.ledger.execute(
+        "SELECT SUM(seconds) FROM host_days WHERE host_id = ? AND day = '2027-10-31'", (IDS["B"],)
+    )[0]
+    assert secs == 25 * 3600
+
+
+RULES = Rules(tolerance_s=900, coverage_min=0.9, repeat_offender_periods=3, tariff_eur_per_kwh=0.2)
+
+
+def test_morning_report_after_the_holiday_weekend(collector):
+    rep = morning_report(collector.ledger, collector.compliance, RULES, nov(2, 10))
+    assert rep["periods"] == [("2027-10-29", "holiday")]
+    assert rep["summary"]["hosts"] == 4  # the server is exempt
+    assert (rep["summary"]["compliant"], rep["summary"]["noncompliant"]) == (2, 2)
+    assert {r["hostname"] for r in rep["left_on"]} == {"PC-B", "PC-E"}
+    e = next(r for r in rep["left_on"] if r["hostname"] == "PC-E")
+    assert e["on_s"] == 313200
+    assert e["eur"] == pytest.approx(2.0445 * 0.2, abs=1e-4)
+
+
+def test_morning_report_after_patch_night_names_repeat_offender(collector):
+    rep = morning_report(collector.ledger, collector.compliance, RULES, nov(3, 10))
+    assert rep["summary"]["rate"] == 0.75
+    assert [r["hostname"] for r in rep["left_on"]] == ["PC-B"]
+    assert rep["repeat_offenders"] == [
+        {"hostname": "PC-B", "site": "mairie", "department": "DSI", "periods_running": 3}
+    ]
+    text = to_text(rep, "fr")
+    assert "Taux de conformité : 75.0 %" in text and "PC-B" in text
+    assert "Compliance rate: 75.0 %" in to_text(rep, "en").replace(" :", ":")
+    csv_text = to_csv(rep)
+    assert csv_text.splitlines()[0].startswith("hostname,site,department")
+    assert "PC-B,mairie,DSI,desktop,2027-11-02,night,32400.0" in csv_text
+
+
+def test_host_without_reports_is_unknown_not_compliant(tmp_path):
+    with running(make_config(tmp_path, **CONFIG)) as c:
+        only_day = [r for r in reports()][:1]  # host A's first day only, then silence
+        c.pipeline.process([(b, None) for b in only_day])
+        rep = morning_report(c.ledger, c.compliance, RULES, nov(3, 10))
+        assert rep["summary"] == {**rep["summary"], "hosts": 1, "compliant": 0, "unknown": 1}
