@@ -97,6 +97,7 @@ class MqttTransport(Transport):
         self._inflight: dict[int, int] = {}  # mid -> seq
         self._queued: set[int] = set()  # seqs published and not yet acknowledged
         self._acked: deque[int] = deque()
+        self._early: dict[int, Any] = {}  # mid -> reason: acks that beat pump() to the mid
         self._connected = False
         self._retry_after = 0.0
         client = mqtt.Client(
@@ -159,6 +160,7 @@ class MqttTransport(Transport):
             # (the collector deduplicates on agent_id + seq)
             self._inflight.clear()
             self._queued.clear()
+            self._early.clear()
         self.wake.set()
 
     def _on_disconnect(
@@ -175,16 +177,22 @@ class MqttTransport(Transport):
         with self._lock:
             seq = self._inflight.pop(mid, None)
             if seq is None:
+                # acknowledged before pump() recorded the mid: settle it there
+                self._early[mid] = reason
                 return
-            self._queued.discard(seq)
-            if reason is not None and reason.is_failure:
-                log.error(
-                    "mqtt: broker refused report seq=%d: %s (kept; retrying in 60 s)", seq, reason
-                )
-                self._retry_after = time.monotonic() + 60
-                return
-            self._acked.append(seq)
+            self._settle(seq, reason)
         self.wake.set()
+
+    def _settle(self, seq: int, reason: Any) -> None:
+        """Record one acknowledgement; the caller holds self._lock."""
+        self._queued.discard(seq)
+        if reason is not None and reason.is_failure:
+            log.error(
+                "mqtt: broker refused report seq=%d: %s (kept; retrying in 60 s)", seq, reason
+            )
+            self._retry_after = time.monotonic() + 60
+            return
+        self._acked.append(seq)
 
     # main thread -----------------------------------------------------------------------------
     @property
@@ -216,12 +224,17 @@ class MqttTransport(Transport):
             data = spool.read(seq)
             if data is None:
                 continue
+            # never call paho while holding self._lock: paho runs our callbacks under its own
+            # locks, and the callbacks take self._lock (lock-order inversion → deadlock)
+            info = self.client.publish(self.report_topic, data, qos=1)
+            if info.rc != 0:
+                break
             with self._lock:
-                info = self.client.publish(self.report_topic, data, qos=1)
-                if info.rc != 0:
-                    break
-                self._inflight[info.mid] = seq
                 self._queued.add(seq)
+                if info.mid in self._early:
+                    self._settle(seq, self._early.pop(info.mid))
+                else:
+                    self._inflight[info.mid] = seq
             room -= 1
         return moved
 

@@ -6,11 +6,12 @@ with APScheduler for the periodic work: daily rollups, retention, carbon series 
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,18 @@ from agent.config import read_secret
 from agent.schema import Limits
 from collector.accounting import Accountant
 from collector.compliance.calendar import Calendar
+from collector.compliance.delivery import Deliverer
+from collector.compliance.live import ComplianceGauges
 from collector.compliance.periods import Compliance
+from collector.compliance.report import (
+    WORDS,
+    Rules,
+    host_verdicts,
+    morning_report,
+    report_time,
+    to_csv,
+    to_text,
+)
 from collector.compliance.settings import build_calendars
 from collector.config import CollectorConfig
 from collector.ledger import Ledger
@@ -72,6 +84,14 @@ class Collector:
         self.ledger = Ledger(cfg.ledger.url)
         self.fleet = Fleet(cfg.stale_after_s)
         self.metrics = Metrics(self.fleet)
+        self.gauges: ComplianceGauges | None = None
+        self.deliverer: Deliverer | None = None
+        if self.compliance is not None:
+            self.gauges = ComplianceGauges(
+                self.fleet, self.compliance, sorted(cfg.compliance.sites)
+            )
+            self.metrics.registry.register(self.gauges)
+            self.deliverer = Deliverer(cfg.compliance.report)
         self.sinks: list[Sink] = []
         self.tsdb = None
         if cfg.tsdb.enabled:
@@ -107,6 +127,7 @@ class Collector:
             cfg.http.max_body_bytes,
             self.status,
             tls,
+            routes={"/api/v1/compliance/report": self._report_route},
         )
         self.mqtt = None
         if cfg.mqtt.enabled:
@@ -170,6 +191,27 @@ class Collector:
         s.add_job(self.purge, "cron", hour=3, minute=0, id="retention")
         s.add_job(self.reload_carbon, "interval", minutes=10, id="carbon-reload")
         s.add_job(self.log_stale, "interval", minutes=1, id="stale-hosts")
+        if self.compliance is not None:
+            cc = self.cfg.compliance
+            cal = self.calendars[cc.default_calendar]
+            hh, mm = (int(x) for x in cc.report.time.split(":"))
+            # weekdays by name: APScheduler counts 0 as Monday, cron as Sunday
+            s.add_job(
+                self.send_morning_report,
+                "cron",
+                day_of_week="mon-fri",
+                hour=hh,
+                minute=mm,
+                timezone=cal.tz,
+                id="morning-report",
+            )
+            s.add_job(
+                self.refresh_compliance,
+                "interval",
+                minutes=5,
+                id="compliance-gauges",
+                next_run_time=datetime.now(self.tz),
+            )
         s.start()
         self.scheduler = s
 
@@ -211,6 +253,65 @@ class Collector:
         silent = sum(1 for _, _, state in self.fleet.snapshot() if state == "unknown")
         if silent:
             log.info("fleet: %d agent(s) silent or vanished", silent)
+
+    # -- compliance ------------------------------------------------------------------------
+
+    def rules(self) -> Rules:
+        cc = self.cfg.compliance
+        return Rules(
+            cc.tolerance_s, cc.coverage_min, cc.repeat_offender_periods, cc.tariff_eur_per_kwh
+        )
+
+    def morning_report(
+        self, at: float | None = None, language: str | None = None
+    ) -> dict[str, Any]:
+        assert self.compliance is not None
+        return morning_report(
+            self.ledger,
+            self.compliance,
+            self.rules(),
+            time.time() if at is None else at,
+            language or self.cfg.compliance.report.language,
+        )
+
+    def send_morning_report(self) -> None:
+        """The scheduled job: on working days of the default calendar only."""
+        assert self.compliance is not None and self.deliverer is not None
+        cal = self.calendars[self.cfg.compliance.default_calendar]
+        today = datetime.now(cal.tz).date()
+        if cal.span(today) is None:
+            log.info("morning report: %s is not a working day, nothing sent", today)
+            return
+        self.deliverer.deliver(self.morning_report())
+
+    def refresh_compliance(self) -> None:
+        if self.compliance is None or self.gauges is None:
+            return
+        self.gauges.set_report(
+            host_verdicts(self.ledger, self.compliance, self.rules(), time.time())
+        )
+
+    def _report_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
+        if self.compliance is None:
+            return 404, b'{"error": "compliance is disabled"}', "application/json"
+        at = time.time()
+        if "date" in query:
+            cal = self.calendars[self.cfg.compliance.default_calendar]
+            try:
+                day = date.fromisoformat(query["date"])
+            except ValueError:
+                raise ValueError("date: use YYYY-MM-DD") from None
+            at = report_time(day, self.cfg.compliance.report.time, cal)
+        lang = query.get("lang", self.cfg.compliance.report.language)
+        if lang not in WORDS:
+            raise ValueError("lang: fr or en")
+        rep = self.morning_report(at, lang)
+        fmt = query.get("format", "json")
+        if fmt == "csv":
+            return 200, to_csv(rep).encode(), "text/csv; charset=utf-8"
+        if fmt == "text":
+            return 200, to_text(rep, lang).encode(), "text/plain; charset=utf-8"
+        return 200, json.dumps(rep, ensure_ascii=False).encode(), "application/json"
 
     # -- views -------------------------------------------------------------------------------
 

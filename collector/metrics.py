@@ -27,6 +27,7 @@ class HostView:
     power_w: float
     last_end: float
     status: str = "online"  # online | stopped (clean offline) | vanished (Last Will)
+    exempt: bool = False  # expected on outside working hours (servers, VMs, kiosks)
 
 
 class Fleet:

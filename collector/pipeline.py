@@ -210,6 +210,16 @@ class Pipeline:
         last = figures[-1]
         secs = last.interval.seconds
         power = last.energy.wh * 3600.0 / secs if secs > 0 else 0.0
+        comp = self.accountant.compliance
         self.fleet.update(
-            e.id, HostView(site, dept, e.kind, last.interval.state, power, last.interval.end)
+            e.id,
+            HostView(
+                site,
+                dept,
+                e.kind,
+                last.interval.state,
+                power,
+                last.interval.end,
+                exempt=comp is not None and comp.exempt(e),
+            ),
         )

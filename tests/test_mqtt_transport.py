@@ -109,7 +109,12 @@ def spooled(tmp_path: Path) -> list[int]:
 def stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
-        proc.wait(45)
+        try:
+            proc.wait(45)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # never leave a process behind, then fail
+            proc.wait()
+            raise
 
 
 def assert_contiguous(reports: list[dict]) -> None:

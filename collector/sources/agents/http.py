@@ -23,6 +23,9 @@ from collector.pipeline import Outcome, Pipeline
 
 log = logging.getLogger("energy_collector.http")
 
+# extra GET routes: query parameters → (status code, body, content type)
+Route = Callable[[dict[str, str]], tuple[int, bytes, str]]
+
 WAIT_FOR_LEDGER_S = 30.0
 
 
@@ -36,9 +39,10 @@ class IngestServer:
         max_body: int,
         status: Callable[[], dict[str, Any]],
         tls: tuple[str, str] | None = None,
+        routes: dict[str, Route] | None = None,
     ) -> None:
         self.pipeline = pipeline
-        handler = self._handler(pipeline, token, max_body, status)
+        handler = self._handler(pipeline, token, max_body, status, routes or {})
         self.server = ThreadingHTTPServer((listen, port), handler)
         self.server.daemon_threads = True
         if tls:
@@ -57,7 +61,11 @@ class IngestServer:
 
     @staticmethod
     def _handler(
-        pipeline: Pipeline, token: str | None, max_body: int, status: Callable[[], dict[str, Any]]
+        pipeline: Pipeline,
+        token: str | None,
+        max_body: int,
+        status: Callable[[], dict[str, Any]],
+        routes: dict[str, Route],
     ) -> type[BaseHTTPRequestHandler]:
         expected = f"Bearer {token}".encode() if token else None
 
@@ -86,6 +94,19 @@ class IngestServer:
                     self._json(200, status())
                 elif path == "/healthz":
                     self._send(200, b"ok\n", "text/plain")
+                elif path in routes:
+                    from urllib.parse import parse_qsl
+
+                    query = dict(parse_qsl(self.path.partition("?")[2]))
+                    try:
+                        code, body, ctype = routes[path](query)
+                    except ValueError as exc:
+                        code, body, ctype = (
+                            400,
+                            json.dumps({"error": str(exc)}).encode(),
+                            "application/json",
+                        )
+                    self._send(code, body, ctype)
                 else:
                     self._json(404, {"error": "not found"})
 

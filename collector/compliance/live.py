@@ -1,0 +1,90 @@
+"""Live compliance gauges for /metrics, computed with each site's local calendar so that
+PromQL never needs time zones:
+
+- `energy_site_working_hours{site}`: 1 inside the site's working span today, else 0;
+- `energy_offhours_hosts_on{site,department}`: non-exempt hosts on (active or idle) while
+  their calendar says off-hours;
+- `energy_compliance_rate{site,department}`: share of compliant hosts in the last reported
+  off-hours period (refreshed by the scheduler);
+- `energy_compliance_noncompliant_hosts{site,department}`: hosts left on in that period.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from collector.compliance.periods import Compliance
+from collector.metrics import Fleet
+
+
+class ComplianceGauges(Collector):
+    def __init__(self, fleet: Fleet, compliance: Compliance, sites: list[str]) -> None:
+        self.fleet = fleet
+        self.compliance = compliance
+        self.sites = sites
+        self.last_report: dict[str, Any] | None = None
+        self.by_group: dict[tuple[str, str], tuple[float | None, int]] = {}
+
+    def set_report(self, rows: list[dict[str, Any]]) -> None:
+        counts: dict[tuple[str, str], Counter[str]] = {}
+        for r in rows:
+            counts.setdefault((r["site"], r["department"]), Counter())[r["status"]] += 1
+        self.by_group = {
+            k: ((c["compliant"] / sum(c.values())) if c else None, c["noncompliant"])
+            for k, c in counts.items()
+        }
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = time.time()
+        working = GaugeMetricFamily(
+            "energy_site_working_hours",
+            "1 while the site is in its working day (local calendar), else 0.",
+            labels=["site"],
+        )
+        on = GaugeMetricFamily(
+            "energy_offhours_hosts_on",
+            "Non-exempt hosts on outside working hours now.",
+            labels=["site", "department"],
+        )
+        rate = GaugeMetricFamily(
+            "energy_compliance_rate",
+            "Share of compliant hosts in the last reported off-hours period.",
+            labels=["site", "department"],
+        )
+        bad = GaugeMetricFamily(
+            "energy_compliance_noncompliant_hosts",
+            "Hosts left on in the last reported off-hours period.",
+            labels=["site", "department"],
+        )
+        snap = self.fleet.snapshot(now)
+        sites = set(self.sites) | {h.site for _, h, _ in snap}
+        offhours: dict[tuple[str, str], bool] = {}
+        for site in sorted(sites):
+            cal = self.compliance.calendar_for(site, None)
+            working.add_metric([site], 0.0 if cal.period_at(now) is not None else 1.0)
+        counts: Counter[tuple[str, str]] = Counter()
+        for _, h, state in snap:
+            key = (h.site, h.department)
+            if key not in offhours:
+                cal = self.compliance.calendar_for(h.site, h.department)
+                offhours[key] = cal.period_at(now) is not None
+            if offhours[key]:
+                counts[key] += 0  # present at zero for every group seen off-hours
+                if state in ("active", "idle") and not h.exempt:
+                    counts[key] += 1
+        for (site, dept), n in counts.items():
+            on.add_metric([site, dept], n)
+        for (site, dept), (r, n) in self.by_group.items():
+            if r is not None:
+                rate.add_metric([site, dept], r)
+            bad.add_metric([site, dept], n)
+        yield working
+        yield on
+        yield rate
+        yield bad
