@@ -28,6 +28,7 @@ class HostView:
     last_end: float
     status: str = "online"  # online | stopped (clean offline) | vanished (Last Will)
     exempt: bool = False  # expected on outside working hours (servers, VMs, kiosks)
+    year: str = ""  # manufacture year, for the device-age distribution
 
 
 class Fleet:
@@ -89,6 +90,12 @@ class FleetCollector(Collector):
             "Power of hosts now (modelled or measured, from each host's latest segment).",
             labels=["site", "department", "kind"],
         )
+        age = GaugeMetricFamily(
+            "energy_hosts_by_manufacture_year",
+            "Hosts by manufacture year (DMI BIOS date; `unknown` where not readable).",
+            labels=["year", "kind"],
+        )
+        years: Tally[tuple[str, str]] = Tally()
         silent = GaugeMetricFamily(
             "energy_agents_silent",
             "Agents with no report for longer than stale_after_s and no clean stop.",
@@ -105,15 +112,19 @@ class FleetCollector(Collector):
             )
             if state == "unknown":
                 quiet[h.site] += 1
+            years[(h.year or "unknown", h.kind)] += 1
         for key, n in count.items():
             hosts.add_metric(list(key), n)
         for group, w in watts.items():
             power.add_metric(list(group), w)
         for site, n in quiet.items():
             silent.add_metric([site], n)
+        for (year, kind), n in years.items():
+            age.add_metric([year, kind], n)
         yield hosts
         yield power
         yield silent
+        yield age
 
 
 class Metrics:
@@ -166,6 +177,32 @@ class Metrics:
         self.last_commit = Gauge(
             "energy_ingest_last_commit_timestamp_seconds",
             "When the ledger last committed a batch.",
+            registry=r,
+        )
+        self.wasted_wh = Counter(
+            "energy_offhours_wasted_wh",
+            "Energy wasted by machines on "
+            "outside working hours (on power − sleep power), watt-hours.",
+            ["site", "department"],
+            registry=r,
+        )
+        self.wasted_eur = Counter(
+            "energy_offhours_wasted_eur",
+            "Cost of that energy at the configured tariff, euros.",
+            ["site", "department"],
+            registry=r,
+        )
+        self.wasted_co2e = Counter(
+            "energy_offhours_wasted_co2e_kg",
+            "CO2e of that energy, kilograms.",
+            ["site", "department"],
+            registry=r,
+        )
+        self.blockers = Counter(
+            "energy_sleep_blocker_reports",
+            "Reports sent outside working "
+            "hours naming an application that keeps the machine awake.",
+            ["app", "what"],
             registry=r,
         )
         self.agent_status = Counter(

@@ -155,7 +155,7 @@ class Pipeline:
                 seen.add(key)
                 outcomes[i] = Outcome("accepted")
                 self.metrics.reports.labels("accepted").inc()
-                self._observe(batch, figures, now)
+                self._observe(batch, acc, figures, now)
                 for sink in self.sinks:
                     try:
                         sink.write(batch, figures)
@@ -199,7 +199,9 @@ class Pipeline:
             self.committed_batches += 1
             return fresh
 
-    def _observe(self, batch: RecordBatch, figures: list[Figure], now: float) -> None:
+    def _observe(
+        self, batch: RecordBatch, acc: Accounted, figures: list[Figure], now: float
+    ) -> None:
         e = batch.entity
         site, dept = e.site or "", e.department or ""
         for f in figures:
@@ -207,6 +209,13 @@ class Pipeline:
             self.metrics.energy.labels(*labels).inc(f.energy.wh)
             self.metrics.co2e.labels(*labels).inc(f.kgco2e)
         self.metrics.lag.observe(max(now - batch.sent_at, 0.0))
+        for p in acc.periods:
+            if p.wasted_wh:
+                self.metrics.wasted_wh.labels(site, dept).inc(p.wasted_wh)
+                self.metrics.wasted_eur.labels(site, dept).inc(p.eur)
+                self.metrics.wasted_co2e.labels(site, dept).inc(p.kgco2e)
+        for b in acc.blockers:
+            self.metrics.blockers.labels(b.app, b.what).inc()
         last = figures[-1]
         secs = last.interval.seconds
         power = last.energy.wh * 3600.0 / secs if secs > 0 else 0.0
@@ -220,6 +229,7 @@ class Pipeline:
                 last.interval.state,
                 power,
                 last.interval.end,
+                year=(e.manufactured or "")[:4],
                 exempt=comp is not None and comp.exempt(e),
             ),
         )

@@ -270,6 +270,8 @@ class Simulation:
             )
             items = []
             for seq, (sent, segs, boot) in enumerate(self._cuts(h)):
+                # machines left on at night usually have a reason: an application says so
+                blockers = ({"app": "Teams.exe", "what": "display:process"},) if h.left_on else ()
                 rep = Report(
                     agent_id=h.agent_id,
                     seq=seq,
@@ -278,6 +280,7 @@ class Simulation:
                     boot_time=boot,
                     segments=tuple(segs),
                     agent_version="sim",
+                    sleep_blockers=blockers,
                 )
                 items.append((sent, h.agent_id, seq, rep))
             streams.append(items)

@@ -318,3 +318,72 @@ class VictoriaMetrics:
         q = urllib.parse.urlencode({"query": promql, "time": f"{at:.3f}"})
         with urllib.request.urlopen(f"{self.url}/api/v1/query?{q}") as r:
             return list(json.load(r)["data"]["result"])
+
+
+class Prometheus:
+    """A throw-away Prometheus scraping the given targets every second."""
+
+    def __init__(self, workdir: Path, targets: list[str], rule_files: list[Path] = ()) -> None:
+        self.binary = require_binary("prometheus")
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        conf = self.dir / "prometheus.yml"
+        rules = "".join(f"  - {p}\n" for p in rule_files)
+        conf.write_text(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+            + (f"rule_files:\n{rules}" if rules else "")
+            + "scrape_configs:\n  - job_name: energy-collector\n    static_configs:\n"
+            + f"      - targets: {targets!r}\n"
+        )
+        self.conf = conf
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> Prometheus:
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={self.conf}",
+                f"--storage.tsdb.path={self.dir / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "prometheus.log", "ab"),
+        )
+        wait_port(self.port, 30)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def ready(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
+                return bool(r.status == 200)
+        except OSError:
+            return False
+
+    def query(self, promql: str) -> list[dict]:
+        import json
+        import urllib.parse
+        import urllib.request
+
+        q = urllib.parse.urlencode({"query": promql})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{q}", timeout=10) as r:
+            doc = json.load(r)
+        if doc.get("status") != "success":
+            raise RuntimeError(f"{promql}: {doc}")
+        return list(doc["data"]["result"])

@@ -25,8 +25,12 @@ def test_rules_are_valid():
 
 
 def test_rules_fire_and_resolve_in_promtool_unit_tests():
-    done = run(require_binary("promtool"), "test", "rules",
-               str(ROOT / "configs/prometheus/tests/energy-rules_test.yml"))
+    done = run(
+        require_binary("promtool"),
+        "test",
+        "rules",
+        str(ROOT / "configs/prometheus/tests/energy-rules_test.yml"),
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -46,15 +50,24 @@ def test_alertmanager_config_is_valid():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.mark.parametrize("labels,receiver", [
-    (["alertname=MachinesLeftOnOvernight", "site=mairie", "department=DSI",
-      "severity=warning"], "dsi-mail"),
-    (["alertname=CollectorDown", "severity=critical"], "dsi-oncall"),
-    (["alertname=AgentsSilent", "severity=info", "site=mairie"], "dsi-mattermost"),
-])
+@pytest.mark.parametrize(
+    "labels,receiver",
+    [
+        (
+            [
+                "alertname=MachinesLeftOnOvernight",
+                "site=mairie",
+                "department=DSI",
+                "severity=warning",
+            ],
+            "dsi-mail",
+        ),
+        (["alertname=CollectorDown", "severity=critical"], "dsi-oncall"),
+        (["alertname=AgentsSilent", "severity=info", "site=mairie"], "dsi-mattermost"),
+    ],
+)
 def test_alerts_route_to_the_right_receiver(labels, receiver):
-    done = run(require_binary("amtool"), "config", "routes", "test", f"--config.file={AM}",
-               *labels)
+    done = run(require_binary("amtool"), "config", "routes", "test", f"--config.file={AM}", *labels)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == receiver
 
@@ -63,8 +76,9 @@ def test_night_alerts_wait_for_working_mornings_in_paris():
     import yaml
 
     cfg = yaml.safe_load(AM.read_text())
-    route = next(r for r in cfg["route"]["routes"]
-                 if 'alertname="MachinesLeftOnOvernight"' in r["matchers"])
+    route = next(
+        r for r in cfg["route"]["routes"] if 'alertname="MachinesLeftOnOvernight"' in r["matchers"]
+    )
     assert route["active_time_intervals"] == ["working-mornings"]
     (interval,) = [t for t in cfg["time_intervals"] if t["name"] == "working-mornings"]
     assert interval["time_intervals"][0]["location"] == "Europe/Paris"

@@ -15,15 +15,15 @@ from collector_helpers import make_config, running, url
 from services import free_port
 from test_compliance import CONFIG, nov, reports
 
-from collector.config import ReportConfig, SmtpConfig, WebhookConfig
 from collector.compliance.delivery import Deliverer
+from collector.config import ReportConfig, SmtpConfig, WebhookConfig
 
 
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[bytes] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(envelope.content)
         return "250 OK"
 
@@ -35,7 +35,7 @@ class Hook:
         outer = self
 
         class H(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
+            def do_POST(self):
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 if outer.fail_first > 0:
                     outer.fail_first -= 1
@@ -77,9 +77,13 @@ def test_email_with_csv_attachment_reaches_smtp(report_doc):
     ctl = Controller(inbox, hostname="127.0.0.1", port=port)
     ctl.start()
     try:
-        cfg = ReportConfig(smtp=SmtpConfig(host="127.0.0.1", port=port, starttls=False,
-                                           recipients=["dsi@example.org"]), retries=2,
-                           retry_delay_s=0.1)
+        cfg = ReportConfig(
+            smtp=SmtpConfig(
+                host="127.0.0.1", port=port, starttls=False, recipients=["dsi@example.org"]
+            ),
+            retries=2,
+            retry_delay_s=0.1,
+        )
         d = Deliverer(cfg)
         for th in d.deliver(report_doc):
             th.join(10)
@@ -95,9 +99,14 @@ def test_email_with_csv_attachment_reaches_smtp(report_doc):
 def test_webhooks_json_and_text_with_retry(report_doc):
     generic, chat = Hook(), Hook(fail_first=2)
     try:
-        cfg = ReportConfig(webhooks=[WebhookConfig(url=generic.url, format="json"),
-                                     WebhookConfig(url=chat.url, format="text")],
-                           retries=4, retry_delay_s=0.05)
+        cfg = ReportConfig(
+            webhooks=[
+                WebhookConfig(url=generic.url, format="json"),
+                WebhookConfig(url=chat.url, format="text"),
+            ],
+            retries=4,
+            retry_delay_s=0.05,
+        )
         d = Deliverer(cfg)
         for th in d.deliver(report_doc):
             th.join(10)
@@ -110,8 +119,11 @@ def test_webhooks_json_and_text_with_retry(report_doc):
 
 
 def test_receiver_down_is_retried_without_blocking(report_doc):
-    cfg = ReportConfig(webhooks=[WebhookConfig(url=f"http://127.0.0.1:{free_port()}/x")],
-                       retries=3, retry_delay_s=0.2)
+    cfg = ReportConfig(
+        webhooks=[WebhookConfig(url=f"http://127.0.0.1:{free_port()}/x")],
+        retries=3,
+        retry_delay_s=0.2,
+    )
     d = Deliverer(cfg)
     t0 = time.monotonic()
     threads = d.deliver(report_doc)

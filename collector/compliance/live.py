@@ -74,10 +74,9 @@ class ComplianceGauges(Collector):
             if key not in offhours:
                 cal = self.compliance.calendar_for(h.site, h.department)
                 offhours[key] = cal.period_at(now) is not None
-            if offhours[key]:
-                counts[key] += 0  # present at zero for every group seen off-hours
-                if state in ("active", "idle") and not h.exempt:
-                    counts[key] += 1
+            counts[key] += 0  # every group is present, at 0 during working hours
+            if offhours[key] and state in ("active", "idle") and not h.exempt:
+                counts[key] += 1
         for (site, dept), n in counts.items():
             on.add_metric([site, dept], n)
         for (site, dept), (r, n) in self.by_group.items():

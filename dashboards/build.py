@@ -1,0 +1,214 @@
+"""Builds the Grafana dashboards (JSON, Grafana 11 schema) in French and English.
+
+    python dashboards/build.py        # writes dashboards/*.json
+
+One definition per panel: its titles in both languages, its PromQL and what a test expects
+back (tests/test_dashboards.py runs every query against a real Prometheus fed by the
+collector and the fleet simulator). Dashboards are provisioned from dashboards/provisioning/.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATASOURCE = {"type": "prometheus", "uid": "energy-prometheus"}
+
+
+@dataclass(frozen=True)
+class Panel:
+    fr: str
+    en: str
+    exprs: tuple[str, ...]
+    kind: str = "timeseries"  # stat | timeseries | bargauge | piechart | table
+    unit: str = "short"
+    legend: str = ""
+    labels: tuple[str, ...] = ()  # labels every returned series must carry
+    width: int = 12
+
+
+FLEET = [
+    Panel(
+        "Machines par état",
+        "Machines by state",
+        ("sum by (state) (energy_hosts)",),
+        "piechart",
+        legend="{{state}}",
+        labels=("state",),
+        width=8,
+    ),
+    Panel(
+        "Couverture des agents (rapportent / connus)",
+        "Agent coverage (reporting / known)",
+        (
+            'sum(energy_hosts) - sum(energy_hosts{state="unknown"} or vector(0))',
+            "sum(energy_hosts)",
+        ),
+        "stat",
+        width=8,
+    ),
+    Panel(
+        "Puissance actuelle par site",
+        "Power now by site",
+        ("sum by (site) (energy_power_watts)",),
+        "bargauge",
+        "watt",
+        "{{site}}",
+        ("site",),
+        8,
+    ),
+    Panel(
+        "Machines allumées hors des heures de travail",
+        "Machines on outside working hours",
+        ("sum by (site, department) (energy_offhours_hosts_on)",),
+        "timeseries",
+        "short",
+        "{{site}} / {{department}}",
+        ("site", "department"),
+    ),
+    Panel(
+        "Sites en heures de travail",
+        "Sites in working hours",
+        ("energy_site_working_hours",),
+        "stat",
+        legend="{{site}}",
+        labels=("site",),
+    ),
+    Panel(
+        "Taux de conformité de la dernière période, par site",
+        "Compliance rate of the last period, by site",
+        ("avg by (site) (energy_compliance_rate)",),
+        "bargauge",
+        "percentunit",
+        "{{site}}",
+        ("site",),
+    ),
+    Panel(
+        "Taux de conformité de la dernière période, par direction",
+        "Compliance rate of the last period, by department",
+        ("avg by (department) (energy_compliance_rate)",),
+        "bargauge",
+        "percentunit",
+        "{{department}}",
+        ("department",),
+    ),
+    Panel(
+        "Énergie gaspillée hors horaires (kWh)",
+        "Energy wasted off-hours (kWh)",
+        ("sum by (site) (increase(energy_offhours_wasted_wh_total[$__range])) / 1000",),
+        "bargauge",
+        "kwatth",
+        "{{site}}",
+        ("site",),
+        8,
+    ),
+    Panel(
+        "Coût gaspillé (€)",
+        "Cost wasted (€)",
+        ("sum(increase(energy_offhours_wasted_eur_total[$__range]))",),
+        "stat",
+        "currencyEUR",
+        width=8,
+    ),
+    Panel(
+        "CO2e gaspillé (kg)",
+        "CO2e wasted (kg)",
+        ("sum(increase(energy_offhours_wasted_co2e_kg_total[$__range]))",),
+        "stat",
+        "masskg",
+        width=8,
+    ),
+    Panel(
+        "Machines restées allumées par direction (dernière période)",
+        "Machines left on by department (last period)",
+        ("topk(10, sum by (site, department) (energy_compliance_noncompliant_hosts))",),
+        "table",
+        legend="{{site}} / {{department}}",
+        labels=("site", "department"),
+    ),
+    Panel(
+        "Applications empêchant la mise en veille",
+        "Applications keeping machines awake",
+        ("topk(10, sum by (app) (increase(energy_sleep_blocker_reports_total[$__range])))",),
+        "bargauge",
+        legend="{{app}}",
+        labels=("app",),
+    ),
+    Panel(
+        "Âge du parc (année de fabrication)",
+        "Fleet age (manufacture year)",
+        ("sum by (year) (energy_hosts_by_manufacture_year)",),
+        "bargauge",
+        legend="{{year}}",
+        labels=("year",),
+    ),
+    Panel(
+        "Énergie consommée par site (kWh)",
+        "Energy used by site (kWh)",
+        ("sum by (site) (increase(energy_consumed_wh_total[$__range])) / 1000",),
+        "timeseries",
+        "kwatth",
+        "{{site}}",
+        ("site",),
+    ),
+]
+
+
+def _panel(i: int, p: Panel, lang: str, y: int, x: int) -> dict[str, Any]:
+    return {
+        "id": i + 1,
+        "type": p.kind,
+        "title": p.fr if lang == "fr" else p.en,
+        "datasource": DATASOURCE,
+        "gridPos": {"h": 8, "w": p.width, "x": x, "y": y},
+        "fieldConfig": {"defaults": {"unit": p.unit}, "overrides": []},
+        "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
+        "targets": [
+            {"refId": chr(65 + j), "expr": e, "legendFormat": p.legend, "datasource": DATASOURCE}
+            for j, e in enumerate(p.exprs)
+        ],
+    }
+
+
+def dashboard(uid: str, title: str, panels: list[Panel], lang: str) -> dict[str, Any]:
+    out, x, y = [], 0, 0
+    for i, p in enumerate(panels):
+        if x + p.width > 24:
+            x, y = 0, y + 8
+        out.append(_panel(i, p, lang, y, x))
+        x += p.width
+    return {
+        "uid": f"{uid}-{lang}",
+        "title": title,
+        "tags": ["energy", "reen", lang],
+        "timezone": "Europe/Paris",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": True,
+        "refresh": "1m",
+        "time": {"from": "now-7d", "to": "now"},
+        "templating": {"list": []},
+        "panels": out,
+    }
+
+
+def build() -> dict[str, dict[str, Any]]:
+    return {
+        "fleet.fr.json": dashboard("energy-fleet", "Parc : énergie et mise en veille", FLEET, "fr"),
+        "fleet.en.json": dashboard(
+            "energy-fleet", "Fleet: energy and sleep compliance", FLEET, "en"
+        ),
+    }
+
+
+def render(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+if __name__ == "__main__":
+    for name, doc in build().items():
+        (HERE / name).write_text(render(doc), encoding="utf-8")
+        print(f"wrote dashboards/{name}")
