@@ -141,20 +141,55 @@ def _rates(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return out
 
 
-def repeat_runs(ledger: Ledger, host_ids: list[str], rules: Rules) -> dict[str, int]:
-    """Non-compliant periods running (most recent first) per host."""
+def previous_periods(cal: Calendar, period: Period, n: int) -> list[float]:
+    """Start times of `period` and the n − 1 off-hours periods before it, newest first."""
+    starts = [period.start]
+    p = period
+    for _ in range(n - 1):
+        before = cal.period_at(p.start - 1)
+        if before is None:  # the working day before it: step over that day
+            d = datetime.fromtimestamp(p.start - 1, cal.tz).date()
+            span = cal.span(d)
+            before = cal.period_at((span[0] if span else p.start - 86400) - 1)
+        if before is None:
+            break
+        starts.append(before.start)
+        p = before
+    return starts
+
+
+def repeat_runs(
+    ledger: Ledger,
+    left_on: list[dict[str, Any]],
+    compliance: Compliance,
+    rules: Rules,
+    depth: int = 31,
+) -> dict[str, int]:
+    """Non-compliant periods running, newest first, per host left on: one query per calendar
+    period set (not per host), so it stays fast for 100,000 hosts."""
     out: dict[str, int] = {}
-    for hid in host_ids:
-        rows = ledger.execute(
-            "SELECT on_s FROM host_periods WHERE host_id = ? ORDER BY period_start DESC LIMIT 60",
-            (hid,),
-        )
-        n = 0
-        for (on_s,) in rows:
-            if on_s <= rules.tolerance_s:
-                break
-            n += 1
-        out[hid] = n
+    groups: dict[tuple[float, ...], list[str]] = defaultdict(list)
+    for r in left_on:
+        cal = compliance.calendar_for(r["site"], r["department"])
+        p = cal.period_at(r["period_start"] + 1)
+        starts = tuple(previous_periods(cal, p, depth)) if p else (r["period_start"],)
+        groups[starts].append(r["host_id"])
+    for starts, hosts in groups.items():
+        marks = ",".join("?" * len(starts))
+        bad: dict[str, set[float]] = defaultdict(set)
+        for hid, ps in ledger.execute(
+            f"SELECT host_id, period_start FROM host_periods WHERE period_start IN ({marks}) "
+            "AND on_s > ?",
+            (*starts, rules.tolerance_s),
+        ):
+            bad[hid].add(ps)
+        for hid in hosts:
+            n = 0
+            for st in starts:
+                if st not in bad[hid]:
+                    break
+                n += 1
+            out[hid] = n
     return out
 
 
@@ -168,7 +203,7 @@ def morning_report(
 ) -> dict[str, Any]:
     rows = host_verdicts(ledger, compliance, rules, at)
     left_on = sorted((r for r in rows if r["status"] == "noncompliant"), key=lambda r: -r["on_s"])
-    runs = repeat_runs(ledger, [r["host_id"] for r in left_on], rules)
+    runs = repeat_runs(ledger, left_on, compliance, rules)
     for r in left_on:
         r["periods_running"] = runs.get(r["host_id"], 1)
     starts = sorted({r["period_start"] for r in rows})
@@ -181,9 +216,7 @@ def morning_report(
         ):
             blockers[(app, what)] += int(n)
     trend = []
-    for day, on_list in _trend(ledger, trend_periods):
-        judged = len(on_list)
-        ok = sum(1 for on in on_list if on <= rules.tolerance_s)
+    for day, judged, ok in _trend(ledger, trend_periods, rules):
         trend.append(
             {
                 "period_day": day,
@@ -235,25 +268,19 @@ def morning_report(
     }
 
 
-def _trend(ledger: Ledger, n: int) -> list[tuple[str, list[float]]]:
-    days = [
-        d
-        for (d,) in ledger.execute(
-            "SELECT DISTINCT day FROM host_periods ORDER BY day DESC LIMIT ?", (n,)
-        )
-    ]
-    out = []
-    for d in sorted(days):
-        out.append(
-            (
-                d,
-                [
-                    on
-                    for (on,) in ledger.execute("SELECT on_s FROM host_periods WHERE day = ?", (d,))
-                ],
+def _trend(ledger: Ledger, n: int, rules: Rules) -> list[tuple[str, int, int]]:
+    """(period day, host-periods reported, of which within tolerance) for the last n days."""
+    return [
+        (d, int(total), int(ok or 0))
+        for d, total, ok in sorted(
+            ledger.execute(
+                "SELECT day, COUNT(*), SUM(CASE WHEN on_s <= ? THEN 1 ELSE 0 END) "
+                "FROM host_periods WHERE day IN (SELECT DISTINCT day FROM host_periods ORDER BY day DESC LIMIT ?) "
+                "GROUP BY day",
+                (rules.tolerance_s, n),
             )
         )
-    return out
+    ]
 
 
 # -- rendering ------------------------------------------------------------------------------
