@@ -275,8 +275,8 @@ def _trend(ledger: Ledger, n: int, rules: Rules) -> list[tuple[str, int, int]]:
         for d, total, ok in sorted(
             ledger.execute(
                 "SELECT day, COUNT(*), SUM(CASE WHEN on_s <= ? THEN 1 ELSE 0 END) "
-                "FROM host_periods WHERE day IN (SELECT DISTINCT day FROM host_periods ORDER BY day DESC LIMIT ?) "
-                "GROUP BY day",
+                "FROM host_periods WHERE day IN (SELECT DISTINCT day FROM host_periods "
+                "ORDER BY day DESC LIMIT ?) GROUP BY day",
                 (rules.tolerance_s, n),
             )
         )
