@@ -25,6 +25,7 @@ from datetime import time as dtime
 from zoneinfo import ZoneInfo
 
 from agent.schema import Host, Report, Segment, encode_report
+from collector.compliance.calendar import Calendar
 
 PARIS = ZoneInfo("Europe/Paris")
 SITES = ("hotel-de-ville", "mediatheque", "centre-technique", "dsi")
@@ -219,6 +220,25 @@ class Simulation:
                     per = days.setdefault(d.isoformat(), {})
                     per[s.state] = per.get(s.state, 0.0) + (b - t)
                     t = b
+        return out
+
+    def truth_offhours(
+        self,
+        calendar: Calendar,
+        exempt_kinds: tuple[str, ...] = ("vm",),
+    ) -> dict[str, dict[float, float]]:
+        """agent_id → off-hours period start → seconds on outside grace and maintenance,
+        from the true timelines (not from the reports)."""
+        out: dict[str, dict[float, float]] = {}
+        for h in self.hosts:
+            if h.kind in exempt_kinds:
+                continue
+            per = out.setdefault(h.agent_id, {})
+            for s in h.segments:
+                on = s.state in ("active", "idle", "unknown")
+                for part in calendar.parts(s.start, s.end):
+                    counted = (part.end - part.start - part.excused) if on else 0.0
+                    per[part.period.start] = per.get(part.period.start, 0.0) + counted
         return out
 
     # -- reports -----------------------------------------------------------------------------

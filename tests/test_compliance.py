@@ -209,3 +209,30 @@ def test_host_without_reports_is_unknown_not_compliant(tmp_path):
         c.pipeline.process([(b, None) for b in only_day])
         rep = morning_report(c.ledger, c.compliance, RULES, nov(3, 10))
         assert rep["summary"] == {**rep["summary"], "hosts": 1, "compliant": 0, "unknown": 1}
+
+
+def test_simulated_month_matches_ground_truth(tmp_path):
+    from collector.simulate import SimConfig, Simulation
+
+    sim = Simulation(SimConfig(agents=12, days=31, seed=99, left_on_share=0.4, reboot_share=0.1))
+    with running(make_config(tmp_path)) as c:
+        out = c.pipeline.process([(b, None) for _, _, _, b in sim.reports()])
+        assert {o.result for o in out} == {"accepted"}
+        cal = c.calendars["default"]
+        truth = sim.truth_offhours(cal)
+        got: dict[str, dict[float, float]] = {}
+        for hid, start, on_s in c.ledger.execute(
+            "SELECT host_id, period_start, on_s FROM host_periods"
+        ):
+            got.setdefault(hid, {})[start] = on_s
+        assert set(got) == set(truth)  # VMs exempt: no rows
+        periods = 0
+        for hid, per in truth.items():
+            for start, on_s in per.items():
+                assert got[hid].get(start, 0.0) == pytest.approx(on_s, abs=0.01), (hid, start)
+                periods += 1
+        assert periods > 200  # about 22 periods (nights, weekends, holidays) per PC
+        # verdicts follow: left-on desktops are non-compliant every night
+        bad = {hid for hid, per in truth.items() if any(v > 900 for v in per.values())}
+        left_on = {h.agent_id for h in sim.hosts if h.left_on}
+        assert left_on <= bad
