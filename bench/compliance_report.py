@@ -44,14 +44,22 @@ DAY = date(2026, 11, 19)  # a Thursday: the report covers Wednesday night
 def setup() -> tuple[Compliance, Rules, float]:
     cc = load(ComplianceConfig, {}, "<bench>")
     cals = build_calendars(cc)
-    comp = Compliance(cals, "default", {}, {}, ["vm", "server"], ["always_on=true"], 0.2,
-                      CarbonModel(0.052, "static"))
+    comp = Compliance(
+        cals,
+        "default",
+        {},
+        {},
+        ["vm", "server"],
+        ["always_on=true"],
+        0.2,
+        CarbonModel(0.052, "static"),
+    )
     rules = Rules(900, 0.9, 3, 0.2)
     return comp, rules, report_time(DAY, "09:30", cals["default"])
 
 
 def fill(url: str, hosts: int) -> None:
-    comp, rules, at = setup()
+    comp, _rules, at = setup()
     cal = comp.calendars["default"]
     last = cal.period_at(report_time(DAY - timedelta(days=0), "07:00", cal))
     assert last is not None
@@ -64,27 +72,68 @@ def fill(url: str, hosts: int) -> None:
         hid = f"{i:08d}-0000-4000-8000-000000000000"
         site, dept = f"site-{i % 40}", f"dept-{i % 25}"
         kind = "laptop" if i % 3 == 0 else "desktop"
-        host_rows.append((hid, "agent", f"PC-{i:06d}", kind, "OptiPlex 7080", "Windows 11",
-                          site, dept, "2021-04", 8, 16 << 30, "{}", at - 30 * 86400, at,
-                          "active", at))
+        host_rows.append(
+            (
+                hid,
+                "agent",
+                f"PC-{i:06d}",
+                kind,
+                "OptiPlex 7080",
+                "Windows 11",
+                site,
+                dept,
+                "2021-04",
+                8,
+                16 << 30,
+                "{}",
+                at - 30 * 86400,
+                at,
+                "active",
+                at,
+            )
+        )
         left_on = rng.random() < 0.2
         for s in starts:
             p = periods[s]
             assert p is not None
             length = p.end - p.start
             on = length - 1800 if left_on else rng.choice((0.0, 0.0, 300.0))
-            period_rows.append((hid, p.start, p.end, p.day, p.kind, "default", site, dept,
-                                kind, on, 1800.0 if left_on else 0.0, length,
-                                on * 23.5 / 3600, on * 23.5 / 3600 / 1000 * 0.2,
-                                on * 23.5 / 3600 / 1000 * 0.052))
+            period_rows.append(
+                (
+                    hid,
+                    p.start,
+                    p.end,
+                    p.day,
+                    p.kind,
+                    "default",
+                    site,
+                    dept,
+                    kind,
+                    on,
+                    1800.0 if left_on else 0.0,
+                    length,
+                    on * 23.5 / 3600,
+                    on * 23.5 / 3600 / 1000 * 0.2,
+                    on * 23.5 / 3600 / 1000 * 0.052,
+                )
+            )
             if left_on and rng.random() < 0.5:
-                blockers.append((hid, p.start, rng.choice(("Teams.exe", "chrome.exe",
-                                                           "backup.exe")), "display:process"))
+                blockers.append(
+                    (
+                        hid,
+                        p.start,
+                        rng.choice(("Teams.exe", "chrome.exe", "backup.exe")),
+                        "display:process",
+                    )
+                )
     with led._lock:
         cur = led.conn.cursor()
         led._begin()
-        for table, rows in (("hosts", host_rows), ("host_periods", period_rows),
-                            ("period_blockers", blockers)):
+        for table, rows in (
+            ("hosts", host_rows),
+            ("host_periods", period_rows),
+            ("period_blockers", blockers),
+        ):
             marks = ",".join("?" * len(rows[0]))
             if led.postgres:
                 with cur.copy(f"COPY {table} FROM STDIN") as cp:
@@ -103,9 +152,17 @@ def measure(url: str) -> None:
     rep = morning_report(led, comp, rules, at)
     dt = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": dt, "peak_rss_mib": peak, "hosts": rep["summary"]["hosts"],
-                      "left_on": rep["summary"]["noncompliant"],
-                      "repeat_offenders": len(rep["repeat_offenders"])}))
+    print(
+        json.dumps(
+            {
+                "seconds": dt,
+                "peak_rss_mib": peak,
+                "hosts": rep["summary"]["hosts"],
+                "left_on": rep["summary"]["noncompliant"],
+                "repeat_offenders": len(rep["repeat_offenders"]),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -124,22 +181,29 @@ def main() -> None:
     pg = Postgres().start()
     results = {}
     try:
-        for backend, url in (("sqlite", f"sqlite:{work / 'ledger.db'}"),
-                             ("postgresql", fresh_database(pg.url(), "bench"))):
+        for backend, url in (
+            ("sqlite", f"sqlite:{work / 'ledger.db'}"),
+            ("postgresql", fresh_database(pg.url(), "bench")),
+        ):
             t0 = time.perf_counter()
             fill(url, args.hosts)
             fill_s = time.perf_counter() - t0
             runs = []
             for _ in range(args.repeats):
-                out = subprocess.run([sys.executable, __file__, "--measure", url],
-                                     capture_output=True, text=True, check=True)
+                out = subprocess.run(
+                    [sys.executable, __file__, "--measure", url],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
                 runs.append(json.loads(out.stdout))
             results[backend] = {
                 "fill_seconds": round(fill_s, 1),
                 "median_seconds": round(statistics.median(r["seconds"] for r in runs), 2),
                 "runs_seconds": [round(r["seconds"], 2) for r in runs],
                 "peak_rss_mib": round(max(r["peak_rss_mib"] for r in runs)),
-                **{k: runs[0][k] for k in ("hosts", "left_on", "repeat_offenders")}}
+                **{k: runs[0][k] for k in ("hosts", "left_on", "repeat_offenders")},
+            }
             print(backend, results[backend], flush=True)
     finally:
         pg.stop()
@@ -149,8 +213,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for b, r in results.items():
         runs = ", ".join(str(x) for x in r["runs_seconds"])
-        print(f"| {b} | {r['hosts']} | {r['median_seconds']} ({runs}) | {r['peak_rss_mib']} | "
-              f"{r['left_on']} | {r['repeat_offenders']} |")
+        print(
+            f"| {b} | {r['hosts']} | {r['median_seconds']} ({runs}) | {r['peak_rss_mib']} | "
+            f"{r['left_on']} | {r['repeat_offenders']} |"
+        )
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from collector.compliance.report import (
     Rules,
     host_verdicts,
     morning_report,
+    rates_between,
     report_time,
     to_csv,
     to_text,
@@ -127,7 +128,10 @@ class Collector:
             cfg.http.max_body_bytes,
             self.status,
             tls,
-            routes={"/api/v1/compliance/report": self._report_route},
+            routes={
+                "/api/v1/compliance/report": self._report_route,
+                "/api/v1/compliance/rates": self._rates_route,
+            },
         )
         self.mqtt = None
         if cfg.mqtt.enabled:
@@ -312,6 +316,20 @@ class Collector:
         if fmt == "text":
             return 200, to_text(rep, lang).encode(), "text/plain; charset=utf-8"
         return 200, json.dumps(rep, ensure_ascii=False).encode(), "application/json"
+
+    def _rates_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
+        """Rates over a week or a month: ?from=YYYY-MM-DD&to=YYYY-MM-DD&by=site."""
+        try:
+            first = date.fromisoformat(query["from"]).isoformat()
+            last = date.fromisoformat(query.get("to", query["from"])).isoformat()
+        except (KeyError, ValueError):
+            raise ValueError("from (and to): YYYY-MM-DD") from None
+        rows = rates_between(self.ledger, self.rules(), first, last, query.get("by", "site"))
+        return (
+            200,
+            json.dumps({"from": first, "to": last, "rates": rows}).encode(),
+            "application/json",
+        )
 
     # -- views -------------------------------------------------------------------------------
 

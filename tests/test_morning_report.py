@@ -148,3 +148,17 @@ def test_report_api_json_csv_and_english(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(f"{base}?date=03/11/2027")
         assert exc.value.code == 400
+
+
+def test_rates_over_a_week_by_department(tmp_path):
+    with running(make_config(tmp_path, **CONFIG)) as c:
+        c.pipeline.process([(r, None) for r in reports()])
+        with urllib.request.urlopen(
+            url(c, "/api/v1/compliance/rates") + "?from=2027-10-25&to=2027-10-31&by=department"
+        ) as r:
+            doc = json.load(r)
+    # the week holds P1 (Thursday night) and P2 (the long weekend): 4 hosts × 2 periods;
+    # left on: B twice, E once; C at exactly the tolerance is compliant
+    (dsi,) = doc["rates"]
+    assert (dsi["host_periods"], dsi["noncompliant"], dsi["compliant"]) == (8, 3, 5)
+    assert dsi["rate"] == 0.625

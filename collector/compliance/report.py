@@ -268,6 +268,38 @@ def morning_report(
     }
 
 
+def rates_between(
+    ledger: Ledger, rules: Rules, first_day: str, last_day: str, by: str
+) -> list[dict[str, Any]]:
+    """Compliance over several periods (a week, a month): host-periods of periods starting
+    between the two local days, grouped by site, department or kind. Counts only the
+    host-periods reported; `rate` is compliant / reported."""
+    if by not in ("site", "department", "kind"):
+        raise ValueError("by: site, department or kind")
+    rows = ledger.execute(
+        f"SELECT {by}, COUNT(*), "
+        "SUM(CASE WHEN on_s > ? THEN 1 ELSE 0 END), "
+        "SUM(CASE WHEN on_s <= ? AND covered_s >= ? * (period_end - period_start) "
+        "THEN 1 ELSE 0 END), SUM(wasted_wh), SUM(eur), SUM(kgco2e) FROM host_periods "
+        f"WHERE day >= ? AND day <= ? GROUP BY {by} ORDER BY {by}",
+        (rules.tolerance_s, rules.tolerance_s, rules.coverage_min - 1e-9, first_day, last_day),
+    )
+    return [
+        {
+            by: k,
+            "host_periods": int(n),
+            "noncompliant": int(bad or 0),
+            "compliant": int(ok or 0),
+            "unknown": int(n) - int(bad or 0) - int(ok or 0),
+            "rate": round(int(ok or 0) / int(n), 4) if n else None,
+            "wasted_kwh": round((wh or 0) / 1000, 3),
+            "eur": round(eur or 0, 2),
+            "kgco2e": round(kg or 0, 3),
+        }
+        for k, n, bad, ok, wh, eur, kg in rows
+    ]
+
+
 def _trend(ledger: Ledger, n: int, rules: Rules) -> list[tuple[str, int, int]]:
     """(period day, host-periods reported, of which within tolerance) for the last n days."""
     return [
