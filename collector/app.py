@@ -42,6 +42,7 @@ from collector.model.energy import Hypervisor, embodied_kg_per_day
 from collector.model.profiles import ProfileBook
 from collector.pipeline import Pipeline, Sink
 from collector.sources.agents.http import IngestServer
+from collector.sources.lorawan.processor import LoraProcessor
 
 log = logging.getLogger("energy_collector")
 
@@ -133,6 +134,19 @@ class Collector:
                 "/api/v1/compliance/rates": self._rates_route,
             },
         )
+        self.lora: LoraProcessor | None = None
+        self.lora_mqtt = None
+        if cfg.lorawan.enabled:
+            from collector.sources.lorawan.mqtt import LoraMqtt
+
+            self.lora = LoraProcessor(
+                cfg.lorawan,
+                self.ledger,
+                self.metrics.registry,
+                cfg.ledger.timezone,
+                self.tsdb.write_lines if self.tsdb else None,
+            )
+            self.lora_mqtt = LoraMqtt(cfg.lorawan, self.lora)
         self.mqtt = None
         if cfg.mqtt.enabled:
             from collector.sources.agents.mqtt import MqttIngest
@@ -151,6 +165,9 @@ class Collector:
         self.http.start()
         if self.mqtt is not None:
             self.mqtt.start()
+        if self.lora is not None and self.lora_mqtt is not None:
+            self.lora.start()
+            self.lora_mqtt.start()
         self._start_scheduler()
         log.info(
             "collector: HTTP on %s:%d (POST /api/v1/reports, GET /metrics, "
@@ -167,6 +184,9 @@ class Collector:
             self.scheduler.shutdown(wait=False)
         if self.mqtt is not None:
             self.mqtt.stop()
+        if self.lora is not None and self.lora_mqtt is not None:
+            self.lora_mqtt.stop()
+            self.lora.stop()
         self.http.stop()
         self.pipeline.stop()
         if self.tsdb is not None:
@@ -195,6 +215,8 @@ class Collector:
         s.add_job(self.purge, "cron", hour=3, minute=0, id="retention")
         s.add_job(self.reload_carbon, "interval", minutes=10, id="carbon-reload")
         s.add_job(self.log_stale, "interval", minutes=1, id="stale-hosts")
+        if self.lora is not None:
+            s.add_job(self.lora.refresh_gateways, "interval", minutes=1, id="lora-gateways")
         if self.compliance is not None:
             cc = self.cfg.compliance
             cal = self.calendars[cc.default_calendar]

@@ -263,6 +263,113 @@ class ComplianceConfig:
 
 
 @dataclass
+class MeterFieldConfig:
+    name: str = opt("energy", "Field name, referred to by `meters[].field`.")
+    path: str = opt(
+        "",
+        "Where the value is in the decoded payload: dotted path with list "
+        "indices, e.g. `bytes.counterValues[0]`.",
+    )
+    meaning: str = opt(
+        "energy_index", "What it is.", choices=("energy_index", "pulse_count", "power", "current")
+    )
+    unit: str = opt(
+        "Wh", "Unit of the value after `scale`.", choices=("Wh", "kWh", "MWh", "W", "kW", "A", "mA")
+    )
+    scale: float = opt(1.0, "Multiplier applied first (e.g. 0.1 for tenths).")
+    wh_per_pulse: float = opt(
+        1.0, "For `pulse_count`: Wh per pulse (the meter's constant).", minimum=0
+    )
+    voltage_v: float = opt(230.0, "For `current`: nominal voltage.", minimum=0)
+    power_factor: float = opt(0.9, "For `current`: assumed power factor.", minimum=0, maximum=1)
+    wrap_at: float | None = opt(None, "Raw value at which the register rolls over, if known.")
+    resets_to_zero: bool = opt(True, "After a device reboot the register restarts at 0.")
+
+
+@dataclass
+class MeterProfileConfig:
+    name: str = opt("", "Profile name, referred to by `meters[].profile`.")
+    match: str = opt(
+        "",
+        "Substring of the network server's device profile name that selects "
+        "this profile when a meter names none.",
+    )
+    version: str = opt(
+        "1", "Codec version this mapping is for (field names change between versions)."
+    )
+    fields: list[MeterFieldConfig] = opt([], "The decoded fields used.")
+
+
+@dataclass
+class MeterConfig:
+    dev_eui: str | None = opt(None, "Device EUI (hex).")
+    device_profile: str | None = opt(None, "Or: every device whose profile name contains this.")
+    name: str | None = opt(None, "Meter name (default: the device name).")
+    profile: str | None = opt(None, "Meter profile (default: the one whose `match` fits).")
+    field: str | None = opt(None, "Profile field to use (default: the first).")
+    site: str = opt("", "Site or building.")
+    datacenter: str | None = opt(None, "Datacenter this meter belongs to.")
+    role: str = opt(
+        "building",
+        "What it measures.",
+        choices=("facility", "it", "cooling", "lighting", "building", "host_plug", "other"),
+    )
+    host: str | None = opt(None, "For `host_plug`: hostname of the PC it measures.")
+    max_power_w: float = opt(1_000_000.0, "Readings implying more are glitches.", minimum=1)
+
+
+@dataclass
+class GatewayPowerConfig:
+    id: str = opt("", "Gateway id (EUI, hex).")
+    model: str = opt("", "Model, for the record.")
+    power_w: float = opt(5.0, "Mean electrical power of the gateway.", minimum=0)
+
+
+@dataclass
+class LorawanConfig:
+    enabled: bool = opt(False, "Subscribe to a LoRaWAN network server's MQTT integration.")
+    mqtt: MqttIngestConfig = section(
+        MqttIngestConfig, "Broker of the network server (`topic_prefix` unused here)."
+    )
+    topics: list[str] = opt(
+        [
+            "application/+/device/+/event/+",
+            "+/gateway/+/event/stats",
+            "+/gateway/+/state/conn",
+            "gateway/+/event/stats",
+            "gateway/+/state/conn",
+            "v3/+/devices/+/up",
+        ],
+        "Topic filters, subscribed in the shared group `mqtt.group` "
+        "(ChirpStack v4/v3 events, Gateway Bridge with and without a "
+        "region prefix, The Things Stack v3 uplinks).",
+    )
+    profiles: list[MeterProfileConfig] = opt([], "Meter profiles.")
+    meters: list[MeterConfig] = opt([], "Devices that are meters.")
+    gateways: list[GatewayPowerConfig] = opt([], "Gateway power figures.")
+    default_gateway_power_w: float = opt(5.0, "Power of gateways not listed.", minimum=0)
+    gateway_stale_s: float = opt(
+        300.0, "A gateway without stats for this long is offline.", minimum=10
+    )
+    max_gap_s: float = opt(
+        7200.0, "Power readings further apart are not integrated (gap).", minimum=60
+    )
+
+    def validate(self) -> None:
+        names = {p.name for p in self.profiles}
+        for i, m in enumerate(self.meters):
+            if not (m.dev_eui or m.device_profile):
+                raise ValueError(f"meters[{i}]: give dev_eui or device_profile")
+            if m.profile and m.profile not in names:
+                raise ValueError(f"meters[{i}].profile: no profile named {m.profile!r}")
+            if m.role == "host_plug" and not m.host:
+                raise ValueError(f"meters[{i}].host: a host_plug meter names its host")
+        for p in self.profiles:
+            if not p.fields:
+                raise ValueError(f"profiles[{p.name}].fields: at least one field")
+
+
+@dataclass
 class CollectorConfig:
     state_dir: str = opt("run/collector", "Working directory (TSDB buffer, default ledger).")
     stale_after_s: float = opt(
@@ -279,6 +386,7 @@ class CollectorConfig:
     carbon: CarbonConfig = section(CarbonConfig, "Carbon intensity.")
     validation: ValidationConfig = section(ValidationConfig, "Report validation.")
     compliance: ComplianceConfig = section(ComplianceConfig, "Off-hours sleep compliance.")
+    lorawan: LorawanConfig = section(LorawanConfig, "LoRaWAN meters and gateways.")
 
     def validate(self) -> None:
         if bool(self.http.tls_cert) != bool(self.http.tls_key):

@@ -81,6 +81,27 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             PRIMARY KEY (host_id, period_start, app, what))""",
         ],
     ),
+    (
+        3,
+        [
+            """CREATE TABLE meters (
+            meter TEXT PRIMARY KEY, dev_eui TEXT NOT NULL, site TEXT NOT NULL,
+            datacenter TEXT, role TEXT NOT NULL, host TEXT, profile TEXT NOT NULL,
+            field TEXT NOT NULL, estimated INTEGER NOT NULL)""",
+            """CREATE TABLE meter_state (
+            meter TEXT PRIMARY KEY, value DOUBLE PRECISION, time DOUBLE PRECISION,
+            suspect DOUBLE PRECISION)""",
+            """CREATE TABLE meter_hours (
+            meter TEXT NOT NULL, hour_start DOUBLE PRECISION NOT NULL,
+            wh DOUBLE PRECISION NOT NULL, covered_s DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (meter, hour_start))""",
+            """CREATE TABLE lora_gateway_days (
+            gateway TEXT NOT NULL, day TEXT NOT NULL,
+            rx_received BIGINT NOT NULL, rx_ok BIGINT NOT NULL, tx_emitted BIGINT NOT NULL,
+            online_s DOUBLE PRECISION NOT NULL, wh DOUBLE PRECISION NOT NULL,
+            uplinks BIGINT NOT NULL, PRIMARY KEY (gateway, day))""",
+        ],
+    ),
 ]
 
 

@@ -92,6 +92,14 @@ class TsdbSink(Sink):
         if big:
             self.wake.set()
 
+    def write_lines(self, lines: list[str]) -> None:
+        """Points already in line protocol (other sources: LoRaWAN meters)."""
+        with self.lock:
+            self.pending.extend(lines)
+            big = len(self.pending) >= self.cfg.batch_size
+        if big:
+            self.wake.set()
+
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
         self.wake.set()

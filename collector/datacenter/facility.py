@@ -1,0 +1,62 @@
+"""Energy of a datacenter's meters over a period, by role, and the PUE built from energies.
+
+Every meter source writes the same table, `meter_hours(meter, hour_start, wh, covered_s)`,
+with the meter's role and datacenter in `meters`: LoRaWAN meters today; SNMP PDUs and UPSes
+and manual CSV readings (monthly utility bills) plug in by writing there too. PUE per
+ISO/IEC 30134-2 = facility energy / IT energy over the same period, with the coverage of each
+side (share of the period the readings cover) stated beside it; the measurement category of
+the IT side (1 UPS output, 2 PDU output, 3 IT input) is the caller's to state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collector.ledger import Ledger
+
+
+@dataclass(frozen=True)
+class RoleEnergy:
+    wh: float
+    covered_s: float
+    meters: int
+    span_s: float
+
+    @property
+    def coverage(self) -> float:
+        """Mean share of the period covered per meter (1.0: every meter read all along)."""
+        if self.meters == 0 or self.span_s <= 0:
+            return 0.0
+        return min(self.covered_s / (self.meters * self.span_s), 1.0)
+
+
+def role_energy(
+    ledger: Ledger, datacenter: str, roles: tuple[str, ...], start: float, end: float
+) -> RoleEnergy:
+    marks = ",".join("?" * len(roles))
+    row = ledger.execute(
+        "SELECT COALESCE(SUM(h.wh), 0), COALESCE(SUM(h.covered_s), 0) FROM meter_hours h "
+        f"JOIN meters m ON m.meter = h.meter WHERE m.datacenter = ? AND m.role IN ({marks}) "
+        "AND h.hour_start >= ? AND h.hour_start < ?",
+        (datacenter, *roles, start, end),
+    )[0]
+    (n,) = ledger.execute(
+        f"SELECT COUNT(*) FROM meters WHERE datacenter = ? AND role IN ({marks})",
+        (datacenter, *roles),
+    )[0]
+    return RoleEnergy(float(row[0]), float(row[1]), int(n), end - start)
+
+
+@dataclass(frozen=True)
+class Pue:
+    value: float | None
+    facility: RoleEnergy
+    it: RoleEnergy
+
+
+def pue(ledger: Ledger, datacenter: str, start: float, end: float) -> Pue:
+    """Facility meters (`facility`: the site's utility meter) over IT meters (`it`)."""
+    facility = role_energy(ledger, datacenter, ("facility",), start, end)
+    it = role_energy(ledger, datacenter, ("it",), start, end)
+    value = facility.wh / it.wh if it.wh > 0 and facility.wh > 0 else None
+    return Pue(value, facility, it)

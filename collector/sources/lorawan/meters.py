@@ -1,0 +1,144 @@
+"""Meters: which decoded field of which device means what, and registers done right.
+
+A *meter profile* (per device profile and codec version, in config) says where each value
+lives in the decoded payload (`bytes.counterValues[0]`, `power_consumption`…), what it means
+(`energy_index`, `pulse_count`, `power`, `current`), its unit and scale. Field names differ
+between codec versions of one device, so the mapping is data, never code.
+
+Cumulative registers are counters: a decrease is a wrap (when the register's range is known
+and it was near the top) or a reset (device reboot, "reset" command), never negative energy;
+a reading that implies an impossible power is a glitch, ignored and counted, so a meter that
+briefly reads low makes no spike. Power and current readings are integrated between uplinks
+(trapezoid) and labelled estimated; current needs a nominal voltage and power factor.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+ENERGY_UNITS = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1e6}
+POWER_UNITS = {"W": 1.0, "kW": 1000.0}
+CURRENT_UNITS = {"A": 1.0, "mA": 0.001}
+_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+
+
+def lookup(fields: dict[str, Any], path: str) -> Any:
+    """Value at a dotted path with list indices: `bytes.counterValues[0]`."""
+    cur: Any = fields
+    for name, index in _PATH.findall(path):
+        if name:
+            if not isinstance(cur, dict) or name not in cur:
+                return None
+            cur = cur[name]
+        else:
+            i = int(index)
+            if not isinstance(cur, list) or i >= len(cur):
+                return None
+            cur = cur[i]
+    return cur
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    path: str
+    meaning: str  # energy_index | pulse_count | power | current
+    unit: str = "Wh"
+    scale: float = 1.0
+    wh_per_pulse: float = 1.0
+    voltage_v: float = 230.0
+    power_factor: float = 0.9
+    wrap_at: float | None = None
+    resets_to_zero: bool = True
+
+    @property
+    def cumulative(self) -> bool:
+        return self.meaning in ("energy_index", "pulse_count")
+
+    def value(self, fields: dict[str, Any]) -> float | None:
+        """The reading in Wh (cumulative) or W (instantaneous); None if absent or invalid."""
+        raw = lookup(fields, self.path)
+        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw:
+            return None
+        x = float(raw) * self.scale
+        if x < 0:
+            return None  # a negative register or power is "unavailable", never zero
+        if self.meaning == "energy_index":
+            return x * ENERGY_UNITS[self.unit]
+        if self.meaning == "pulse_count":
+            return x * self.wh_per_pulse
+        if self.meaning == "power":
+            return x * POWER_UNITS[self.unit]
+        return x * CURRENT_UNITS[self.unit] * self.voltage_v * self.power_factor
+
+    def wrap_wh(self) -> float | None:
+        if self.wrap_at is None:
+            return None
+        if self.meaning == "pulse_count":
+            return self.wrap_at * self.scale * self.wh_per_pulse
+        return self.wrap_at * self.scale * ENERGY_UNITS.get(self.unit, 1.0)
+
+
+@dataclass
+class RegisterState:
+    value: float | None = None  # last accepted reading (Wh, or W for power)
+    time: float | None = None
+    suspect: float | None = None  # a lower reading not yet confirmed as a reset
+
+
+@dataclass(frozen=True)
+class Step:
+    """What one reading added: energy over [start, end], or why nothing was added."""
+
+    start: float
+    end: float
+    wh: float
+    estimated: bool
+    note: str  # ok | first | reset | wrap | glitch | stale | gap
+
+
+def step(
+    spec: FieldSpec,
+    state: RegisterState,
+    t: float,
+    value: float,
+    max_power_w: float,
+    max_gap_s: float,
+) -> Step:
+    """Advance a meter by one reading; updates `state` unless the reading is rejected."""
+    if state.time is None or state.value is None:
+        state.value, state.time = value, t
+        return Step(t, t, 0.0, not spec.cumulative, "first")
+    if t <= state.time:
+        return Step(t, t, 0.0, False, "stale")  # replay or out of order: already counted
+    dt = t - state.time
+    start = state.time
+    if not spec.cumulative:
+        prev = state.value
+        state.value, state.time = value, t
+        if dt > max_gap_s:
+            return Step(start, t, 0.0, True, "gap")  # no guessing over a long silence
+        return Step(start, t, (prev + value) / 2 * dt / 3600.0, True, "ok")
+    delta = value - state.value
+    note = "ok"
+    if delta < 0:
+        wrap = spec.wrap_wh()
+        if wrap is not None and state.value > wrap / 2 and state.suspect is None:
+            delta, note = wrap - state.value + value, "wrap"
+        elif state.suspect is None:
+            # lower than before: a reset, or a meter briefly reading low. The next reading
+            # tells: back above the old value means a glitch, still low means a reset.
+            state.suspect = value
+            return Step(t, t, 0.0, False, "suspect")
+        else:
+            low = state.suspect
+            since_reset = value - low if value >= low else value
+            delta = (low if spec.resets_to_zero else 0.0) + since_reset
+            note = "reset"
+    state.suspect = None
+    if delta / dt * 3600.0 > max_power_w:
+        return Step(start, t, 0.0, False, "glitch")  # keep the old reading as reference
+    state.value, state.time = value, t
+    return Step(start, t, delta, False, note)

@@ -1,0 +1,98 @@
+"""MQTT subscription to a LoRaWAN network server's integration.
+
+Event topics are subscribed as a shared subscription (`$share/<group>/…`) so several
+collectors split them. Gateway `state/conn` topics are subscribed *without* sharing: MQTT 5
+does not send retained messages to shared subscriptions, and every collector needs the
+retained gateway states. Subscriptions are QoS 1, but note that ChirpStack publishes at QoS 0
+unless its MQTT integration sets `qos=1`, and The Things Stack publishes at QoS 0 only: for
+those messages the broker cannot queue anything while the collector is away.
+Acknowledgements (for QoS 1) go out after the ledger commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from agent.config import read_secret
+from agent.transport import _ssl_context
+from collector.config import LorawanConfig
+from collector.sources.lorawan.processor import LoraProcessor
+
+log = logging.getLogger("energy_collector.lorawan")
+
+
+class LoraMqtt:
+    def __init__(self, cfg: LorawanConfig, processor: LoraProcessor) -> None:
+        self.cfg = cfg
+        self.processor = processor
+        self.connected = False
+        mc = cfg.mqtt
+        c = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=mc.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if mc.username:
+            c.username_pw_set(
+                mc.username,
+                read_secret(mc.password, mc.password_file, "lorawan.mqtt.password_file"),
+            )
+        if mc.tls.enabled:
+            c.tls_set_context(_ssl_context(mc.tls))
+        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c.on_connect = self._on_connect
+        c.on_disconnect = self._on_disconnect
+        c.on_message = self._on_message
+        self.client = c
+
+    def filters(self) -> list[tuple[str, int]]:
+        out = []
+        for t in self.cfg.topics:
+            shared = not t.endswith("/state/conn")
+            out.append((f"$share/{self.cfg.mqtt.group}/{t}" if shared else t, 1))
+        return out
+
+    def start(self) -> None:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self.cfg.mqtt.session_expiry_s
+        props.ReceiveMaximum = self.cfg.mqtt.max_inflight
+        self.client.connect_async(
+            self.cfg.mqtt.host,
+            self.cfg.mqtt.port,
+            keepalive=self.cfg.mqtt.keepalive_s,
+            clean_start=False,
+            properties=props,
+        )
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.error("lorawan mqtt: connection refused: %s", reason)
+            return
+        self.connected = True
+        client.subscribe(self.filters())
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self.connected = False
+        log.warning("lorawan mqtt: disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        mid, qos = msg.mid, msg.qos
+
+        def done(_: str) -> None:
+            if qos > 0:
+                client.ack(mid, qos)
+
+        self.processor.submit(msg.topic, msg.payload, done)

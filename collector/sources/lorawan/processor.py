@@ -1,0 +1,552 @@
+"""LoRaWAN messages → meter energy, gateway and network figures, in the ledger and /metrics.
+
+One worker thread takes messages in batches; each batch is one ledger transaction: uplink
+keys (ChirpStack v4 `deduplicationId`, The Things Stack correlation id, v3 frame counter and
+time) are inserted in `processed` first and only new ones count, so replays and the several
+gateways of one uplink change nothing. Meter registers are read from and written back to
+`meter_state` in that same transaction, so a restart (or another collector on the shared
+subscription) continues the counters where they were. MQTT messages are acknowledged after
+the commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from collector.config import LorawanConfig, MeterConfig, MeterProfileConfig
+from collector.ledger import Ledger
+from collector.sources.lorawan import messages as m
+from collector.sources.lorawan.meters import FieldSpec, RegisterState, Step, step
+
+log = logging.getLogger("energy_collector.lorawan")
+
+Done = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Meter:
+    name: str
+    dev_eui: str
+    spec: FieldSpec
+    profile: str
+    cfg: MeterConfig
+
+
+def _key(text: str) -> int:
+    return int(hashlib.sha1(text.encode()).hexdigest()[:15], 16)
+
+
+class LoraMetrics:
+    def __init__(self, r: CollectorRegistry) -> None:
+        self.messages = Counter(
+            "energy_lora_messages",
+            "LoRaWAN messages by kind and result.",
+            ["kind", "result"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            "energy_lora_rejected",
+            "LoRaWAN messages rejected or ignored, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.meter_wh = Counter(
+            "energy_lora_meter_wh",
+            "Energy measured by LoRaWAN meters, watt-hours.",
+            ["meter", "site", "role", "estimated"],
+            registry=r,
+        )
+        self.meter_power = Gauge(
+            "energy_lora_meter_watts",
+            "Mean power between a meter's last two readings.",
+            ["meter", "site", "role"],
+            registry=r,
+        )
+        self.meter_events = Counter(
+            "energy_lora_meter_events",
+            "Register events: reset, wrap, glitch, gap, suspect, stale.",
+            ["meter", "event"],
+            registry=r,
+        )
+        self.gw_up = Gauge(
+            "energy_lora_gateway_up",
+            "1 when the gateway is connected and its stats are fresh.",
+            ["gateway"],
+            registry=r,
+        )
+        self.gw_packets = Counter(
+            "energy_lora_gateway_packets",
+            "Gateway packets, summed from the per-interval stats.",
+            ["gateway", "direction", "status"],
+            registry=r,
+        )
+        self.gw_freq = Counter(
+            "energy_lora_gateway_rx_frequency_packets",
+            "Received packets per frequency.",
+            ["gateway", "frequency"],
+            registry=r,
+        )
+        self.gw_sf = Counter(
+            "energy_lora_gateway_rx_sf_packets",
+            "Received packets per spreading factor.",
+            ["gateway", "sf"],
+            registry=r,
+        )
+        self.gw_rssi = Gauge(
+            "energy_lora_gateway_rssi_dbm",
+            "RSSI of the last uplink a gateway received.",
+            ["gateway"],
+            registry=r,
+        )
+        self.gw_snr = Gauge(
+            "energy_lora_gateway_snr_db",
+            "SNR of the last uplink a gateway received.",
+            ["gateway"],
+            registry=r,
+        )
+        self.gw_energy = Counter(
+            "energy_lora_network_wh",
+            "Energy of the LoRaWAN gateways (configured power × time reporting), watt-hours.",
+            ["gateway"],
+            registry=r,
+        )
+        self.uplinks = Counter(
+            "energy_lora_uplinks", "Uplinks delivered (deduplicated).", ["network"], registry=r
+        )
+        self.last_seen = Gauge(
+            "energy_lora_device_last_seen_timestamp_seconds",
+            "Time of a device's last uplink.",
+            ["dev_eui"],
+            registry=r,
+        )
+        self.battery = Gauge(
+            "energy_lora_device_battery_percent",
+            "Battery level from status events.",
+            ["dev_eui"],
+            registry=r,
+        )
+        self.unknown = Counter(
+            "energy_lora_unknown_devices",
+            "Uplinks from devices that are not meters (counted, logged once per device).",
+            registry=r,
+        )
+
+
+class LoraProcessor:
+    def __init__(
+        self,
+        cfg: LorawanConfig,
+        ledger: Ledger,
+        registry: CollectorRegistry,
+        tz: str = "Europe/Paris",
+        tsdb_lines: Callable[[list[str]], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.ledger = ledger
+        self.metrics = LoraMetrics(registry)
+        self.tz = ZoneInfo(tz)
+        self.tsdb_lines = tsdb_lines
+        self.profiles = {p.name: p for p in cfg.profiles}
+        self.by_eui = {mc.dev_eui.lower(): mc for mc in cfg.meters if mc.dev_eui}
+        self.by_profile = [mc for mc in cfg.meters if mc.device_profile and not mc.dev_eui]
+        self.gw_power = {g.id.lower(): g.power_w for g in cfg.gateways}
+        self.gw_last_stats: dict[str, float] = {}
+        self.gw_online: dict[str, bool] = {}
+        self._unknown_logged: set[str] = set()
+        self.q: queue.Queue[tuple[str, bytes, Done | None] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="lorawan", daemon=True)
+        self.processed = 0
+
+    # -- mapping -------------------------------------------------------------------------------
+
+    def _profile_for(self, mc: MeterConfig, device_profile: str | None) -> MeterProfileConfig:
+        if mc.profile:
+            return self.profiles[mc.profile]
+        for p in self.cfg.profiles:
+            if p.match and device_profile and p.match.lower() in device_profile.lower():
+                return p
+        raise LookupError(f"no meter profile matches {device_profile!r}")
+
+    def meter_for(self, up: m.Uplink) -> Meter | None:
+        mc = self.by_eui.get(up.dev_eui)
+        if mc is None:
+            mc = next(
+                (
+                    c
+                    for c in self.by_profile
+                    if up.profile
+                    and c.device_profile
+                    and c.device_profile.lower() in up.profile.lower()
+                ),
+                None,
+            )
+        if mc is None:
+            return None
+        prof = self._profile_for(mc, up.profile)
+        f = (
+            next((x for x in prof.fields if x.name == mc.field), prof.fields[0])
+            if mc.field
+            else prof.fields[0]
+        )
+        spec = FieldSpec(
+            f.name,
+            f.path,
+            f.meaning,
+            f.unit,
+            f.scale,
+            f.wh_per_pulse,
+            f.voltage_v,
+            f.power_factor,
+            f.wrap_at,
+            f.resets_to_zero,
+        )
+        name = mc.name or up.device_name or up.dev_eui
+        return Meter(name, up.dev_eui, spec, f"{prof.name}@{prof.version}", mc)
+
+    # -- intake --------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.q.put(None)
+        self._thread.join(timeout)
+
+    def submit(self, topic: str, payload: bytes, done: Done | None = None) -> None:
+        self.q.put((topic, payload, done))
+
+    def _run(self) -> None:
+        while True:
+            first = self.q.get()
+            if first is None:
+                return
+            items = [first]
+            while len(items) < 2000:
+                try:
+                    nxt = self.q.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self.q.put(None)
+                    break
+                items.append(nxt)
+            try:
+                self.process(items)
+            except Exception:
+                log.exception("lorawan: batch failed; not acknowledged, the broker resends")
+
+    # -- processing ----------------------------------------------------------------------------
+
+    def classify(self, topic: str, payload: bytes) -> Any:
+        parts = topic.split("/")
+        if "gateway" in parts:
+            i = parts.index("gateway")
+            gid = parts[i + 1] if len(parts) > i + 1 else ""
+            tail = "/".join(parts[i + 2 :])
+            if tail == "event/stats":
+                return m.gateway_stats(payload)
+            if tail == "state/conn":
+                return m.gateway_conn(payload, gid)
+            raise m.LoraError("ignored", f"gateway topic {tail}")
+        if parts[0] == "v3" and parts[-1] == "up":
+            return m.tts_v3_up(payload)
+        if parts[0] == "application" and len(parts) >= 6 and parts[-2] == "event":
+            kind = parts[-1]
+            if kind == "up":
+                if b'"deviceInfo"' in payload:
+                    return m.chirpstack_v4_up(payload)
+                return m.chirpstack_v3_up(payload)
+            if kind == "status" and b'"deviceInfo"' in payload:
+                return m.chirpstack_v4_status(payload)
+            raise m.LoraError("ignored", f"event {kind}")
+        raise m.LoraError("ignored", f"topic {topic}")
+
+    def process(self, items: list[tuple[str, bytes, Done | None]]) -> list[str]:
+        results: list[str] = ["ok"] * len(items)
+        records: list[tuple[int, Any]] = []
+        for i, (topic, payload, _) in enumerate(items):
+            try:
+                records.append((i, self.classify(topic, payload)))
+            except m.LoraError as exc:
+                results[i] = exc.reason
+                self.metrics.rejected.labels(exc.reason).inc()
+        ups = [(i, r) for i, r in records if isinstance(r, m.Uplink)]
+        stats = [(i, r) for i, r in records if isinstance(r, m.GatewayStats)]
+        for _, r in records:
+            if isinstance(r, m.GatewayState):
+                self.gw_online[r.gateway_id] = r.online
+                self.metrics.gw_up.labels(r.gateway_id).set(1 if r.online else 0)
+                self.metrics.messages.labels("gateway_state", "ok").inc()
+            elif isinstance(r, m.DeviceStatus):
+                if r.battery_level is not None:
+                    self.metrics.battery.labels(r.dev_eui).set(r.battery_level)
+                self.metrics.messages.labels("status", "ok").inc()
+        self._commit(ups, stats, results)
+        for (_, _, done), res in zip(items, results, strict=True):
+            if done is not None:
+                done(res)
+        self.processed += len(items)
+        return results
+
+    def _commit(
+        self,
+        ups: list[tuple[int, m.Uplink]],
+        stats: list[tuple[int, m.GatewayStats]],
+        results: list[str],
+    ) -> None:
+        led = self.ledger
+        keys = [("lorawan", u.dev_eui, _key(u.dedup_key)) for _, u in ups] + [
+            ("lora-gw", s.gateway_id, int(s.time * 1000)) for _, s in stats
+        ]
+        if not keys:
+            return
+        with led._lock:
+            cur = led.conn.cursor()
+            led._begin()
+            try:
+                fresh: set[tuple[str, str, int]] = set()
+                uniq = sorted(set(keys))
+                for n in range(0, len(uniq), 300):
+                    chunk = uniq[n : n + 300]
+                    params: list[Any] = []
+                    for k in chunk:
+                        params.extend((*k, time.time()))
+                    cur.execute(
+                        led._sql(
+                            "INSERT INTO processed (source, entity, seq, received_at) VALUES "
+                            + ",".join(["(?,?,?,?)"] * len(chunk))
+                            + " ON CONFLICT DO NOTHING RETURNING source, entity, seq"
+                        ),
+                        params,
+                    )
+                    fresh.update((a, b, int(c)) for a, b, c in cur.fetchall())
+                seen: set[tuple[str, str, int]] = set()
+                new_ups = []
+                for i, u in sorted(ups, key=lambda x: x[1].time):
+                    k = ("lorawan", u.dev_eui, _key(u.dedup_key))
+                    if k not in fresh or k in seen:
+                        results[i] = "duplicate"
+                        self.metrics.rejected.labels("duplicate").inc()
+                        continue
+                    seen.add(k)
+                    new_ups.append((i, u))
+                new_stats = []
+                for i, s in stats:
+                    k = ("lora-gw", s.gateway_id, int(s.time * 1000))
+                    if k not in fresh or k in seen:
+                        results[i] = "duplicate"
+                        self.metrics.rejected.labels("duplicate").inc()
+                        continue
+                    seen.add(k)
+                    new_stats.append(s)
+                after = self._meters(cur, new_ups, results)
+                self._gateways(cur, new_stats, [u for _, u in new_ups])
+                led._commit()
+            except Exception:
+                led._rollback()
+                raise
+        for fn in after:
+            fn()
+
+    def _meters(
+        self, cur: Any, ups: list[tuple[int, m.Uplink]], results: list[str]
+    ) -> list[Callable[[], None]]:
+        led = self.ledger
+        after: list[Callable[[], None]] = []
+        hours: dict[tuple[str, float], list[float]] = {}
+        states: dict[str, RegisterState] = {}
+        lines: list[str] = []
+        for i, u in ups:
+            self.metrics.uplinks.labels(u.network).inc()
+            self.metrics.last_seen.labels(u.dev_eui).set(u.time)
+            for rx in u.rx:
+                if rx.rssi is not None:
+                    self.metrics.gw_rssi.labels(rx.gateway_id).set(rx.rssi)
+                if rx.snr is not None:
+                    self.metrics.gw_snr.labels(rx.gateway_id).set(rx.snr)
+            try:
+                meter = self.meter_for(u)
+            except LookupError as exc:
+                results[i] = "no_profile"
+                self.metrics.rejected.labels("no_profile").inc()
+                if u.dev_eui not in self._unknown_logged:
+                    self._unknown_logged.add(u.dev_eui)
+                    log.warning("lorawan: meter %s: %s; set meters[].profile", u.dev_eui, exc)
+                continue
+            if meter is None:
+                results[i] = "unknown_device"
+                self.metrics.unknown.inc()
+                if u.dev_eui not in self._unknown_logged:
+                    self._unknown_logged.add(u.dev_eui)
+                    log.info(
+                        "lorawan: device %s (%s) is not a meter; ignored", u.dev_eui, u.profile
+                    )
+                continue
+            if u.fields is None:
+                results[i] = "no_object"
+                self.metrics.rejected.labels("no_object").inc()
+                continue
+            value = meter.spec.value(u.fields)
+            if value is None:
+                results[i] = "field_missing"
+                self.metrics.rejected.labels("field_missing").inc()
+                continue
+            st = states.get(meter.name)
+            if st is None:
+                st = states[meter.name] = self._load_state(cur, meter)
+            res = step(meter.spec, st, u.time, value, meter.cfg.max_power_w, self.cfg.max_gap_s)
+            if res.note != "ok":
+                self.metrics.meter_events.labels(meter.name, res.note).inc()
+            self.metrics.messages.labels("uplink", res.note).inc()
+            if res.end > res.start:
+                self._spread(hours, meter.name, res)
+                est = "1" if res.estimated else "0"
+                c = meter.cfg
+                self.metrics.meter_wh.labels(meter.name, c.site, c.role, est).inc(res.wh)
+                self.metrics.meter_power.labels(meter.name, c.site, c.role).set(
+                    res.wh * 3600 / (res.end - res.start)
+                )
+                lines.append(
+                    f"energy_meter,meter={_tag(meter.name)},site={_tag(c.site)},"
+                    f"role={c.role},estimated={est} wh={res.wh:.6g},"
+                    f"seconds={res.end - res.start:.3f} {int(res.start * 1000)}"
+                )
+            cur.execute(
+                led._sql(
+                    "INSERT INTO meters VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (meter) "
+                    "DO UPDATE SET "
+                    "dev_eui = excluded.dev_eui, site = excluded.site, "
+                    "datacenter = excluded.datacenter, role = excluded.role, host = excluded.host, "
+                    "profile = excluded.profile, field = excluded.field, "
+                    "estimated = excluded.estimated"
+                ),
+                (
+                    meter.name,
+                    meter.dev_eui,
+                    meter.cfg.site,
+                    meter.cfg.datacenter,
+                    meter.cfg.role,
+                    meter.cfg.host,
+                    meter.profile,
+                    meter.spec.name,
+                    0 if meter.spec.cumulative else 1,
+                ),
+            )
+        for name, st in states.items():
+            cur.execute(
+                led._sql(
+                    "INSERT INTO meter_state VALUES (?,?,?,?) ON CONFLICT (meter) DO UPDATE SET "
+                    "value = excluded.value, time = excluded.time, suspect = excluded.suspect"
+                ),
+                (name, st.value, st.time, st.suspect),
+            )
+        if hours:
+            cur.executemany(
+                led._sql(
+                    "INSERT INTO meter_hours VALUES (?,?,?,?) ON CONFLICT (meter, hour_start) "
+                    "DO UPDATE SET wh = meter_hours.wh + excluded.wh, "
+                    "covered_s = meter_hours.covered_s + excluded.covered_s"
+                ),
+                [(k[0], k[1], v[0], v[1]) for k, v in sorted(hours.items())],
+            )
+        if lines and self.tsdb_lines is not None:
+            sink = self.tsdb_lines
+            after.append(lambda: sink(lines))
+        return after
+
+    def _load_state(self, cur: Any, meter: Meter) -> RegisterState:
+        lock = " FOR UPDATE" if self.ledger.postgres else ""
+        cur.execute(
+            self.ledger._sql(f"SELECT value, time, suspect FROM meter_state WHERE meter = ?{lock}"),
+            (meter.name,),
+        )
+        row = cur.fetchone()
+        return RegisterState(*row) if row else RegisterState()
+
+    @staticmethod
+    def _spread(hours: dict[tuple[str, float], list[float]], name: str, res: Step) -> None:
+        span = res.end - res.start
+        t = res.start
+        while t < res.end:
+            h = (t // 3600) * 3600
+            b = min(res.end, h + 3600)
+            acc = hours.setdefault((name, h), [0.0, 0.0])
+            acc[0] += res.wh * (b - t) / span
+            acc[1] += b - t
+            t = b
+
+    def _gateways(self, cur: Any, stats: list[m.GatewayStats], ups: list[m.Uplink]) -> None:
+        days: dict[tuple[str, str], list[float]] = {}
+        for s in sorted(stats, key=lambda x: x.time):
+            gid = s.gateway_id
+            last = self.gw_last_stats.get(gid)
+            interval = (
+                30.0 if last is None else min(max(s.time - last, 0.0), self.cfg.gateway_stale_s)
+            )
+            self.gw_last_stats[gid] = max(s.time, last or 0.0)
+            power = self.gw_power.get(gid, self.cfg.default_gateway_power_w)
+            wh = power * interval / 3600.0
+            g = self.metrics
+            g.gw_packets.labels(gid, "rx", "received").inc(s.rx_received)
+            g.gw_packets.labels(gid, "rx", "ok").inc(s.rx_ok)
+            g.gw_packets.labels(gid, "tx", "received").inc(s.tx_received)
+            g.gw_packets.labels(gid, "tx", "emitted").inc(s.tx_emitted)
+            for f, n in s.rx_per_frequency.items():
+                g.gw_freq.labels(gid, f).inc(n)
+            for sf, n in s.rx_per_sf.items():
+                g.gw_sf.labels(gid, sf).inc(n)
+            g.gw_energy.labels(gid).inc(wh)
+            g.gw_up.labels(gid).set(1 if self.gw_online.get(gid, True) else 0)
+            g.messages.labels("gateway_stats", "ok").inc()
+            day = datetime.fromtimestamp(s.time, self.tz).date().isoformat()
+            d = days.setdefault((gid, day), [0, 0, 0, 0.0, 0.0, 0])
+            d[0] += s.rx_received
+            d[1] += s.rx_ok
+            d[2] += s.tx_emitted
+            d[3] += interval
+            d[4] += wh
+        for u in ups:
+            if u.rx:
+                day = datetime.fromtimestamp(u.time, self.tz).date().isoformat()
+                # one delivered uplink, credited to the gateway that heard it best
+                best = max(u.rx, key=lambda r: r.rssi if r.rssi is not None else -999)
+                days.setdefault((best.gateway_id, day), [0, 0, 0, 0.0, 0.0, 0])[5] += 1
+        if days:
+            cur.executemany(
+                self.ledger._sql(
+                    "INSERT INTO lora_gateway_days VALUES (?,?,?,?,?,?,?,?) "
+                    "ON CONFLICT (gateway, day) DO UPDATE SET "
+                    "rx_received = lora_gateway_days.rx_received + excluded.rx_received, "
+                    "rx_ok = lora_gateway_days.rx_ok + excluded.rx_ok, "
+                    "tx_emitted = lora_gateway_days.tx_emitted + excluded.tx_emitted, "
+                    "online_s = lora_gateway_days.online_s + excluded.online_s, "
+                    "wh = lora_gateway_days.wh + excluded.wh, "
+                    "uplinks = lora_gateway_days.uplinks + excluded.uplinks"
+                ),
+                [(k[0], k[1], *v) for k, v in sorted(days.items())],
+            )
+
+    def refresh_gateways(self, now: float | None = None) -> None:
+        """A gateway whose stats stopped arriving is shown down, whatever state/conn said."""
+        now = time.time() if now is None else now
+        for gid, last in self.gw_last_stats.items():
+            fresh = now - last <= self.cfg.gateway_stale_s
+            self.metrics.gw_up.labels(gid).set(1 if fresh and self.gw_online.get(gid, True) else 0)
+
+
+_ESC = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
+
+
+def _tag(v: str) -> str:
+    return (v or "none").translate(_ESC)

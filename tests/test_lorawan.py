@@ -1,0 +1,457 @@
+"""LoRaWAN: ChirpStack v4/v3 and The Things Stack messages, meters mapped and scaled, counters
+across reboots and glitches, gateways, deduplication, a facility meter feeding a PUE and a
+smart plug calibrating a host. End to end through a real Mosquitto."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from datetime import date, datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as mqtt
+import pytest
+from collector_helpers import make_config, metric, running, scrape, url, wait_for
+
+from agent.schema import Host, Limits, Report, Segment, encode_report
+from collector.datacenter.facility import pue
+from collector.sources.lorawan import messages as m
+from collector.sources.lorawan.calibration import plug_calibration
+
+FIX = Path(__file__).parent / "fixtures/lorawan"
+PLUG = json.loads((FIX / "chirpstack-v4_event-up_milesight-ws523-smart-plug.json").read_text())
+PULSE = json.loads((FIX / "chirpstack-v4_event-up_adeunis-pulse4-0x46-counters.json").read_text())
+STATS = (FIX / "chirpstack-gwbridge_event-stats_json-marshaler.json").read_bytes()
+ONLINE = (FIX / "chirpstack-gwbridge_state-conn_online.json").read_bytes()
+OFFLINE = (FIX / "chirpstack-gwbridge_state-conn_offline-lwt.json").read_bytes()
+
+LORA = {
+    "enabled": True,
+    "profiles": [
+        {
+            "name": "ws52x",
+            "match": "WS523",
+            "version": "2",
+            "fields": [
+                {
+                    "name": "energy",
+                    "path": "power_consumption",
+                    "meaning": "energy_index",
+                    "unit": "Wh",
+                },
+                {"name": "power", "path": "active_power", "meaning": "power", "unit": "W"},
+            ],
+        },
+        {
+            "name": "ws52x-v1",
+            "version": "1",
+            "fields": [
+                {"name": "energy", "path": "power_sum", "meaning": "energy_index", "unit": "Wh"}
+            ],
+        },
+        {
+            "name": "pulse4",
+            "match": "Pulse 4",
+            "version": "1",
+            "fields": [
+                {
+                    "name": "chA",
+                    "path": "bytes.counterValues[0]",
+                    "meaning": "pulse_count",
+                    "wh_per_pulse": 10,
+                },
+                {
+                    "name": "chB",
+                    "path": "bytes.counterValues[1]",
+                    "meaning": "pulse_count",
+                    "wh_per_pulse": 1,
+                },
+            ],
+        },
+        {
+            "name": "clamp",
+            "version": "1",
+            "fields": [
+                {
+                    "name": "amps",
+                    "path": "current",
+                    "meaning": "current",
+                    "unit": "mA",
+                    "voltage_v": 230,
+                    "power_factor": 0.9,
+                }
+            ],
+        },
+    ],
+    "meters": [
+        {"dev_eui": "24e124148d042a77", "role": "host_plug", "host": "PC-042", "site": "hq"},
+        {
+            "dev_eui": "0018b21000006c3a",
+            "name": "dc1-main",
+            "role": "facility",
+            "datacenter": "dc1",
+            "field": "chA",
+            "site": "dc1",
+            "profile": "pulse4",
+        },
+        {
+            "dev_eui": "0018b21000006c3b",
+            "name": "dc1-ups-out",
+            "role": "it",
+            "datacenter": "dc1",
+            "profile": "pulse4",
+            "field": "chB",
+            "site": "dc1",
+        },
+        {
+            "dev_eui": "a000000000000001",
+            "name": "old-plug",
+            "profile": "ws52x-v1",
+            "role": "building",
+            "site": "hq",
+        },
+        {
+            "dev_eui": "c1a4900000000001",
+            "name": "clamp-1",
+            "profile": "clamp",
+            "role": "cooling",
+            "site": "dc1",
+            "datacenter": "dc1",
+        },
+    ],
+    "gateways": [{"id": "7276ff002e062cc4", "model": "Kerlink iBTS", "power_w": 12}],
+}
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat()
+
+
+T0 = datetime(2025, 11, 20, 23, 0, tzinfo=timezone.utc).timestamp()
+
+
+def pulse(dev: str, t: float, a: float, b: float = 0.0, dedup: str | None = None) -> bytes:
+    d = copy.deepcopy(PULSE)
+    d["deviceInfo"]["devEui"] = dev
+    d["time"] = iso(t)
+    d["deduplicationId"] = dedup or f"{dev}-{t}"
+    d["object"]["bytes"]["counterValues"] = [a, b]
+    return json.dumps(d).encode()
+
+
+def plug(t: float, wh: float, w: float = 68.0, dev: str = "24e124148d042a77") -> bytes:
+    d = copy.deepcopy(PLUG)
+    d["deviceInfo"]["devEui"] = dev
+    d["time"] = iso(t)
+    d["deduplicationId"] = f"plug-{dev}-{t}"
+    d["object"]["power_consumption"] = wh
+    d["object"]["active_power"] = w
+    return json.dumps(d).encode()
+
+
+UP = "application/8e2f41a0/device/{}/event/up"
+
+
+@pytest.fixture
+def lora(tmp_path):
+    with running(make_config(tmp_path, lorawan=LORA)) as c:
+        yield c
+
+
+def energy(c, meter):
+    return c.ledger.execute(
+        "SELECT COALESCE(SUM(wh), 0) FROM meter_hours WHERE meter = ?", (meter,)
+    )[0][0]
+
+
+def test_fixture_messages_parse_with_their_traps():
+    up = m.chirpstack_v4_up(json.dumps(PULSE).encode())
+    assert up.dev_eui == "0018b21000006c3a" and up.spreading_factor == 12
+    assert [r.gateway_id for r in up.rx] == ["7276ff002e062cc4", "0016c001f153a14c"]
+    assert up.time == pytest.approx(
+        datetime(2025, 11, 20, 23, 0, 4, 552091, tzinfo=timezone.utc).timestamp()
+    )
+    st = m.gateway_stats(STATS)
+    assert (st.rx_received, st.rx_ok, st.tx_emitted) == (37, 31, 2)
+    assert st.rx_per_sf == {"SF7": 12, "SF9": 11, "SF12": 8}
+    assert m.gateway_conn(ONLINE, "x").online is True
+    assert m.gateway_conn(OFFLINE, "x").online is False  # Last Will: no `state` key
+
+
+def test_pulse_meter_scaled_and_facility_feeds_pue(lora):
+    c = lora.lora
+    c.process(
+        [
+            (UP.format("0018b21000006c3a"), pulse("0018b21000006c3a", T0, 1000), None),
+            (UP.format("0018b21000006c3a"), pulse("0018b21000006c3a", T0 + 3600, 1150), None),
+            (UP.format("0018b21000006c3b"), pulse("0018b21000006c3b", T0, 0, 500), None),
+            (UP.format("0018b21000006c3b"), pulse("0018b21000006c3b", T0 + 3600, 0, 1500), None),
+        ]
+    )
+    assert energy(lora, "dc1-main") == pytest.approx(150 * 10)  # pulses × 10 Wh
+    assert energy(lora, "dc1-ups-out") == pytest.approx(1000)
+    p = pue(lora.ledger, "dc1", T0, T0 + 3600)
+    assert p.value == pytest.approx(1.5)
+    assert p.facility.coverage == pytest.approx(1.0) and p.it.coverage == pytest.approx(1.0)
+
+
+def test_register_reboot_glitch_and_wrap_never_go_negative(lora):
+    dev = "0018b21000006c3b"
+    seq = [
+        (0, 100),
+        (600, 150),
+        (1200, 3),
+        (1800, 160),
+        (2400, 170),  # glitch: reads 3 once
+        (3000, 5),
+        (3600, 25),
+    ]  # device reboot: restarts from 0
+    lora.lora.process([(UP.format(dev), pulse(dev, T0 + t, 0, v), None) for t, v in seq])
+    # 50 + 10 (160 over 150, the low reading ignored) + 10 + (5 + 20 after the reboot)
+    assert energy(lora, "dc1-ups-out") == pytest.approx(95)
+    text = scrape(url(lora, "/metrics"))
+    assert metric(text, "energy_lora_meter_events_total", meter="dc1-ups-out", event="reset") == 1
+    assert metric(text, "energy_lora_meter_events_total", meter="dc1-ups-out", event="suspect") == 2
+
+
+def test_power_and_current_are_integrated_and_labelled_estimated(lora):
+    clamp = "c1a4900000000001"
+    msgs = []
+    for i, ma in enumerate((1000, 1000, 2000)):
+        d = copy.deepcopy(PLUG)
+        d["deviceInfo"].update(devEui=clamp, deviceProfileName="Clamp")
+        d.update(time=iso(T0 + i * 1800), deduplicationId=f"clamp-{i}")
+        d["object"] = {"current": float(ma)}
+        msgs.append((UP.format(clamp), json.dumps(d).encode(), None))
+    lora.lora.process(msgs)
+    # 1 A × 230 V × 0.9 for 30 min, then (1 A + 2 A)/2 for 30 min
+    assert energy(lora, "clamp-1") == pytest.approx(207 * 0.5 + 310.5 * 0.5)
+    (est,) = lora.ledger.execute("SELECT estimated FROM meters WHERE meter = 'clamp-1'")[0]
+    assert est == 1
+
+
+def test_duplicate_uplinks_and_replays_count_once(lora):
+    dev = "0018b21000006c3a"
+    a = pulse(dev, T0, 1000, dedup="same")
+    b = pulse(dev, T0 + 600, 1010, dedup="same-2")
+    res = lora.lora.process(
+        [(UP.format(dev), a, None), (UP.format(dev), a, None), (UP.format(dev), b, None)]
+    )
+    res += lora.lora.process([(UP.format(dev), b, None)])  # replay later
+    assert res.count("duplicate") == 2
+    assert energy(lora, "dc1-main") == pytest.approx(100)
+
+
+def test_codec_versions_map_different_field_names(lora):
+    old = copy.deepcopy(PLUG)
+    old["deviceInfo"].update(devEui="a000000000000001", deviceProfileName="WS52x old codec")
+    out = []
+    for i, wh in enumerate((5000.0, 5040.0)):
+        d = copy.deepcopy(old)
+        d.update(time=iso(T0 + i * 900), deduplicationId=f"old-{i}")
+        d["object"] = {"power_sum": wh, "power": 160.0}  # v1 codec names
+        out.append((UP.format("a000000000000001"), json.dumps(d).encode(), None))
+    lora.lora.process(out)
+    assert energy(lora, "old-plug") == pytest.approx(40)
+
+
+def test_bad_messages_are_counted_not_fatal(lora):
+    dev = "0018b21000006c3a"
+    no_object = copy.deepcopy(PULSE)
+    del no_object["object"]
+    wrong_type = copy.deepcopy(PULSE)
+    wrong_type["object"] = [1, 2]
+    stranger = copy.deepcopy(PLUG)
+    stranger["deviceInfo"]["devEui"] = "ffffffffffffffff"
+    res = lora.lora.process(
+        [
+            (UP.format(dev), json.dumps(no_object).encode(), None),
+            (UP.format(dev), b"{not json", None),
+            (UP.format(dev), json.dumps(wrong_type).encode(), None),
+            (UP.format(dev), b" " * 70000, None),
+            (UP.format("ffffffffffffffff"), json.dumps(stranger).encode(), None),
+            ("application/x/device/y/event/join", b"{}", None),
+        ]
+    )
+    assert res == ["no_object", "json", "schema", "oversized", "unknown_device", "ignored"]
+    # a meter whose profile cannot be resolved is counted, not fatal
+    plug_no_profile = copy.deepcopy(PLUG)
+    plug_no_profile["deviceInfo"]["deviceProfileName"] = "Something else"
+    assert lora.lora.process(
+        [(UP.format("24e124148d042a77"), json.dumps(plug_no_profile).encode(), None)]
+    ) == ["no_profile"]
+    text = scrape(url(lora, "/metrics"))
+    assert metric(text, "energy_lora_unknown_devices_total") == 1
+    assert metric(text, "energy_lora_rejected_total", reason="json") == 1
+
+
+def test_the_things_stack_and_chirpstack_v3_uplinks(lora):
+    tts = {
+        "end_device_ids": {
+            "device_id": "dc1-main-tts",
+            "application_ids": {"application_id": "facility"},
+            "dev_eui": "0018B21000006C3A",
+        },
+        "correlation_ids": ["as:up:01HABC", "rpc:/ttn.lorawan.v3.AppAs/SimulateUplink"],
+        "received_at": iso(T0 + 5),
+        "uplink_message": {
+            "f_port": 1,
+            "f_cnt": 42,
+            "frm_payload": "AQID",
+            "decoded_payload": {"bytes": {"counterValues": [2000, 0]}},
+            "rx_metadata": [
+                {
+                    "gateway_ids": {"gateway_id": "gw-1", "eui": "7276FF002E062CC4"},
+                    "rssi": -90,
+                    "snr": 7.5,
+                }
+            ],
+            "settings": {
+                "data_rate": {"lora": {"bandwidth": 125000, "spreading_factor": 7}},
+                "frequency": "868100000",
+            },
+            "received_at": iso(T0 + 5),
+        },
+    }
+    up = m.tts_v3_up(json.dumps(tts).encode())
+    assert (up.dev_eui, up.dedup_key, up.spreading_factor) == (
+        "0018b21000006c3a",
+        "as:up:01HABC",
+        7,
+    )
+    v3 = {
+        "applicationID": "3",
+        "applicationName": "facility",
+        "deviceName": "dc1-main",
+        "devEUI": base64.b64encode(bytes.fromhex("0018b21000006c3a")).decode(),
+        "rxInfo": [
+            {
+                "gatewayID": base64.b64encode(bytes.fromhex("7276ff002e062cc4")).decode(),
+                "time": iso(T0 + 3605),
+                "rssi": -95,
+                "loRaSNR": 5.5,
+            }
+        ],
+        "txInfo": {"frequency": 868100000, "dr": 5},
+        "fCnt": 43,
+        "fPort": 1,
+        "data": "AQID",
+        "objectJSON": json.dumps({"bytes": {"counterValues": [2100, 0]}}),
+        "tags": {},
+    }
+    up3 = m.chirpstack_v3_up(json.dumps(v3).encode())
+    assert up3.dev_eui == "0018b21000006c3a" and up3.rx[0].gateway_id == "7276ff002e062cc4"
+    # the same meter fed by both networks' formats: 100 pulses × 10 Wh
+    lora.lora.process(
+        [
+            ("v3/facility@ville/devices/dc1-main-tts/up", json.dumps(tts).encode(), None),
+            ("application/3/device/0018b21000006c3a/event/up", json.dumps(v3).encode(), None),
+        ]
+    )
+    assert energy(lora, "dc1-main") == pytest.approx(1000)
+
+
+def test_smart_plug_calibrates_its_host(lora):
+
+    # the host's agent: idle 24 h on 2025-11-21 (Paris) → modelled 25.3 W × 24 h
+    day0 = datetime(2025, 11, 21, 0, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
+    rep = Report(
+        "00000000-0000-4000-8000-0000000000aa",
+        0,
+        day0 + 86400,
+        Host(hostname="PC-042", kind="desktop"),
+        day0 - 60,
+        (Segment(day0, day0 + 86400, "idle", cpu_util=0.0),),
+    )
+    lora.pipeline.limits = Limits(clock_skew_s=1e9)
+    assert lora.pipeline.process([(encode_report(rep), None)])[0].result == "accepted"
+    lora.lora.process(
+        [
+            (UP.format("24e124148d042a77"), plug(day0 + i * 3600, 10000 + 20 * i), None)
+            for i in range(25)
+        ]
+    )
+    (cal,) = plug_calibration(lora.ledger, date(2025, 11, 21), date(2025, 11, 21))
+    assert cal.measured_wh == pytest.approx(480)
+    assert cal.modelled_wh == pytest.approx(25.3 * 24)
+    assert cal.ratio == pytest.approx(480 / (25.3 * 24))
+
+
+def test_end_to_end_through_mosquitto_gateways_and_meters(tmp_path, broker):
+    cfg_lora = {
+        **LORA,
+        "mqtt": {
+            "host": "127.0.0.1",
+            "port": broker.port,
+            "client_id": "lora-e2e",
+            "group": "lora-e2e",
+        },
+    }
+    pub = mqtt.Client(
+        callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+        client_id="ns-e2e",
+        protocol=mqtt.MQTTv5,
+    )
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    # retained gateway state published before the collector exists
+    pub.publish(
+        "eu868/gateway/7276ff002e062cc4/state/conn", ONLINE, qos=1, retain=True
+    ).wait_for_publish(5)
+    with running(make_config(tmp_path, lorawan=cfg_lora)) as c:
+        wait_for(lambda: c.lora_mqtt.connected, 10, "lora mqtt")
+        wait_for(
+            lambda: (
+                metric(
+                    scrape(url(c, "/metrics")), "energy_lora_gateway_up", gateway="7276ff002e062cc4"
+                )
+                == 1
+            ),
+            10,
+            "retained ONLINE",
+        )
+        for i in range(2):
+            stats = json.loads(STATS)
+            stats["time"] = iso(T0 + 30 * i)
+            pub.publish(
+                "eu868/gateway/7276ff002e062cc4/event/stats", json.dumps(stats).encode(), qos=1
+            ).wait_for_publish(5)
+        for i, v in enumerate((1000, 1100)):
+            pub.publish(
+                UP.format("0018b21000006c3a"), pulse("0018b21000006c3a", T0 + 600 * i, v), qos=1
+            ).wait_for_publish(5)
+        wait_for(lambda: c.lora.processed >= 5, 20, "messages processed")
+        text = scrape(url(c, "/metrics"))
+        assert (
+            metric(
+                text,
+                "energy_lora_gateway_packets_total",
+                gateway="7276ff002e062cc4",
+                direction="rx",
+                status="received",
+            )
+            == 74
+        )  # 37 per interval, summed
+        assert metric(text, "energy_lora_gateway_rx_sf_packets_total", sf="SF12") == 16
+        assert metric(text, "energy_lora_meter_wh_total", meter="dc1-main") == 1000
+        assert metric(text, "energy_lora_network_wh_total") == pytest.approx(12 * 60 / 3600)
+        # the gateway drops: its bridge's Last Will (no `state` key) arrives
+        pub.publish(
+            "eu868/gateway/7276ff002e062cc4/state/conn", OFFLINE, qos=1, retain=True
+        ).wait_for_publish(5)
+        wait_for(
+            lambda: (
+                metric(
+                    scrape(url(c, "/metrics")), "energy_lora_gateway_up", gateway="7276ff002e062cc4"
+                )
+                == 0
+            ),
+            10,
+            "offline",
+        )
+        (uplinks,) = c.ledger.execute("SELECT SUM(uplinks) FROM lora_gateway_days")[0]
+        assert uplinks == 2
+    pub.publish("eu868/gateway/7276ff002e062cc4/state/conn", b"", qos=1, retain=True)
+    pub.loop_stop()
