@@ -348,6 +348,12 @@ class LorawanConfig:
     meters: list[MeterConfig] = opt([], "Devices that are meters.")
     gateways: list[GatewayPowerConfig] = opt([], "Gateway power figures.")
     default_gateway_power_w: float = opt(5.0, "Power of gateways not listed.", minimum=0)
+    marshaler: str = opt(
+        "json",
+        "Payload encoding of ChirpStack events and Gateway Bridge "
+        "messages (ChirpStack `marshaler`); protobuf needs `chirpstack-api`.",
+        choices=("json", "protobuf"),
+    )
     gateway_stale_s: float = opt(
         300.0, "A gateway without stats for this long is offline.", minimum=10
     )

@@ -455,3 +455,39 @@ def test_end_to_end_through_mosquitto_gateways_and_meters(tmp_path, broker):
         assert uplinks == 2
     pub.publish("eu868/gateway/7276ff002e062cc4/state/conn", b"", qos=1, retain=True)
     pub.loop_stop()
+
+
+def test_protobuf_marshaler_gives_the_same_results(tmp_path):
+    from chirpstack_api import gw, integration
+    from google.protobuf import json_format
+
+    def pb(cls, doc):
+        msg = cls()
+        json_format.ParseDict(doc, msg, ignore_unknown_fields=True)
+        return msg.SerializeToString()
+
+    cfg = {**LORA, "marshaler": "protobuf"}
+    with running(make_config(tmp_path, lorawan=cfg)) as c:
+        dev = "0018b21000006c3a"
+        ups = [json.loads(pulse(dev, T0 + 600 * i, v)) for i, v in enumerate((1000, 1020))]
+        res = c.lora.process(
+            [(UP.format(dev), pb(integration.UplinkEvent, u), None) for u in ups]
+            + [
+                (
+                    "eu868/gateway/7276ff002e062cc4/event/stats",
+                    pb(gw.GatewayStats, json.loads(STATS)),
+                    None,
+                ),
+                (
+                    "eu868/gateway/7276ff002e062cc4/state/conn",
+                    pb(gw.ConnState, json.loads(OFFLINE)),
+                    None,
+                ),
+                (UP.format(dev), b"\xff\xfe not protobuf", None),
+            ]
+        )
+        assert res == ["ok", "ok", "ok", "ok", "protobuf"]
+        assert energy(c, "dc1-main") == pytest.approx(200)
+        text = scrape(url(c, "/metrics"))
+        assert metric(text, "energy_lora_gateway_packets_total", direction="rx", status="ok") == 31
+        assert metric(text, "energy_lora_gateway_up", gateway="7276ff002e062cc4") == 0

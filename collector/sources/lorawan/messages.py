@@ -163,6 +163,33 @@ def _b64_hex(v: Any, what: str) -> str:
         raise LoraError("schema", f"{what}: not base64") from None
 
 
+# -- protobuf ------------------------------------------------------------------------------
+
+
+def protobuf_to_json(kind: str, payload: bytes) -> bytes:
+    """ChirpStack protobuf (`integration.UplinkEvent`, `StatusEvent`, `gw.GatewayStats`,
+    `gw.ConnState`) to the JSON the same message has with the JSON marshaler (protojson
+    names, Struct `object` as a JSON object), so one parser serves both encodings."""
+    import json as _json
+
+    from chirpstack_api import gw, integration  # type: ignore[import-untyped,unused-ignore]
+    from google.protobuf import json_format
+    from google.protobuf.message import DecodeError
+
+    cls = {
+        "up": integration.UplinkEvent,
+        "status": integration.StatusEvent,
+        "stats": gw.GatewayStats,
+        "conn": gw.ConnState,
+    }[kind]
+    msg = cls()
+    try:
+        msg.ParseFromString(payload)
+    except DecodeError as exc:
+        raise LoraError("protobuf", str(exc)[:100]) from None
+    return _json.dumps(json_format.MessageToDict(msg)).encode()
+
+
 # -- ChirpStack v4 ---------------------------------------------------------------------------
 
 

@@ -254,15 +254,20 @@ class LoraProcessor:
             i = parts.index("gateway")
             gid = parts[i + 1] if len(parts) > i + 1 else ""
             tail = "/".join(parts[i + 2 :])
+            proto = self.cfg.marshaler == "protobuf"
             if tail == "event/stats":
-                return m.gateway_stats(payload)
+                return m.gateway_stats(m.protobuf_to_json("stats", payload) if proto else payload)
             if tail == "state/conn":
+                if proto and payload:
+                    payload = m.protobuf_to_json("conn", payload)
                 return m.gateway_conn(payload, gid)
             raise m.LoraError("ignored", f"gateway topic {tail}")
         if parts[0] == "v3" and parts[-1] == "up":
             return m.tts_v3_up(payload)
         if parts[0] == "application" and len(parts) >= 6 and parts[-2] == "event":
             kind = parts[-1]
+            if self.cfg.marshaler == "protobuf" and kind in ("up", "status"):
+                payload = m.protobuf_to_json(kind, payload)
             if kind == "up":
                 if b'"deviceInfo"' in payload:
                     return m.chirpstack_v4_up(payload)
