@@ -157,6 +157,118 @@ FLEET = [
 ]
 
 
+LORAWAN = [
+    Panel(
+        "Passerelles connectées",
+        "Gateways up",
+        ("energy_lora_gateway_up",),
+        "stat",
+        legend="{{gateway}}",
+        labels=("gateway",),
+        width=8,
+    ),
+    Panel(
+        "Trafic des passerelles (paquets/s)",
+        "Gateway traffic (packets/s)",
+        (
+            "sum by (gateway, direction, status) "
+            "(rate(energy_lora_gateway_packets_total[$__rate_interval]))",
+        ),
+        "timeseries",
+        "pps",
+        "{{gateway}} {{direction}} {{status}}",
+        ("gateway", "direction", "status"),
+        16,
+    ),
+    Panel(
+        "Paquets reçus par facteur d'étalement",
+        "Received packets by spreading factor",
+        ("sum by (sf) (increase(energy_lora_gateway_rx_sf_packets_total[$__range]))",),
+        "bargauge",
+        legend="{{sf}}",
+        labels=("sf",),
+        width=8,
+    ),
+    Panel(
+        "RSSI par passerelle (dBm)",
+        "RSSI by gateway (dBm)",
+        ("energy_lora_gateway_rssi_dbm",),
+        "timeseries",
+        "dBm",
+        "{{gateway}}",
+        ("gateway",),
+        8,
+    ),
+    Panel(
+        "SNR par passerelle (dB)",
+        "SNR by gateway (dB)",
+        ("energy_lora_gateway_snr_db",),
+        "timeseries",
+        "dB",
+        "{{gateway}}",
+        ("gateway",),
+        8,
+    ),
+    Panel(
+        "Énergie mesurée par compteur (kWh)",
+        "Energy by meter (kWh)",
+        ("sum by (meter, role) (increase(energy_lora_meter_wh_total[$__range])) / 1000",),
+        "bargauge",
+        "kwatth",
+        "{{meter}} ({{role}})",
+        ("meter", "role"),
+    ),
+    Panel(
+        "Puissance des compteurs (W)",
+        "Meter power (W)",
+        ("energy_lora_meter_watts",),
+        "timeseries",
+        "watt",
+        "{{meter}}",
+        ("meter", "site", "role"),
+    ),
+    Panel(
+        "Énergie du réseau LoRa par message délivré (Wh)",
+        "LoRa network energy per delivered uplink (Wh)",
+        (
+            "sum(increase(energy_lora_network_wh_total[$__range])) / "
+            "sum(increase(energy_lora_uplinks_total[$__range]))",
+        ),
+        "stat",
+        "watth",
+        width=8,
+    ),
+    Panel(
+        "Dernier message des capteurs (s)",
+        "Devices last seen (s ago)",
+        ("time() - energy_lora_device_last_seen_timestamp_seconds",),
+        "table",
+        "s",
+        "{{dev_eui}}",
+        ("dev_eui",),
+        8,
+    ),
+    Panel(
+        "Batterie des capteurs (%)",
+        "Device battery (%)",
+        ("energy_lora_device_battery_percent",),
+        "bargauge",
+        "percent",
+        "{{dev_eui}}",
+        ("dev_eui",),
+        8,
+    ),
+    Panel(
+        "Messages rejetés ou ignorés",
+        "Messages rejected or ignored",
+        ("sum by (reason) (increase(energy_lora_rejected_total[$__range]))",),
+        "bargauge",
+        legend="{{reason}}",
+        labels=("reason",),
+    ),
+]
+
+
 def _panel(i: int, p: Panel, lang: str, y: int, x: int) -> dict[str, Any]:
     return {
         "id": i + 1,
@@ -200,6 +312,12 @@ def build() -> dict[str, dict[str, Any]]:
         "fleet.fr.json": dashboard("energy-fleet", "Parc : énergie et mise en veille", FLEET, "fr"),
         "fleet.en.json": dashboard(
             "energy-fleet", "Fleet: energy and sleep compliance", FLEET, "en"
+        ),
+        "lorawan.fr.json": dashboard(
+            "energy-lorawan", "Réseau LoRaWAN : passerelles, compteurs, empreinte", LORAWAN, "fr"
+        ),
+        "lorawan.en.json": dashboard(
+            "energy-lorawan", "LoRaWAN network: gateways, meters, footprint", LORAWAN, "en"
         ),
     }
 

@@ -491,3 +491,97 @@ def test_protobuf_marshaler_gives_the_same_results(tmp_path):
         text = scrape(url(c, "/metrics"))
         assert metric(text, "energy_lora_gateway_packets_total", direction="rx", status="ok") == 31
         assert metric(text, "energy_lora_gateway_up", gateway="7276ff002e062cc4") == 0
+
+
+# -- dashboard panels against a real Prometheus ---------------------------------------------
+
+sys_path_dash = str(Path(__file__).resolve().parent.parent / "dashboards")
+
+
+def status_event(dev: str, t: float, battery: float) -> bytes:
+    return json.dumps(
+        {
+            "deduplicationId": f"st-{t}",
+            "time": iso(t),
+            "deviceInfo": dict(PULSE["deviceInfo"], devEui=dev),
+            "margin": 7,
+            "externalPowerSource": False,
+            "batteryLevel": battery,
+        }
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def lora_prometheus(tmp_path_factory):
+    import sys
+    import time as _time
+
+    from services import Prometheus
+
+    tmp = tmp_path_factory.mktemp("lora-dash")
+    with running(make_config(tmp, lorawan=LORA)) as c:
+        prom = Prometheus(tmp / "prom", [f"127.0.0.1:{c.http.port}"]).start()
+        try:
+            wait_for(lambda: prom.ready() and prom.query("up == 1"), 30, "first scrape")
+            now = _time.time()
+            gw_topic = "eu868/gateway/7276ff002e062cc4/event/stats"
+            for r in range(3):  # rounds between scrapes: counters are seen growing
+                stats = json.loads(STATS)
+                stats["time"] = iso(now + r)
+                c.lora.process(
+                    [
+                        (gw_topic, json.dumps(stats).encode(), None),
+                        (
+                            UP.format("0018b21000006c3a"),
+                            pulse("0018b21000006c3a", now - 600 + r * 60, 1000 + 50 * r),
+                            None,
+                        ),
+                        (
+                            UP.format("24e124148d042a77"),
+                            plug(now - 600 + r * 60, 5000 + 5 * r),
+                            None,
+                        ),
+                        (
+                            "application/x/device/0018b21000006c3a/event/status",
+                            status_event("0018b21000006c3a", now, 87.5),
+                            None,
+                        ),
+                        (UP.format("0018b21000006c3a"), b"{broken", None),
+                    ]
+                )
+                _time.sleep(2.2)
+            sys.path.insert(0, sys_path_dash)
+            yield c, prom
+        finally:
+            prom.stop()
+
+
+def _lorawan_panels():
+    import sys
+
+    sys.path.insert(0, sys_path_dash)
+    import build
+
+    return build.LORAWAN
+
+
+@pytest.mark.parametrize("panel", _lorawan_panels(), ids=[p.en for p in _lorawan_panels()])
+def test_lorawan_panel_queries_return_expected_series(lora_prometheus, panel):
+    _, prom = lora_prometheus
+    for expr in panel.exprs:
+        q = expr.replace("$__range", "10m").replace("$__rate_interval", "1m")
+        result = prom.query(q)
+        assert result, f"{panel.en}: {q} returned nothing"
+        for series in result:
+            assert set(panel.labels) <= set(series["metric"]), (panel.en, series["metric"])
+            value = float(series["value"][1])
+            assert value == value, (panel.en, value)  # no NaN
+            assert value >= 0 or panel.unit in ("dBm", "dB"), (panel.en, value)
+
+
+def test_network_energy_per_uplink_matches_the_configured_power(lora_prometheus):
+    c, prom = lora_prometheus
+    (row,) = prom.query("sum(energy_lora_network_wh_total) / sum(energy_lora_uplinks_total)")
+    # 12 W gateway: 30 s for the first stats, then the time between stats (1 s each)
+    wh = 12 * (30 + 1 + 1) / 3600
+    assert float(row["value"][1]) == pytest.approx(wh / 6, rel=1e-6)
