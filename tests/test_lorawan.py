@@ -580,7 +580,7 @@ def test_lorawan_panel_queries_return_expected_series(lora_prometheus, panel):
 
 
 def test_network_energy_per_uplink_matches_the_configured_power(lora_prometheus):
-    c, prom = lora_prometheus
+    _, prom = lora_prometheus
     (row,) = prom.query("sum(energy_lora_network_wh_total) / sum(energy_lora_uplinks_total)")
     # 12 W gateway: 30 s for the first stats, then the time between stats (1 s each)
     wh = 12 * (30 + 1 + 1) / 3600
