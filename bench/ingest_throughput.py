@@ -68,7 +68,7 @@ def backlog(port: int, payloads: list[tuple[str, bytes]]) -> None:
     time.sleep(0.5)
 
 
-def run_mosquitto_sub(port: int, n: int, cid: str) -> float:
+def run_mosquitto_sub(port: int, n: int, cid: str, topic: str = f"{TOPIC}/+/report") -> float:
     t0 = time.perf_counter()
     subprocess.run(
         [
@@ -84,7 +84,7 @@ def run_mosquitto_sub(port: int, n: int, cid: str) -> float:
             "-i",
             cid,
             "-t",
-            f"{TOPIC}/+/report",
+            topic,
             "-C",
             str(n),
             "-V",
