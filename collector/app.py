@@ -42,6 +42,7 @@ from collector.model.energy import Hypervisor, embodied_kg_per_day
 from collector.model.profiles import ProfileBook
 from collector.pipeline import Pipeline, Sink
 from collector.sources.agents.http import IngestServer
+from collector.sources.lorawan.calibration import Calibration, plug_calibration
 from collector.sources.lorawan.processor import LoraProcessor
 
 log = logging.getLogger("energy_collector")
@@ -217,6 +218,13 @@ class Collector:
         s.add_job(self.log_stale, "interval", minutes=1, id="stale-hosts")
         if self.lora is not None:
             s.add_job(self.lora.refresh_gateways, "interval", minutes=1, id="lora-gateways")
+            s.add_job(
+                self.refresh_calibration,
+                "interval",
+                hours=1,
+                id="plug-calibration",
+                next_run_time=datetime.now(self.tz),
+            )
         if self.compliance is not None:
             cc = self.cfg.compliance
             cal = self.calendars[cc.default_calendar]
@@ -338,6 +346,22 @@ class Collector:
         if fmt == "text":
             return 200, to_text(rep, lang).encode(), "text/plain; charset=utf-8"
         return 200, json.dumps(rep, ensure_ascii=False).encode(), "application/json"
+
+    def refresh_calibration(self) -> list[Calibration]:
+        """Smart plugs against their hosts' modelled energy over the last 7 full days."""
+        if self.lora is None:
+            return []
+        today = datetime.now(self.tz).date()
+        cals = plug_calibration(
+            self.ledger,
+            today - timedelta(days=7),
+            today - timedelta(days=1),
+            self.cfg.ledger.timezone,
+        )
+        for cal in cals:
+            if cal.ratio is not None:
+                self.lora.metrics.calibration.labels(cal.host, cal.meter).set(cal.ratio)
+        return cals
 
     def _rates_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
         """Rates over a week or a month: ?from=YYYY-MM-DD&to=YYYY-MM-DD&by=site."""

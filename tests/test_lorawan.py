@@ -585,3 +585,54 @@ def test_network_energy_per_uplink_matches_the_configured_power(lora_prometheus)
     # 12 W gateway: 30 s for the first stats, then the time between stats (1 s each)
     wh = 12 * (30 + 1 + 1) / 3600
     assert float(row["value"][1]) == pytest.approx(wh / 6, rel=1e-6)
+
+
+def test_meter_series_land_in_the_tsdb_at_the_uplinks_own_time(tmp_path, victoria):
+    cfg = make_config(
+        tmp_path, lorawan=LORA, tsdb={"enabled": True, "url": victoria.url, "flush_interval_s": 0.1}
+    )
+    with running(cfg) as c:
+        dev = "0018b21000006c3a"
+        c.lora.process(
+            [
+                (UP.format(dev), pulse(dev, T0, 1000), None),
+                (UP.format(dev), pulse(dev, T0 + 3600, 1150), None),
+            ]
+        )
+        wait_for(lambda: c.tsdb.written >= 1, 20, "tsdb write")
+    res = victoria.query('energy_meter_wh{meter="dc1-main"}', T0 + 1)
+    assert [float(r["value"][1]) for r in res] == [1500.0]  # stamped at T0, the reading's start
+    assert res[0]["metric"]["role"] == "facility"
+
+
+def test_calibration_ratio_exposed_on_metrics(tmp_path):
+    cfg = make_config(tmp_path, lorawan=LORA)
+    with running(cfg) as c:
+        import time as _time
+
+        from agent.schema import format_time  # noqa: F401  (schema helpers used above)
+
+        z = ZoneInfo("Europe/Paris")
+        yday = datetime.now(z).date().toordinal() - 1
+        d0 = datetime.combine(date.fromordinal(yday), datetime.min.time(), z).timestamp()
+        rep = Report(
+            "00000000-0000-4000-8000-0000000000bb",
+            0,
+            d0 + 86400,
+            Host(hostname="PC-042", kind="desktop"),
+            d0 - 60,
+            (Segment(d0, d0 + 86400, "idle", cpu_util=0.0),),
+        )
+        assert c.pipeline.process([(encode_report(rep), None)])[0].result == "accepted"
+        c.lora.process(
+            [
+                (UP.format("24e124148d042a77"), plug(d0 + i * 3600, 9000 + 25 * i), None)
+                for i in range(25)
+            ]
+        )
+        (cal,) = c.refresh_calibration()
+        assert cal.ratio == pytest.approx(600 / (25.3 * 24))
+        assert metric(
+            scrape(url(c, "/metrics")), "energy_plug_calibration_ratio", host="PC-042"
+        ) == pytest.approx(cal.ratio)
+        assert _time.time() > d0

@@ -136,6 +136,12 @@ class LoraMetrics:
             ["dev_eui"],
             registry=r,
         )
+        self.calibration = Gauge(
+            "energy_plug_calibration_ratio",
+            "Smart-plug energy over the modelled energy of the PC it measures (last 7 full days).",
+            ["host", "meter"],
+            registry=r,
+        )
         self.unknown = Counter(
             "energy_lora_unknown_devices",
             "Uplinks from devices that are not meters (counted, logged once per device).",
