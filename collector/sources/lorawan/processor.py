@@ -170,6 +170,7 @@ class LoraProcessor:
         self.gw_last_stats: dict[str, float] = {}
         self.gw_online: dict[str, bool] = {}
         self._unknown_logged: set[str] = set()
+        self._meter_cache: dict[tuple[str, str | None, str | None], Meter | None] = {}
         self.q: queue.Queue[tuple[str, bytes, Done | None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="lorawan", daemon=True)
         self.processed = 0
@@ -185,6 +186,15 @@ class LoraProcessor:
         raise LookupError(f"no meter profile matches {device_profile!r}")
 
     def meter_for(self, up: m.Uplink) -> Meter | None:
+        key = (up.dev_eui, up.profile, up.device_name)
+        if key in self._meter_cache:
+            return self._meter_cache[key]
+        meter = self._resolve(up)
+        if len(self._meter_cache) < 100_000:
+            self._meter_cache[key] = meter
+        return meter
+
+    def _resolve(self, up: m.Uplink) -> Meter | None:
         mc = self.by_eui.get(up.dev_eui)
         if mc is None:
             mc = next(
@@ -377,6 +387,7 @@ class LoraProcessor:
         after: list[Callable[[], None]] = []
         hours: dict[tuple[str, float], list[float]] = {}
         states: dict[str, RegisterState] = {}
+        seen_meters: dict[str, Meter] = {}
         lines: list[str] = []
         for i, u in ups:
             self.metrics.uplinks.labels(u.network).inc()
@@ -433,14 +444,15 @@ class LoraProcessor:
                     f"role={c.role},estimated={est} wh={res.wh:.6g},"
                     f"seconds={res.end - res.start:.3f} {int(res.start * 1000)}"
                 )
+            seen_meters[meter.name] = meter
+        for meter in seen_meters.values():  # facts once per meter per batch
             cur.execute(
                 led._sql(
                     "INSERT INTO meters VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (meter) "
-                    "DO UPDATE SET "
-                    "dev_eui = excluded.dev_eui, site = excluded.site, "
-                    "datacenter = excluded.datacenter, role = excluded.role, host = excluded.host, "
-                    "profile = excluded.profile, field = excluded.field, "
-                    "estimated = excluded.estimated"
+                    "DO UPDATE SET dev_eui = excluded.dev_eui, site = excluded.site, "
+                    "datacenter = excluded.datacenter, role = excluded.role, "
+                    "host = excluded.host, profile = excluded.profile, "
+                    "field = excluded.field, estimated = excluded.estimated"
                 ),
                 (
                     meter.name,
