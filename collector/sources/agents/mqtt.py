@@ -14,14 +14,9 @@ import json
 import logging
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
-from agent.config import read_secret
-from agent.transport import _ssl_context
 from collector.config import MqttIngestConfig
 from collector.metrics import Fleet, Metrics
+from collector.mqttclient import connect_persistent, subscriber
 from collector.pipeline import Outcome, Pipeline
 
 log = logging.getLogger("energy_collector.mqtt")
@@ -38,36 +33,14 @@ class MqttIngest:
         self.report_filter = f"$share/{cfg.group}/{cfg.topic_prefix}/+/report"
         self.status_filter = f"{cfg.topic_prefix}/+/status"
         self.connected = False
-        c = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=cfg.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        password = read_secret(cfg.password, cfg.password_file, "mqtt.password_file")
-        if cfg.username:
-            c.username_pw_set(cfg.username, password)
-        if cfg.tls.enabled:
-            c.tls_set_context(_ssl_context(cfg.tls))
-        c.reconnect_delay_set(min_delay=1, max_delay=30)
-        c.max_inflight_messages_set(20)
+        c = subscriber(cfg, "mqtt.password_file")
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.cfg.session_expiry_s
-        props.ReceiveMaximum = self.cfg.max_inflight
-        self.client.connect_async(
-            self.cfg.host,
-            self.cfg.port,
-            keepalive=self.cfg.keepalive_s,
-            clean_start=False,
-            properties=props,
-        )
-        self.client.loop_start()
+        connect_persistent(self.client, self.cfg)
 
     def stop(self) -> None:
         self.client.disconnect()

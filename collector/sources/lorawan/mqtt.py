@@ -14,13 +14,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-
-from agent.config import read_secret
-from agent.transport import _ssl_context
 from collector.config import LorawanConfig
+from collector.mqttclient import connect_persistent, subscriber
 from collector.sources.lorawan.processor import LoraProcessor
 
 log = logging.getLogger("energy_collector.lorawan")
@@ -31,21 +26,7 @@ class LoraMqtt:
         self.cfg = cfg
         self.processor = processor
         self.connected = False
-        mc = cfg.mqtt
-        c = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=mc.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        if mc.username:
-            c.username_pw_set(
-                mc.username,
-                read_secret(mc.password, mc.password_file, "lorawan.mqtt.password_file"),
-            )
-        if mc.tls.enabled:
-            c.tls_set_context(_ssl_context(mc.tls))
-        c.reconnect_delay_set(min_delay=1, max_delay=30)
+        c = subscriber(cfg.mqtt, "lorawan.mqtt.password_file")
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
@@ -59,17 +40,7 @@ class LoraMqtt:
         return out
 
     def start(self) -> None:
-        props = Properties(PacketTypes.CONNECT)
-        props.SessionExpiryInterval = self.cfg.mqtt.session_expiry_s
-        props.ReceiveMaximum = self.cfg.mqtt.max_inflight
-        self.client.connect_async(
-            self.cfg.mqtt.host,
-            self.cfg.mqtt.port,
-            keepalive=self.cfg.mqtt.keepalive_s,
-            clean_start=False,
-            properties=props,
-        )
-        self.client.loop_start()
+        connect_persistent(self.client, self.cfg.mqtt)
 
     def stop(self) -> None:
         self.client.disconnect()
