@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -154,10 +155,58 @@ def plug(t: float, wh: float, w: float = 68.0, dev: str = "24e124148d042a77") ->
 UP = "application/8e2f41a0/device/{}/event/up"
 
 
+class Feeder:
+    """Publishes messages to the real broker like a network server, and waits for them."""
+
+    def __init__(self, collector, port: int) -> None:
+        self.c = collector
+        self.pub = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"ns-{id(self)}",
+            protocol=mqtt.MQTTv5,
+        )
+        self.pub.connect("127.0.0.1", port)
+        self.pub.loop_start()
+
+    def process(self, items):
+        """Same call shape as LoraProcessor.process, but through Mosquitto."""
+        before = self.c.lora.processed
+        for topic, payload, _ in items:
+            self.pub.publish(topic, payload, qos=1).wait_for_publish(5)
+        wait_for(lambda: self.c.lora.processed >= before + len(items), 20, "processed")
+        return list(self.c.lora.outcomes)[-len(items) :]
+
+    def close(self):
+        self.pub.disconnect()
+        self.pub.loop_stop()
+
+
+class Through:
+    """Wraps the collector so that tests' `lora.lora.process` goes through the broker."""
+
+    def __init__(self, collector, feeder) -> None:
+        self._c = collector
+        self.lora = feeder
+
+    def __getattr__(self, name):
+        return getattr(self._c, name)
+
+
 @pytest.fixture
-def lora(tmp_path):
-    with running(make_config(tmp_path, lorawan=LORA)) as c:
-        yield c
+def lora(tmp_path, broker, request):
+    name = "lora-" + request.node.name[-40:].replace("[", "-").replace("]", "")
+    cfg = {
+        **LORA,
+        "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": name, "group": name},
+    }
+    with running(make_config(tmp_path, lorawan=cfg)) as c:
+        wait_for(lambda: c.lora_mqtt.connected, 10, "collector subscribed")
+        time.sleep(0.3)  # SUBACK
+        feeder = Feeder(c, broker.port)
+        try:
+            yield Through(c, feeder)
+        finally:
+            feeder.close()
 
 
 def energy(c, meter):

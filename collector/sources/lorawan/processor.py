@@ -16,6 +16,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -174,6 +175,7 @@ class LoraProcessor:
         self.q: queue.Queue[tuple[str, bytes, Done | None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="lorawan", daemon=True)
         self.processed = 0
+        self.outcomes: deque[str] = deque(maxlen=10_000)  # the latest results, for status/tests
 
     # -- mapping -------------------------------------------------------------------------------
 
@@ -317,6 +319,7 @@ class LoraProcessor:
         for (_, _, done), res in zip(items, results, strict=True):
             if done is not None:
                 done(res)
+        self.outcomes.extend(results)
         self.processed += len(items)
         return results
 
