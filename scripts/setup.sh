@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: services are started by tests/services.py on loopback test ports, not here.
-APT_PACKAGES=(mosquitto mosquitto-clients prometheus-node-exporter victoria-metrics postgresql openssl curl prometheus prometheus-alertmanager)
+APT_PACKAGES=(mosquitto mosquitto-clients prometheus-node-exporter victoria-metrics postgresql openssl curl prometheus prometheus-alertmanager snmp prometheus-snmp-exporter)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -25,10 +25,12 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from collector import meterstore
 from collector.config import LorawanConfig, MeterConfig, MeterProfileConfig
 from collector.ledger import Ledger
+from collector.meterstore import MeterFacts
 from collector.sources.lorawan import messages as m
-from collector.sources.lorawan.meters import FieldSpec, RegisterState, Step, step
+from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
 
 log = logging.getLogger("energy_collector.lorawan")
 
@@ -429,13 +431,13 @@ class LoraProcessor:
                 continue
             st = states.get(meter.name)
             if st is None:
-                st = states[meter.name] = self._load_state(cur, meter)
+                st = states[meter.name] = meterstore.load_state(led, cur, meter.name)
             res = step(meter.spec, st, u.time, value, meter.cfg.max_power_w, self.cfg.max_gap_s)
             if res.note != "ok":
                 self.metrics.meter_events.labels(meter.name, res.note).inc()
             self.metrics.messages.labels("uplink", res.note).inc()
             if res.end > res.start:
-                self._spread(hours, meter.name, res)
+                meterstore.spread(hours, meter.name, res)
                 est = "1" if res.estimated else "0"
                 c = meter.cfg
                 self.metrics.meter_wh.labels(meter.name, c.site, c.role, est).inc(res.wh)
@@ -448,69 +450,25 @@ class LoraProcessor:
                     f"seconds={res.end - res.start:.3f} {int(res.start * 1000)}"
                 )
             seen_meters[meter.name] = meter
-        for meter in seen_meters.values():  # facts once per meter per batch
-            cur.execute(
-                led._sql(
-                    "INSERT INTO meters VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (meter) "
-                    "DO UPDATE SET dev_eui = excluded.dev_eui, site = excluded.site, "
-                    "datacenter = excluded.datacenter, role = excluded.role, "
-                    "host = excluded.host, profile = excluded.profile, "
-                    "field = excluded.field, estimated = excluded.estimated"
-                ),
-                (
-                    meter.name,
-                    meter.dev_eui,
-                    meter.cfg.site,
-                    meter.cfg.datacenter,
-                    meter.cfg.role,
-                    meter.cfg.host,
-                    meter.profile,
-                    meter.spec.name,
-                    0 if meter.spec.cumulative else 1,
-                ),
+        facts = [
+            MeterFacts(
+                mt.name,
+                mt.dev_eui,
+                mt.cfg.site,
+                mt.cfg.datacenter,
+                mt.cfg.role,
+                mt.cfg.host,
+                mt.profile,
+                mt.spec.name,
+                not mt.spec.cumulative,
             )
-        for name, st in states.items():
-            cur.execute(
-                led._sql(
-                    "INSERT INTO meter_state VALUES (?,?,?,?) ON CONFLICT (meter) DO UPDATE SET "
-                    "value = excluded.value, time = excluded.time, suspect = excluded.suspect"
-                ),
-                (name, st.value, st.time, st.suspect),
-            )
-        if hours:
-            cur.executemany(
-                led._sql(
-                    "INSERT INTO meter_hours VALUES (?,?,?,?) ON CONFLICT (meter, hour_start) "
-                    "DO UPDATE SET wh = meter_hours.wh + excluded.wh, "
-                    "covered_s = meter_hours.covered_s + excluded.covered_s"
-                ),
-                [(k[0], k[1], v[0], v[1]) for k, v in sorted(hours.items())],
-            )
+            for mt in seen_meters.values()
+        ]
+        meterstore.save(led, cur, facts, states, hours)
         if lines and self.tsdb_lines is not None:
             sink = self.tsdb_lines
             after.append(lambda: sink(lines))
         return after
-
-    def _load_state(self, cur: Any, meter: Meter) -> RegisterState:
-        lock = " FOR UPDATE" if self.ledger.postgres else ""
-        cur.execute(
-            self.ledger._sql(f"SELECT value, time, suspect FROM meter_state WHERE meter = ?{lock}"),
-            (meter.name,),
-        )
-        row = cur.fetchone()
-        return RegisterState(*row) if row else RegisterState()
-
-    @staticmethod
-    def _spread(hours: dict[tuple[str, float], list[float]], name: str, res: Step) -> None:
-        span = res.end - res.start
-        t = res.start
-        while t < res.end:
-            h = (t // 3600) * 3600
-            b = min(res.end, h + 3600)
-            acc = hours.setdefault((name, h), [0.0, 0.0])
-            acc[0] += res.wh * (b - t) / span
-            acc[1] += b - t
-            t = b
 
     def _gateways(self, cur: Any, stats: list[m.GatewayStats], ups: list[m.Uplink]) -> None:
         days: dict[tuple[str, str], list[float]] = {}
