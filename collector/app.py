@@ -44,6 +44,7 @@ from collector.pipeline import Pipeline, Sink
 from collector.sources.agents.http import IngestServer
 from collector.sources.lorawan.calibration import Calibration, plug_calibration
 from collector.sources.lorawan.processor import LoraProcessor
+from collector.sources.snmp.poller import Poller
 
 log = logging.getLogger("energy_collector")
 
@@ -148,6 +149,7 @@ class Collector:
                 self.tsdb.write_lines if self.tsdb else None,
             )
             self.lora_mqtt = LoraMqtt(cfg.lorawan, self.lora)
+        self.snmp = Poller(cfg.snmp, self.ledger, self.metrics.registry)
         self.mqtt = None
         if cfg.mqtt.enabled:
             from collector.sources.agents.mqtt import MqttIngest
@@ -169,6 +171,8 @@ class Collector:
         if self.lora is not None and self.lora_mqtt is not None:
             self.lora.start()
             self.lora_mqtt.start()
+        if self.cfg.snmp.enabled:
+            self.snmp.start()
         self._start_scheduler()
         log.info(
             "collector: HTTP on %s:%d (POST /api/v1/reports, GET /metrics, "
@@ -188,6 +192,8 @@ class Collector:
         if self.lora is not None and self.lora_mqtt is not None:
             self.lora_mqtt.stop()
             self.lora.stop()
+        if self.cfg.snmp.enabled:
+            self.snmp.stop()
         self.http.stop()
         self.pipeline.stop()
         if self.tsdb is not None:

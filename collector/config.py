@@ -376,6 +376,53 @@ class LorawanConfig:
 
 
 @dataclass
+class SnmpDeviceConfig:
+    name: str = opt("", "Device name (meters are named `<name>:<table>:<index>`).")
+    host: str = opt("", "Address.")
+    port: int = opt(161, "UDP port.", minimum=1, maximum=65535)
+    version: str = opt("2c", "SNMP version.", choices=("2c", "3"))
+    community: str = opt("public", "v2c community.", secret=True)
+    user: str | None = opt(None, "v3 user (USM).")
+    auth_protocol: str = opt(
+        "SHA", "v3 authentication.", choices=("SHA", "SHA224", "SHA256", "SHA384", "SHA512", "MD5")
+    )
+    auth_key: str | None = opt(None, "v3 authentication key.", secret=True)
+    priv_protocol: str = opt("AES", "v3 privacy.", choices=("AES", "AES192", "AES256", "DES"))
+    priv_key: str | None = opt(None, "v3 privacy key.", secret=True)
+    context: str = opt("", "v3 context name.")
+    profile: str | None = opt(None, "Force a profile (default: by sysObjectID / sysDescr).")
+    site: str = opt("", "Site.")
+    datacenter: str | None = opt(None, "Datacenter.")
+    room: str | None = opt(None, "Room.")
+    rack: str | None = opt(None, "Rack.")
+    role: str = opt(
+        "it",
+        "What its energy is.",
+        choices=("it", "facility", "cooling", "lighting", "network", "building", "other"),
+    )
+    category: int = opt(
+        2,
+        "ISO/IEC 30134-2 IT measurement category (1 UPS output, 2 PDU "
+        "output, 3 IT equipment input).",
+        minimum=1,
+        maximum=3,
+    )
+    timeout_s: float = opt(2.0, "Per-request timeout.", minimum=0.1)
+    retries: int = opt(1, "Retries per request.", minimum=0, maximum=10)
+    max_repetitions: int = opt(25, "GETBULK max-repetitions.", minimum=1, maximum=200)
+
+
+@dataclass
+class SnmpConfig:
+    enabled: bool = opt(False, "Poll SNMP devices.")
+    interval_s: float = opt(60.0, "Poll period.", minimum=1)
+    concurrency: int = opt(50, "Devices polled at once.", minimum=1)
+    backoff_max_s: float = opt(900.0, "Longest wait before retrying a dead device.", minimum=1)
+    max_power_w: float = opt(200_000.0, "Register steps implying more are glitches.", minimum=1)
+    devices: list[SnmpDeviceConfig] = opt([], "Devices.")
+
+
+@dataclass
 class CollectorConfig:
     state_dir: str = opt("run/collector", "Working directory (TSDB buffer, default ledger).")
     stale_after_s: float = opt(
@@ -393,6 +440,7 @@ class CollectorConfig:
     validation: ValidationConfig = section(ValidationConfig, "Report validation.")
     compliance: ComplianceConfig = section(ComplianceConfig, "Off-hours sleep compliance.")
     lorawan: LorawanConfig = section(LorawanConfig, "LoRaWAN meters and gateways.")
+    snmp: SnmpConfig = section(SnmpConfig, "SNMP polling of PDUs, UPSes, network gear.")
 
     def validate(self) -> None:
         if bool(self.http.tls_cert) != bool(self.http.tls_key):

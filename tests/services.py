@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -375,3 +376,69 @@ class Prometheus:
         if doc.get("status") != "success":
             raise RuntimeError(f"{promql}: {doc}")
         return list(doc["data"]["result"])
+
+
+class SnmpSim:
+    """snmpsim serving .snmprec recordings (community = file base name; the same name as the
+    SNMPv3 context), with one SNMPv3 user (SHA / AES). `restart()` restarts the counters."""
+
+    V3_USER, V3_AUTH, V3_PRIV = "energy", "auth-key-123", "priv-key-456"
+
+    def __init__(self, workdir: Path, recordings: list[Path]) -> None:
+        self.binary = shutil.which("snmpsim-command-responder") or str(
+            Path(sys.executable).parent / "snmpsim-command-responder"
+        )
+        self.dir = workdir
+        self.data = workdir / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        for r in recordings:
+            shutil.copy(r, self.data / r.name)
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> SnmpSim:
+        env = {**os.environ, "SNMPSIM_ALLOW_ROOT": "true"}
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--data-dir={self.data}",
+                f"--agent-udpv4-endpoint=127.0.0.1:{self.port}",
+                f"--v3-user={self.V3_USER}",
+                f"--v3-auth-key={self.V3_AUTH}",
+                "--v3-auth-proto=SHA",
+                f"--v3-priv-key={self.V3_PRIV}",
+                "--v3-priv-proto=AES",
+                f"--cache-dir={self.dir / 'cache'}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=open(self.dir / "snmpsim.log", "ab"),
+            env=env,
+        )
+        # UDP: wait until it answers a GET
+        deadline = time.monotonic() + 30
+        import asyncio
+
+        from collector.sources.snmp.client import Client, SnmpError, Target
+
+        while time.monotonic() < deadline:
+            try:
+                asyncio.run(
+                    Client().get(
+                        Target(
+                            "127.0.0.1", self.port, community="apc-rpdu2", timeout_s=0.5, retries=0
+                        ),
+                        ["1.3.6.1.2.1.1.3.0"],
+                    )
+                )
+                return self
+            except SnmpError:
+                time.sleep(0.2)
+        raise RuntimeError(f"snmpsim did not answer: {(self.dir / 'snmpsim.log').read_text()}")
+
+    def stop(self) -> None:
+        stop_process(self.proc, signal.SIGTERM, 10)
+        self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()

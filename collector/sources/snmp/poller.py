@@ -1,0 +1,268 @@
+"""Polls SNMP devices on a schedule: asyncio, a concurrency limit, per-device timeout and
+retries, exponential backoff for dead devices, so one slow or dead device never delays the
+others. Each cycle's readings are timestamped at the poll and written in one ledger
+transaction: energy registers through the shared register logic (resets, glitches, wraps: no
+negative energy), power integrated only where a row has no register (labelled estimated).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from collector import meterstore
+from collector.config import SnmpConfig, SnmpDeviceConfig
+from collector.ledger import Ledger
+from collector.meterstore import MeterFacts
+from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
+from collector.sources.snmp.client import Client, SnmpError, Target
+from collector.sources.snmp.profiles import Profile, Row, load_profiles, rows
+
+log = logging.getLogger("energy_collector.snmp")
+
+SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME = (
+    "1.3.6.1.2.1.1.1.0",
+    "1.3.6.1.2.1.1.2.0",
+    "1.3.6.1.2.1.1.3.0",
+)
+ENERGY = FieldSpec("energy", "", "energy_index", "Wh")
+POWER = FieldSpec("power", "", "power", "W")
+
+
+@dataclass
+class DeviceState:
+    failures: int = 0
+    next_try: float = 0.0
+    uptime: int | None = None
+    profile: Profile | None = None
+
+
+@dataclass
+class Poll:
+    device: SnmpDeviceConfig
+    time: float
+    rows: list[Row] = field(default_factory=list)
+    rebooted: bool = False
+
+
+def target(d: SnmpDeviceConfig) -> Target:
+    return Target(
+        d.host,
+        d.port,
+        d.version,
+        d.community,
+        d.user,
+        d.auth_protocol,
+        d.auth_key,
+        d.priv_protocol,
+        d.priv_key,
+        d.context,
+        d.timeout_s,
+        d.retries,
+        d.max_repetitions,
+    )
+
+
+class SnmpMetrics:
+    def __init__(self, r: CollectorRegistry) -> None:
+        self.up = Gauge(
+            "energy_snmp_up", "1 when the device answered the last poll.", ["device"], registry=r
+        )
+        self.errors = Counter(
+            "energy_snmp_poll_errors", "Failed polls by reason.", ["device", "reason"], registry=r
+        )
+        self.duration = Gauge(
+            "energy_snmp_poll_duration_seconds",
+            "Duration of the device's last poll.",
+            ["device"],
+            registry=r,
+        )
+        self.power = Gauge(
+            "energy_snmp_power_watts",
+            "Power read from the device.",
+            ["device", "table", "label", "role", "datacenter"],
+            registry=r,
+        )
+        self.energy = Counter(
+            "energy_snmp_energy_wh",
+            "Energy accounted from the device (registers; integrated power where `estimated`).",
+            ["device", "table", "role", "datacenter", "estimated"],
+            registry=r,
+        )
+        self.cycle = Gauge(
+            "energy_snmp_cycle_seconds", "Duration of the last full cycle.", registry=r
+        )
+
+
+class Poller:
+    def __init__(
+        self,
+        cfg: SnmpConfig,
+        ledger: Ledger,
+        registry: CollectorRegistry,
+        profiles: dict[str, Profile] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.ledger = ledger
+        self.metrics = SnmpMetrics(registry)
+        self.profiles = profiles or load_profiles()
+        self.client = Client()
+        self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in cfg.devices}
+        self._stop = threading.Event()
+        # pysnmp binds its transport to the loop it first runs on: one loop for all cycles
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="snmp", daemon=True)
+
+    # -- one device ------------------------------------------------------------------------
+
+    def pick_profile(self, d: SnmpDeviceConfig, oid: str | None, descr: str | None) -> Profile:
+        if d.profile:
+            return self.profiles[d.profile]
+        for p in self.profiles.values():
+            if p.matches(oid, descr):
+                return p
+        raise SnmpError("garbage", f"{d.name}: no profile for sysObjectID {oid!r}")
+
+    async def poll_device(self, d: SnmpDeviceConfig) -> Poll:
+        st = self.state.setdefault(d.name, DeviceState())
+        t0 = time.monotonic()
+        tgt = target(d)
+        sysinfo = await self.client.get(tgt, [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME])
+        uptime = sysinfo.get(SYS_UPTIME)
+        if not isinstance(uptime, int):
+            raise SnmpError("garbage", f"{d.name}: sysUpTime is {uptime!r}")
+        if st.profile is None:
+            st.profile = self.pick_profile(d, sysinfo.get(SYS_OBJECT_ID), sysinfo.get(SYS_DESCR))
+        poll = Poll(d, time.time(), rebooted=st.uptime is not None and uptime < st.uptime)
+        st.uptime = uptime
+        for table in st.profile.tables:
+            walked = await self.client.walk(tgt, table.oid)
+            poll.rows.extend(rows(table, walked))
+        poll.time = time.time()  # readings are stamped at the end of the device's walk
+        self.metrics.duration.labels(d.name).set(time.monotonic() - t0)
+        return poll
+
+    # -- a cycle ---------------------------------------------------------------------------
+
+    async def cycle(self) -> list[Poll]:
+        t0 = time.monotonic()
+        sem = asyncio.Semaphore(self.cfg.concurrency)
+        now = time.time()
+
+        async def one(d: SnmpDeviceConfig) -> Poll | None:
+            st = self.state.setdefault(d.name, DeviceState())
+            if now < st.next_try:
+                return None  # backing off a dead device
+            async with sem:
+                try:
+                    poll = await self.poll_device(d)
+                except SnmpError as exc:
+                    st.failures += 1
+                    delay = min(
+                        self.cfg.interval_s * 2 ** (st.failures - 1), self.cfg.backoff_max_s
+                    )
+                    st.next_try = time.time() + delay
+                    self.metrics.errors.labels(d.name, exc.reason).inc()
+                    self.metrics.up.labels(d.name).set(0)
+                    log.warning("snmp: %s: %s (next try in %.0f s)", d.name, exc, delay)
+                    return None
+            st.failures = 0
+            st.next_try = 0.0
+            self.metrics.up.labels(d.name).set(1)
+            return poll
+
+        results = await asyncio.gather(*(one(d) for d in self.cfg.devices))
+        polls = [p for p in results if p is not None]
+        self.account(polls)
+        self.metrics.cycle.set(time.monotonic() - t0)
+        return polls
+
+    def account(self, polls: list[Poll]) -> None:
+        led = self.ledger
+        with led._lock:
+            cur = led.conn.cursor()
+            led._begin()
+            try:
+                states: dict[str, RegisterState] = {}
+                hours: dict[tuple[str, float], list[float]] = {}
+                facts: list[MeterFacts] = []
+                for poll in polls:
+                    self._poll_rows(cur, poll, states, hours, facts)
+                meterstore.save(led, cur, facts, states, hours)
+                led._commit()
+            except Exception:
+                led._rollback()
+                raise
+
+    def _poll_rows(
+        self,
+        cur: Any,
+        poll: Poll,
+        states: dict[str, RegisterState],
+        hours: dict[tuple[str, float], list[float]],
+        facts: list[MeterFacts],
+    ) -> None:
+        d = poll.device
+        dc = d.datacenter or ""
+        prof = self.state[d.name].profile
+        profile_name = prof.name if prof is not None else ""
+        for row in poll.rows:
+            label = row.label or row.index
+            if row.power_w is not None:
+                self.metrics.power.labels(d.name, row.table, label, d.role, dc).set(row.power_w)
+            use_register = row.energy_wh is not None
+            if not use_register and row.power_w is None:
+                continue
+            name = f"{d.name}:{row.table}:{row.index}"
+            st = states.get(name) or meterstore.load_state(self.ledger, cur, name)
+            states[name] = st
+            spec = ENERGY if use_register else POWER
+            value = row.energy_wh if use_register else row.power_w
+            assert value is not None
+            res = step(spec, st, poll.time, value, self.cfg.max_power_w, 3 * self.cfg.interval_s)
+            if res.end > res.start and res.wh > 0:
+                meterstore.spread(hours, name, res)
+                self.metrics.energy.labels(
+                    d.name, row.table, d.role, dc, "0" if use_register else "1"
+                ).inc(res.wh)
+            facts.append(
+                MeterFacts(
+                    name,
+                    d.name,
+                    d.site,
+                    d.datacenter,
+                    d.role,
+                    label,
+                    profile_name,
+                    row.table,
+                    not use_register,
+                )
+            )
+
+    # -- running ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def run_cycle(self) -> list[Poll]:
+        """One cycle, synchronously, on the poller's own event loop."""
+        return self._loop.run_until_complete(self.cycle())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            t0 = time.monotonic()
+            try:
+                self.run_cycle()
+            except Exception:
+                log.exception("snmp: cycle failed")
+            self._stop.wait(max(self.cfg.interval_s - (time.monotonic() - t0), 0.1))

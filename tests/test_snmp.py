@@ -1,0 +1,186 @@
+"""SNMP polling against real snmpsim agents serving the recordings: profile values checked
+against hand-computed ones (scales!), v2c and v3 authPriv, a dead device, a device without a
+profile, a simulator restart (counter reset), and a datacenter's PUE from polled energies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from collector_helpers import make_config, metric, running, scrape, url
+from services import SnmpSim, free_port
+
+from collector.datacenter.facility import pue
+from collector.sources.snmp.client import Client, SnmpError, Target
+from collector.sources.snmp.poller import Poll, Poller
+from collector.sources.snmp.profiles import Row, load_profiles
+
+FIX = Path(__file__).parent / "fixtures/snmprec"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory):
+    s = SnmpSim(tmp_path_factory.mktemp("snmpsim"), sorted(FIX.glob("*.snmprec"))).start()
+    s.started = time.time()
+    yield s
+    s.stop()
+
+
+def device(sim, name="pdu-a", community="apc-rpdu2", **kw):
+    return {
+        "name": name,
+        "host": "127.0.0.1",
+        "port": sim.port,
+        "community": community,
+        "datacenter": "dc1",
+        "site": "dc1",
+        "timeout_s": 1,
+        "retries": 0,
+        **kw,
+    }
+
+
+def poller_for(c):
+    return c.snmp
+
+
+def test_apc_rpdu2_values_and_scales(tmp_path, sim):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim)]})
+    with running(cfg) as c:
+        polls = c.snmp.run_cycle()
+    (poll,) = polls
+    by = {(r.table, r.index): r for r in poll.rows}
+    inp = by[("input", "1")]
+    assert inp.label == "pdu-dc1-r04-a"
+    assert inp.power_w == 2580  # 258 hundredths of kW
+    elapsed = time.time() - sim.started + 5
+    # tenths of kWh → Wh; the register advances at 0.007158333 tenths per simulated second
+    assert 332742 * 100 <= inp.energy_wh <= (332742 + 0.007158333 * elapsed) * 100 + 100
+    assert len([r for r in poll.rows if r.table == "outlet"]) == 24
+    out1 = by[("outlet", "1")]
+    assert (out1.label, out1.power_w) == ("esx-prod-01 PSU1", 245)
+    assert out1.energy_wh is not None and out1.energy_wh >= 31634 * 100
+    assert by[("outlet", "8")].power_w == 0  # an outlet in maintenance: 0 W, flat energy
+
+
+def test_v3_authpriv_sha_aes(sim):
+    t = Target(
+        "127.0.0.1",
+        sim.port,
+        version="3",
+        user=SnmpSim.V3_USER,
+        auth_protocol="SHA",
+        auth_key=SnmpSim.V3_AUTH,
+        priv_protocol="AES",
+        priv_key=SnmpSim.V3_PRIV,
+        context="apc-rpdu2",
+        timeout_s=2,
+        retries=0,
+    )
+    got = asyncio.run(Client().walk(t, "1.3.6.1.4.1.318.1.1.26.4.3.1"))
+    assert got["1.3.6.1.4.1.318.1.1.26.4.3.1.5.1"] == 258
+    bad = Target(
+        "127.0.0.1",
+        sim.port,
+        version="3",
+        user=SnmpSim.V3_USER,
+        auth_key="wrong-key-000",
+        priv_key=SnmpSim.V3_PRIV,
+        context="apc-rpdu2",
+        timeout_s=1,
+        retries=0,
+    )
+    with pytest.raises(SnmpError):
+        asyncio.run(Client().walk(bad, "1.3.6.1.4.1.318.1.1.26.4.3.1"))
+
+
+def test_dead_device_backs_off_and_does_not_delay_the_others(tmp_path, sim):
+    dead = {
+        "name": "dead",
+        "host": "127.0.0.1",
+        "port": free_port(),
+        "timeout_s": 1,
+        "retries": 0,
+        "community": "x",
+    }
+    cfg = make_config(tmp_path, snmp={"interval_s": 30, "devices": [dead, device(sim)]})
+    with running(cfg) as c:
+        t0 = time.monotonic()
+        polls = c.snmp.run_cycle()
+        took = time.monotonic() - t0
+        assert [p.device.name for p in polls] == ["pdu-a"]
+        assert took < 3  # the dead device costs one timeout, in parallel
+        st = c.snmp.state["dead"]
+        assert st.failures == 1 and st.next_try > time.time() + 25
+        polls = c.snmp.run_cycle()  # backing off: not even tried
+        assert c.snmp.state["dead"].failures == 1
+        text = scrape(url(c, "/metrics"))
+        assert metric(text, "energy_snmp_poll_errors_total", device="dead", reason="timeout") == 1
+        assert metric(text, "energy_snmp_up", device="pdu-a") == 1
+
+
+def test_device_without_profile_is_an_error_not_a_crash(tmp_path, sim):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, "odd", "odd-device")]})
+    with running(cfg) as c:
+        assert c.snmp.run_cycle() == []
+        assert (
+            metric(
+                scrape(url(c, "/metrics")),
+                "energy_snmp_poll_errors_total",
+                device="odd",
+                reason="garbage",
+            )
+            == 1
+        )
+
+
+def test_simulator_restart_resets_counters_without_negative_energy(tmp_path, sim):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim)]})
+    with running(cfg) as c:
+        c.snmp.run_cycle()
+        time.sleep(1.1)
+        c.snmp.run_cycle()
+        sim.restart()  # counters start again from `initial`
+        sim.started = time.time()
+        for _ in range(2):
+            time.sleep(1.1)
+            c.snmp.run_cycle()
+        (neg,) = c.ledger.execute("SELECT COUNT(*) FROM meter_hours WHERE wh < 0")[0]
+        assert neg == 0
+        (value,) = c.ledger.execute(
+            "SELECT value FROM meter_state WHERE meter = ?", ("pdu-a:input:1",)
+        )[0]
+        assert value < 332742 * 100 + 0.0072 * 120 * 100  # follows the restarted register
+
+
+def rows_at(power: float, energy: float) -> list[Row]:
+    return [Row("input", "1", "main", power, energy)]
+
+
+def test_datacenter_pue_from_polled_energies(tmp_path):
+    """Hand-computed: IT (two PDUs, category 2) 10 + 6 kWh over an hour; the site meter
+    (facility) 24 kWh: PUE 1.5."""
+    devices = [
+        {"name": n, "host": "127.0.0.1", "datacenter": "dc9", "role": role}
+        for n, role in (("pdu-1", "it"), ("pdu-2", "it"), ("tgbt", "facility"))
+    ]
+    cfg = make_config(tmp_path, snmp={"devices": devices})
+    with running(cfg) as c:
+        p: Poller = c.snmp
+        p.profiles = load_profiles()
+        t0 = 1_790_000_000.0 // 3600 * 3600
+        start = {"pdu-1": 1_000_000.0, "pdu-2": 2_000_000.0, "tgbt": 5_000_000.0}
+        used = {"pdu-1": 10_000.0, "pdu-2": 6_000.0, "tgbt": 24_000.0}
+        for t, frac in ((t0, 0.0), (t0 + 3600, 1.0)):
+            polls = [
+                Poll(dev, t, rows_at(used[dev.name], start[dev.name] + frac * used[dev.name]))
+                for dev in cfg.snmp.devices
+            ]
+            p.account(polls)
+        result = pue(c.ledger, "dc9", t0, t0 + 3600)
+        assert result.it.wh == pytest.approx(16_000)
+        assert result.facility.wh == pytest.approx(24_000)
+        assert result.value == pytest.approx(1.5)
+        assert result.it.coverage == pytest.approx(1.0)
