@@ -184,3 +184,28 @@ def test_datacenter_pue_from_polled_energies(tmp_path):
         assert result.facility.wh == pytest.approx(24_000)
         assert result.value == pytest.approx(1.5)
         assert result.it.coverage == pytest.approx(1.0)
+
+
+def test_ups_mib_lines_power_and_losses(tmp_path, sim):
+    cfg = make_config(
+        tmp_path, snmp={"devices": [device(sim, "ups-1", "ups-rfc1628", role="it", category=1)]}
+    )
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+        by = {(r.table, r.index): r.power_w for r in poll.rows}
+        assert [by[("input", i)] for i in "123"] == [5906, 6188, 5634]
+        assert [by[("output", i)] for i in "123"] == [5640, 5910, 5380]
+        losses = sum(by[("input", i)] for i in "123") - sum(by[("output", i)] for i in "123")
+        assert losses == 798  # 17,728 W in, 16,930 W out
+        time.sleep(1.5)
+        c.snmp.run_cycle()
+        # no register in UPS-MIB: power is integrated, and labelled estimated
+        (est,) = c.ledger.execute("SELECT MIN(estimated) FROM meters WHERE dev_eui = 'ups-1'")[0]
+        assert est == 1
+        (wh,) = c.ledger.execute(
+            "SELECT SUM(wh) FROM meter_hours WHERE meter LIKE 'ups-1:output:%'"
+        )[0]
+        (secs,) = c.ledger.execute(
+            "SELECT MAX(covered_s) FROM meter_hours WHERE meter LIKE 'ups-1:output:%'"
+        )[0]
+        assert wh == pytest.approx(16_930 * secs / 3600, rel=1e-6)
