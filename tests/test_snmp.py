@@ -209,3 +209,35 @@ def test_ups_mib_lines_power_and_losses(tmp_path, sim):
             "SELECT MAX(covered_s) FROM meter_hours WHERE meter LIKE 'ups-1:output:%'"
         )[0]
         assert wh == pytest.approx(16_930 * secs / 3600, rel=1e-6)
+
+
+def test_raritan_sensor_tables_scaled_by_decimal_digits(tmp_path, sim):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, "px3", "raritan-px3")]})
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+    by = {(r.table, r.index): r for r in poll.rows}
+    inlet = by[("inlet", "1.1")]
+    assert (inlet.label, inlet.power_w) == ("Feed B (TGBT2-D14)", 2184)
+    elapsed = time.time() - sim.started + 5
+    assert 76_724_800 <= inlet.energy_wh <= 76_724_800 + 0.6066667 * elapsed + 1
+    outlets = [r for r in poll.rows if r.table == "outlet"]
+    assert len(outlets) == 12
+    o1 = by[("outlet", "1.1")]
+    assert (o1.label, o1.power_w) == ("esx-prod-09 PSU2", 262)
+    assert by[("outlet", "1.12")].label is None  # an empty outlet name
+    assert sum(r.power_w for r in outlets) == pytest.approx(2184, abs=2)
+
+
+def test_decimal_digits_are_applied_per_row_every_poll():
+    from collector.sources.snmp.profiles import rows
+
+    profiles = load_profiles()
+    inlet = profiles["raritan-pdu2"].tables[0]
+    walked = {
+        "1.3.6.1.4.1.13742.6.5.2.3.1.4.1.1.5": 21845,
+        "1.3.6.1.4.1.13742.6.3.3.4.1.7.1.1.5": 1,  # this firmware gives tenths of W
+        "1.3.6.1.4.1.13742.6.5.2.3.1.4.1.1.8": -1,
+    }  # energy unsupported: missing
+    (row,) = rows(inlet, walked)
+    assert row.power_w == pytest.approx(2184.5)
+    assert row.energy_wh is None

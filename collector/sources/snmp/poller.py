@@ -142,7 +142,9 @@ class Poller:
         poll = Poll(d, time.time(), rebooted=st.uptime is not None and uptime < st.uptime)
         st.uptime = uptime
         for table in st.profile.tables:
-            walked = await self.client.walk(tgt, table.oid)
+            walked: dict[str, Any] = {}
+            for root in table.walk_roots():
+                walked.update(await self.client.walk(tgt, root))
             poll.rows.extend(rows(table, walked))
         poll.time = time.time()  # readings are stamped at the end of the device's walk
         self.metrics.duration.labels(d.name).set(time.monotonic() - t0)

@@ -21,6 +21,10 @@ PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 class Column:
     column: int
     scale: float = 1.0
+    # sensor tables (Raritan PDU2-MIB): rows are <entity>.<sensorType>; this picks one type
+    sensor_type: int | None = None
+    # per-row scaling read every poll: value / 10^digits, digits at <digits_oid>.<row index>
+    digits_oid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -31,16 +35,19 @@ class Table:
     power_w: Column | None
     energy_wh: Column | None
 
-    def columns(self) -> list[int]:
-        return [
-            c
-            for c in (
-                self.label,
-                self.power_w and self.power_w.column,
-                self.energy_wh and self.energy_wh.column,
-            )
-            if c
-        ]
+    label_oid: str | None = None  # a label column in another table, same entity index
+
+    def walk_roots(self) -> list[str]:
+        """Subtrees to walk: the table, and any table its labels or scales come from."""
+        roots = [self.oid]
+        for extra in (
+            self.label_oid,
+            self.power_w and self.power_w.digits_oid,
+            self.energy_wh and self.energy_wh.digits_oid,
+        ):
+            if extra and extra not in roots:
+                roots.append(extra)
+        return roots
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,13 @@ def _column(doc: Any, where: str) -> Column | None:
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("column"), int):
         raise ConfigError(f"{where}: expected {{column: N, scale: X}}")
-    return Column(doc["column"], float(doc.get("scale", 1.0)))
+    digits = doc.get("digits_oid")
+    return Column(
+        doc["column"],
+        float(doc.get("scale", 1.0)),
+        doc.get("sensor_type"),
+        str(digits).lstrip(".") if digits else None,
+    )
 
 
 def load_profile(path: Path) -> Profile:
@@ -78,6 +91,7 @@ def load_profile(path: Path) -> Profile:
         where = f"{path}: tables[{i}]"
         if not isinstance(t, dict) or "oid" not in t or "name" not in t:
             raise ConfigError(f"{where}: needs `name` and `oid`")
+        label_oid = t.get("label_oid")
         tables.append(
             Table(
                 t["name"],
@@ -85,6 +99,7 @@ def load_profile(path: Path) -> Profile:
                 t.get("label"),
                 _column(t.get("power_w"), f"{where}.power_w"),
                 _column(t.get("energy_wh"), f"{where}.energy_wh"),
+                str(label_oid).lstrip(".") if label_oid else None,
             )
         )
     match = doc.get("match") or {}
@@ -117,8 +132,25 @@ def _number(v: Any) -> float | None:
     return float(v) if v >= 0 else None
 
 
+def _value(
+    col: Column | None, cells: dict[str, dict[int, Any]], entity: str, walked: dict[str, Any]
+) -> float | None:
+    if col is None:
+        return None
+    index = entity if col.sensor_type is None else f"{entity}.{col.sensor_type}"
+    v = _number(cells.get(index, {}).get(col.column))
+    if v is None:
+        return None
+    if col.digits_oid:
+        digits = walked.get(f"{col.digits_oid}.{index}")
+        if not isinstance(digits, int) or digits < 0 or digits > 9:
+            return None  # no scale this poll: no reading rather than a wrong one
+        v = v / 10**digits
+    return v * col.scale
+
+
 def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
-    """Rows of one walked table: {index: {column: value}} → scaled readings."""
+    """Rows of one walked table (plus its label and scale tables) → scaled readings."""
     by_index: dict[str, dict[int, Any]] = {}
     prefix = table.oid + "."
     for oid, value in walked.items():
@@ -127,18 +159,23 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
         col, _, index = oid[len(prefix) :].partition(".")
         if col.isdigit() and index:
             by_index.setdefault(index, {})[int(col)] = value
+    sensor = any(
+        c is not None and c.sensor_type is not None for c in (table.power_w, table.energy_wh)
+    )
+    entities = {i.rpartition(".")[0] if sensor else i for i in by_index}
     out = []
-    for index in sorted(by_index, key=lambda x: [int(p) for p in x.split(".")]):
-        cells = by_index[index]
-        power = energy = None
-        if table.power_w is not None:
-            v = _number(cells.get(table.power_w.column))
-            power = None if v is None else v * table.power_w.scale
-        if table.energy_wh is not None:
-            v = _number(cells.get(table.energy_wh.column))
-            energy = None if v is None else v * table.energy_wh.scale
-        label = cells.get(table.label) if table.label else None
+    for entity in sorted(entities, key=lambda x: [int(p) for p in x.split(".") if p.isdigit()]):
+        if table.label_oid:
+            label = walked.get(f"{table.label_oid}.{entity}")
+        else:
+            label = by_index.get(entity, {}).get(table.label) if table.label else None
         out.append(
-            Row(table.name, index, str(label) if label not in (None, "") else None, power, energy)
+            Row(
+                table.name,
+                entity,
+                str(label) if label not in (None, "") else None,
+                _value(table.power_w, by_index, entity, walked),
+                _value(table.energy_wh, by_index, entity, walked),
+            )
         )
     return out
