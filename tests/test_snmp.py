@@ -241,3 +241,42 @@ def test_decimal_digits_are_applied_per_row_every_poll():
     (row,) = rows(inlet, walked)
     assert row.power_w == pytest.approx(2184.5)
     assert row.energy_wh is None
+
+
+def test_switch_psu_power_from_entity_sensor_scale_and_precision(tmp_path, sim):
+    cfg = make_config(
+        tmp_path, snmp={"devices": [device(sim, "sw", "cisco-switch-poe", role="network")]}
+    )
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+        psu = {r.label: r.power_w for r in poll.rows if r.table == "psu"}
+        # ENTITY-SENSOR: 1683 × 10^0 / 10^1 (precision 1); the Cisco twin is not read again
+        assert psu == {
+            "Switch 1 - Power Supply A - Power In": pytest.approx(168.3),
+            "Switch 1 - Power Supply B - Power In": pytest.approx(162.7),
+        }
+        poe = [r for r in poll.rows if r.table == "poe"]
+        assert [(r.power_w, r.account) for r in poe] == [(186, False)]
+        time.sleep(1.2)
+        c.snmp.run_cycle()
+        meters = {m for (m,) in c.ledger.execute("SELECT meter FROM meters")}
+        assert meters == {"sw:psu:1011", "sw:psu:1012"}  # PoE is not counted on top
+
+
+def test_cisco_sensor_scale_when_the_standard_mib_is_absent():
+    from collector.sources.snmp.profiles import rows
+
+    cisco = load_profiles()["network-entity-sensor"].tables[1]
+    base = "1.3.6.1.4.1.9.9.91.1.1.1.1"
+    walked = {
+        f"{base}.1.7": 6,
+        f"{base}.2.7": 8,
+        f"{base}.3.7": 0,
+        f"{base}.4.7": 168300,
+        f"{base}.1.8": 8,
+        f"{base}.2.8": 9,
+        f"{base}.3.8": 0,
+        f"{base}.4.8": 41,
+    }
+    (row,) = rows(cisco, walked)  # the celsius sensor (type 8) is not power
+    assert row.power_w == pytest.approx(168.3)  # milli (8) → 10^-3

@@ -141,11 +141,17 @@ class Poller:
             st.profile = self.pick_profile(d, sysinfo.get(SYS_OBJECT_ID), sysinfo.get(SYS_DESCR))
         poll = Poll(d, time.time(), rebooted=st.uptime is not None and uptime < st.uptime)
         st.uptime = uptime
+        done_groups: set[str] = set()
         for table in st.profile.tables:
+            if table.group and table.group in done_groups:
+                continue
             walked: dict[str, Any] = {}
             for root in table.walk_roots():
                 walked.update(await self.client.walk(tgt, root))
-            poll.rows.extend(rows(table, walked))
+            found = rows(table, walked)
+            if found and table.group:
+                done_groups.add(table.group)
+            poll.rows.extend(found)
         poll.time = time.time()  # readings are stamped at the end of the device's walk
         self.metrics.duration.labels(d.name).set(time.monotonic() - t0)
         return poll
@@ -219,7 +225,7 @@ class Poller:
             if row.power_w is not None:
                 self.metrics.power.labels(d.name, row.table, label, d.role, dc).set(row.power_w)
             use_register = row.energy_wh is not None
-            if not use_register and row.power_w is None:
+            if not row.account or (not use_register and row.power_w is None):
                 continue
             name = f"{d.name}:{row.table}:{row.index}"
             st = states.get(name) or meterstore.load_state(self.ledger, cur, name)

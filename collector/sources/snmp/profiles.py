@@ -25,6 +25,13 @@ class Column:
     sensor_type: int | None = None
     # per-row scaling read every poll: value / 10^digits, digits at <digits_oid>.<row index>
     digits_oid: str | None = None
+    # ENTITY-SENSOR-MIB style: only rows whose <type_column> is <type_equals> (watts = 6),
+    # scaled by the row's SensorDataScale (<scale_column>: units = 9, each step 10^3) and
+    # precision (<precision_column>: decimal digits)
+    type_column: int | None = None
+    type_equals: int | None = None
+    scale_column: int | None = None
+    precision_column: int | None = None
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,11 @@ class Table:
     energy_wh: Column | None
 
     label_oid: str | None = None  # a label column in another table, same entity index
+    # tables in one group describe the same thing (ENTITY-SENSOR and its Cisco twin): only
+    # the first that yields readings is used, so nothing is counted twice
+    group: str | None = None
+    # readings shown on /metrics but not accounted as energy (PoE: part of the PSU input)
+    account: bool = True
 
     def walk_roots(self) -> list[str]:
         """Subtrees to walk: the table, and any table its labels or scales come from."""
@@ -76,6 +88,10 @@ def _column(doc: Any, where: str) -> Column | None:
         float(doc.get("scale", 1.0)),
         doc.get("sensor_type"),
         str(digits).lstrip(".") if digits else None,
+        doc.get("type_column"),
+        doc.get("type_equals"),
+        doc.get("scale_column"),
+        doc.get("precision_column"),
     )
 
 
@@ -100,6 +116,8 @@ def load_profile(path: Path) -> Profile:
                 _column(t.get("power_w"), f"{where}.power_w"),
                 _column(t.get("energy_wh"), f"{where}.energy_wh"),
                 str(label_oid).lstrip(".") if label_oid else None,
+                t.get("group"),
+                bool(t.get("account", True)),
             )
         )
     match = doc.get("match") or {}
@@ -123,6 +141,7 @@ class Row:
     label: str | None
     power_w: float | None
     energy_wh: float | None
+    account: bool = True
 
 
 def _number(v: Any) -> float | None:
@@ -138,9 +157,22 @@ def _value(
     if col is None:
         return None
     index = entity if col.sensor_type is None else f"{entity}.{col.sensor_type}"
-    v = _number(cells.get(index, {}).get(col.column))
+    row = cells.get(index, {})
+    if col.type_column is not None and row.get(col.type_column) != col.type_equals:
+        return None
+    v = _number(row.get(col.column))
     if v is None:
         return None
+    if col.scale_column is not None:
+        scale = row.get(col.scale_column)
+        if not isinstance(scale, int) or not 1 <= scale <= 17:
+            return None
+        v = v * 10.0 ** ((scale - 9) * 3)
+    if col.precision_column is not None:
+        precision = row.get(col.precision_column)
+        if not isinstance(precision, int) or not -8 <= precision <= 9:
+            return None
+        v = v / 10.0**precision
     if col.digits_oid:
         digits = walked.get(f"{col.digits_oid}.{index}")
         if not isinstance(digits, int) or digits < 0 or digits > 9:
@@ -162,6 +194,9 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
     sensor = any(
         c is not None and c.sensor_type is not None for c in (table.power_w, table.energy_wh)
     )
+    typed = any(
+        c is not None and c.type_column is not None for c in (table.power_w, table.energy_wh)
+    )
     entities = {i.rpartition(".")[0] if sensor else i for i in by_index}
     out = []
     for entity in sorted(entities, key=lambda x: [int(p) for p in x.split(".") if p.isdigit()]):
@@ -169,13 +204,18 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
             label = walked.get(f"{table.label_oid}.{entity}")
         else:
             label = by_index.get(entity, {}).get(table.label) if table.label else None
+        power = _value(table.power_w, by_index, entity, walked)
+        energy = _value(table.energy_wh, by_index, entity, walked)
+        if typed and power is None and energy is None:
+            continue  # a sensor of another type (temperature, fan…)
         out.append(
             Row(
                 table.name,
                 entity,
                 str(label) if label not in (None, "") else None,
-                _value(table.power_w, by_index, entity, walked),
-                _value(table.energy_wh, by_index, entity, walked),
+                power,
+                energy,
+                table.account,
             )
         )
     return out
