@@ -280,3 +280,19 @@ def test_cisco_sensor_scale_when_the_standard_mib_is_absent():
     }
     (row,) = rows(cisco, walked)  # the celsius sensor (type 8) is not power
     assert row.power_w == pytest.approx(168.3)  # milli (8) → 10^-3
+
+
+def test_profile_choice_prefers_the_most_specific_match():
+    profiles = load_profiles()
+    best = max(profiles.values(), key=lambda p: p.score("1.3.6.1.4.1.318.1.3.4.6", ""))
+    assert best.name == "apc-rpdu2"  # not the legacy tree it also carries
+    best = max(profiles.values(), key=lambda p: p.score("1.3.6.1.4.1.318.1.3.4.4", ""))
+    assert best.name == "apc-rpdu-legacy"
+    assert profiles["apc-rpdu2"].score("1.3.6.1.4.1.99", "MN:AP8858 apc_hw05_rpdu2g") == 1
+
+
+def test_legacy_apc_tree_when_forced(tmp_path, sim):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, profile="apc-rpdu-legacy")]})
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+    assert [(r.table, r.index, r.power_w) for r in poll.rows] == [("input", "0", 2577)]

@@ -124,9 +124,9 @@ class Poller:
     def pick_profile(self, d: SnmpDeviceConfig, oid: str | None, descr: str | None) -> Profile:
         if d.profile:
             return self.profiles[d.profile]
-        for p in self.profiles.values():
-            if p.matches(oid, descr):
-                return p
+        best = max(self.profiles.values(), key=lambda p: p.score(oid, descr), default=None)
+        if best is not None and best.score(oid, descr) > 0:
+            return best
         raise SnmpError("garbage", f"{d.name}: no profile for sysObjectID {oid!r}")
 
     async def poll_device(self, d: SnmpDeviceConfig) -> Poll:

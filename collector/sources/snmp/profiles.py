@@ -70,11 +70,14 @@ class Profile:
     sysdescr: tuple[str, ...]
     tables: tuple[Table, ...]
 
-    def matches(self, sysobjectid: str | None, sysdescr: str | None) -> bool:
+    def score(self, sysobjectid: str | None, sysdescr: str | None) -> int:
+        """How well the profile fits: the longest matching sysObjectID prefix wins; a
+        sysDescr match counts less than any prefix. 0: no match."""
         oid = (sysobjectid or "").lstrip(".")
-        return any(oid.startswith(p) for p in self.sysobjectid) or any(
-            s.lower() in (sysdescr or "").lower() for s in self.sysdescr
-        )
+        best = max((len(p) + 1000 for p in self.sysobjectid if oid.startswith(p)), default=0)
+        if not best and any(d.lower() in (sysdescr or "").lower() for d in self.sysdescr):
+            best = 1
+        return best
 
 
 def _column(doc: Any, where: str) -> Column | None:
