@@ -296,3 +296,11 @@ def test_legacy_apc_tree_when_forced(tmp_path, sim):
     with running(cfg) as c:
         (poll,) = c.snmp.run_cycle()
     assert [(r.table, r.index, r.power_w) for r in poll.rows] == [("input", "0", 2577)]
+
+
+def test_pdu_outlets_are_a_breakdown_never_added_to_the_it_total(tmp_path, sim):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim)]})
+    with running(cfg) as c:
+        c.snmp.run_cycle()
+        roles = dict(c.ledger.execute("SELECT role, COUNT(*) FROM meters GROUP BY role"))
+    assert roles == {"it": 1, "it:outlet": 24}  # IT energy = the PDU input, once

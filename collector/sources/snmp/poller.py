@@ -245,7 +245,7 @@ class Poller:
                     d.name,
                     d.site,
                     d.datacenter,
-                    d.role,
+                    f"{d.role}:{row.table}" if row.breakdown else d.role,
                     label,
                     profile_name,
                     row.table,

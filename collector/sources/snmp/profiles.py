@@ -48,6 +48,9 @@ class Table:
     group: str | None = None
     # readings shown on /metrics but not accounted as energy (PoE: part of the PSU input)
     account: bool = True
+    # a breakdown of the device's total (PDU outlets under the PDU input, UPS input beside its
+    # output): accounted per row, but never added into the device's role (no double count)
+    breakdown: bool = False
 
     def walk_roots(self) -> list[str]:
         """Subtrees to walk: the table, and any table its labels or scales come from."""
@@ -121,6 +124,7 @@ def load_profile(path: Path) -> Profile:
                 str(label_oid).lstrip(".") if label_oid else None,
                 t.get("group"),
                 bool(t.get("account", True)),
+                bool(t.get("breakdown", False)),
             )
         )
     match = doc.get("match") or {}
@@ -145,6 +149,7 @@ class Row:
     power_w: float | None
     energy_wh: float | None
     account: bool = True
+    breakdown: bool = False
 
 
 def _number(v: Any) -> float | None:
@@ -219,6 +224,7 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
                 power,
                 energy,
                 table.account,
+                table.breakdown,
             )
         )
     return out
