@@ -269,6 +269,112 @@ LORAWAN = [
 ]
 
 
+DATACENTER = [
+    Panel(
+        "PUE sur la période (énergies)",
+        "PUE over the range (from energies)",
+        (
+            'sum by (datacenter) (increase(energy_snmp_energy_wh_total{role="facility"}'
+            "[$__range])) / sum by (datacenter) "
+            '(increase(energy_snmp_energy_wh_total{role="it"}[$__range]))',
+        ),
+        "stat",
+        legend="{{datacenter}}",
+        labels=("datacenter",),
+        width=8,
+    ),
+    Panel(
+        "Rapport de puissance instantané (pas un PUE)",
+        "Power ratio now (not a PUE)",
+        ("energy_dc_power_ratio",),
+        "stat",
+        legend="{{datacenter}}",
+        labels=("datacenter",),
+        width=8,
+    ),
+    Panel(
+        "Équipements joignables",
+        "Devices up",
+        ("energy_snmp_up",),
+        "stat",
+        legend="{{device}}",
+        labels=("device",),
+        width=8,
+    ),
+    Panel(
+        "Puissance IT et facility",
+        "IT and facility power",
+        ("sum by (datacenter, role) (energy_dc_power_watts)",),
+        "timeseries",
+        "watt",
+        "{{datacenter}} {{role}}",
+        ("datacenter", "role"),
+    ),
+    Panel(
+        "Énergie par rôle (kWh)",
+        "Energy by role (kWh)",
+        ("sum by (datacenter, role) (increase(energy_snmp_energy_wh_total[$__range])) / 1000",),
+        "bargauge",
+        "kwatth",
+        "{{datacenter}} {{role}}",
+        ("datacenter", "role"),
+    ),
+    Panel(
+        "Pertes des onduleurs (W)",
+        "UPS losses (W)",
+        (
+            'sum by (device) (energy_snmp_power_watts{table="input"}) - on (device) '
+            'sum by (device) (energy_snmp_power_watts{table="output"})',
+        ),
+        "timeseries",
+        "watt",
+        "{{device}}",
+        ("device",),
+        8,
+    ),
+    Panel(
+        "Sorties des onduleurs (W)",
+        "UPS output (W)",
+        ('sum by (device) (energy_snmp_power_watts{table="output"})',),
+        "timeseries",
+        "watt",
+        "{{device}}",
+        ("device",),
+        8,
+    ),
+    Panel(
+        "Prises les plus chargées",
+        "Busiest outlets",
+        ('topk(10, energy_snmp_power_watts{table="outlet"})',),
+        "table",
+        "watt",
+        "{{device}} {{label}}",
+        ("device", "label"),
+        8,
+    ),
+    Panel(
+        "Puissance des équipements réseau",
+        "Network gear power",
+        ('sum by (device) (energy_snmp_power_watts{role="network", table="psu"})',),
+        "bargauge",
+        "watt",
+        "{{device}}",
+        ("device",),
+        8,
+    ),
+    Panel(
+        "Durée des interrogations (s)",
+        "Poll duration (s)",
+        ("energy_snmp_poll_duration_seconds",),
+        "timeseries",
+        "s",
+        "{{device}}",
+        ("device",),
+        8,
+    ),
+]
+
+
 def _panel(i: int, p: Panel, lang: str, y: int, x: int) -> dict[str, Any]:
     return {
         "id": i + 1,
@@ -312,6 +418,12 @@ def build() -> dict[str, dict[str, Any]]:
         "fleet.fr.json": dashboard("energy-fleet", "Parc : énergie et mise en veille", FLEET, "fr"),
         "fleet.en.json": dashboard(
             "energy-fleet", "Fleet: energy and sleep compliance", FLEET, "en"
+        ),
+        "datacenter.fr.json": dashboard(
+            "energy-datacenter", "Datacenters : PUE et énergie", DATACENTER, "fr"
+        ),
+        "datacenter.en.json": dashboard(
+            "energy-datacenter", "Datacenters: PUE and energy", DATACENTER, "en"
         ),
         "lorawan.fr.json": dashboard(
             "energy-lorawan", "Réseau LoRaWAN : passerelles, compteurs, empreinte", LORAWAN, "fr"

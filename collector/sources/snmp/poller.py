@@ -98,6 +98,20 @@ class SnmpMetrics:
         self.cycle = Gauge(
             "energy_snmp_cycle_seconds", "Duration of the last full cycle.", registry=r
         )
+        self.dc_power = Gauge(
+            "energy_dc_power_watts",
+            "Power of a datacenter's devices now, by role (breakdown rows excluded).",
+            ["datacenter", "role"],
+            registry=r,
+        )
+        self.dc_ratio = Gauge(
+            "energy_dc_power_ratio",
+            "Facility power / IT power right now: "
+            "an instantaneous indicator, not the PUE of a period (that one "
+            "comes from energies).",
+            ["datacenter"],
+            registry=r,
+        )
 
 
 class Poller:
@@ -188,8 +202,24 @@ class Poller:
         results = await asyncio.gather(*(one(d) for d in self.cfg.devices))
         polls = [p for p in results if p is not None]
         self.account(polls)
+        self._live_power(polls)
         self.metrics.cycle.set(time.monotonic() - t0)
         return polls
+
+    def _live_power(self, polls: list[Poll]) -> None:
+        by: dict[tuple[str, str], float] = {}
+        for poll in polls:
+            d = poll.device
+            if not d.datacenter:
+                continue
+            total = sum(r.power_w or 0.0 for r in poll.rows if r.account and not r.breakdown)
+            by[(d.datacenter, d.role)] = by.get((d.datacenter, d.role), 0.0) + total
+        for (dc, role), w in by.items():
+            self.metrics.dc_power.labels(dc, role).set(w)
+        for dc in {dc for dc, _ in by}:
+            it, fac = by.get((dc, "it"), 0.0), by.get((dc, "facility"), 0.0)
+            if it > 0 and fac > 0:
+                self.metrics.dc_ratio.labels(dc).set(fac / it)
 
     def account(self, polls: list[Poll]) -> None:
         led = self.ledger
@@ -233,11 +263,13 @@ class Poller:
             spec = ENERGY if use_register else POWER
             value = row.energy_wh if use_register else row.power_w
             assert value is not None
+            # a breakdown row keeps its own role so a PUE never adds it to the total
+            role = f"{d.role}:{row.table}" if row.breakdown else d.role
             res = step(spec, st, poll.time, value, self.cfg.max_power_w, 3 * self.cfg.interval_s)
             if res.end > res.start and res.wh > 0:
                 meterstore.spread(hours, name, res)
                 self.metrics.energy.labels(
-                    d.name, row.table, d.role, dc, "0" if use_register else "1"
+                    d.name, row.table, role, dc, "0" if use_register else "1"
                 ).inc(res.wh)
             facts.append(
                 MeterFacts(
@@ -245,7 +277,7 @@ class Poller:
                     d.name,
                     d.site,
                     d.datacenter,
-                    f"{d.role}:{row.table}" if row.breakdown else d.role,
+                    role,
                     label,
                     profile_name,
                     row.table,
