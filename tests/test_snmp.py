@@ -373,3 +373,20 @@ def test_datacenter_panels_show_the_recorded_loads(dc_prometheus):
         '(device) sum by (device) (energy_snmp_power_watts{table="output"})'
     )
     assert (losses["metric"]["device"], float(losses["value"][1])) == ("ups-1", 798)
+
+
+def test_sysuptime_drop_makes_a_lower_register_an_immediate_reset(tmp_path):
+    devices = [{"name": "pdu-r", "host": "127.0.0.1", "datacenter": "dc8", "role": "it"}]
+    cfg = make_config(tmp_path, snmp={"devices": devices})
+    with running(cfg) as c:
+        dev = cfg.snmp.devices[0]
+        t0 = 1_790_000_000.0
+        c.snmp.account([Poll(dev, t0, rows_at(1000, 500_000.0))])
+        c.snmp.account([Poll(dev, t0 + 600, rows_at(1000, 500_200.0))])
+        # the PDU rebooted and its register restarted near zero: 40 Wh since the restart
+        c.snmp.account([Poll(dev, t0 + 1200, rows_at(1000, 40.0), rebooted=True)])
+        (wh,) = c.ledger.execute("SELECT SUM(wh) FROM meter_hours")[0]
+        assert wh == pytest.approx(200 + 40)
+        c.snmp.account([Poll(dev, t0 + 1800, rows_at(1000, 140.0))])
+        (wh,) = c.ledger.execute("SELECT SUM(wh) FROM meter_hours")[0]
+        assert wh == pytest.approx(340)

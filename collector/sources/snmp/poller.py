@@ -263,6 +263,9 @@ class Poller:
             spec = ENERGY if use_register else POWER
             value = row.energy_wh if use_register else row.power_w
             assert value is not None
+            if poll.rebooted and use_register and st.value is not None and value < st.value:
+                # sysUpTime went back: the device restarted, a lower register is a reset now
+                st.suspect = value
             # a breakdown row keeps its own role so a PUE never adds it to the total
             role = f"{d.role}:{row.table}" if row.breakdown else d.role
             res = step(spec, st, poll.time, value, self.cfg.max_power_w, 3 * self.cfg.interval_s)
