@@ -35,6 +35,7 @@ from collector.compliance.report import (
 )
 from collector.compliance.settings import build_calendars
 from collector.config import CollectorConfig
+from collector.datacenter.report import eu_report, pue_report
 from collector.ledger import Ledger
 from collector.metrics import Fleet, HostView, Metrics
 from collector.model.carbon import CarbonModel, load_eco2mix
@@ -134,6 +135,8 @@ class Collector:
             routes={
                 "/api/v1/compliance/report": self._report_route,
                 "/api/v1/compliance/rates": self._rates_route,
+                "/api/v1/datacenter/pue": self._pue_route,
+                "/api/v1/datacenter/eu-report": self._eu_route,
             },
         )
         self.lora: LoraProcessor | None = None
@@ -368,6 +371,31 @@ class Collector:
             if cal.ratio is not None:
                 self.lora.metrics.calibration.labels(cal.host, cal.meter).set(cal.ratio)
         return cals
+
+    def _pue_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
+        """?datacenter=dc1&period=hour|day|month|year&start=YYYY-MM-DD[THH]"""
+        try:
+            doc = pue_report(
+                self.ledger,
+                query["datacenter"],
+                query.get("period", "day"),
+                query["start"],
+                self.cfg.ledger.timezone,
+            )
+        except KeyError:
+            raise ValueError("datacenter and start are required") from None
+        return 200, json.dumps(doc).encode(), "application/json"
+
+    def _eu_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
+        """?year=YYYY: PUE, WUE, ERF, REF per datacenter (Delegated Regulation 2024/1364)."""
+        try:
+            year = int(query["year"])
+        except (KeyError, ValueError):
+            raise ValueError("year: YYYY") from None
+        rows = eu_report(
+            self.ledger, year, list(self.cfg.datacenter_years), self.cfg.ledger.timezone
+        )
+        return 200, json.dumps({"year": year, "datacenters": rows}).encode(), "application/json"
 
     def _rates_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
         """Rates over a week or a month: ?from=YYYY-MM-DD&to=YYYY-MM-DD&by=site."""

@@ -423,6 +423,19 @@ class SnmpConfig:
 
 
 @dataclass
+class DatacenterYearConfig:
+    datacenter: str = opt("", "Datacenter name (as in snmp.devices[].datacenter).")
+    year: int = opt(2026, "Reporting year.", minimum=2000)
+    water_m3: float | None = opt(None, "Water used on site that year (m³), for WUE.", minimum=0)
+    reused_energy_kwh: float | None = opt(
+        None, "Energy reused outside the datacenter (kWh), for ERF.", minimum=0
+    )
+    renewable_energy_kwh: float | None = opt(
+        None, "Renewable energy consumed (kWh), for REF.", minimum=0
+    )
+
+
+@dataclass
 class CollectorConfig:
     state_dir: str = opt("run/collector", "Working directory (TSDB buffer, default ledger).")
     stale_after_s: float = opt(
@@ -441,6 +454,9 @@ class CollectorConfig:
     compliance: ComplianceConfig = section(ComplianceConfig, "Off-hours sleep compliance.")
     lorawan: LorawanConfig = section(LorawanConfig, "LoRaWAN meters and gateways.")
     snmp: SnmpConfig = section(SnmpConfig, "SNMP polling of PDUs, UPSes, network gear.")
+    datacenter_years: list[DatacenterYearConfig] = opt(
+        [], "Yearly inputs of the EU indicators (water, reused and renewable energy)."
+    )
 
     def validate(self) -> None:
         if bool(self.http.tls_cert) != bool(self.http.tls_key):

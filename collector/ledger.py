@@ -102,6 +102,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             uplinks BIGINT NOT NULL, PRIMARY KEY (gateway, day))""",
         ],
     ),
+    (
+        4,
+        [
+            # ISO/IEC 30134-2 measurement category of IT meters (1 UPS out, 2 PDU out, 3 IT in)
+            "ALTER TABLE meters ADD COLUMN category INTEGER",
+        ],
+    ),
 ]
 
 

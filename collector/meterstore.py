@@ -23,6 +23,7 @@ class MeterFacts:
     profile: str
     field: str
     estimated: bool
+    category: int | None = None  # ISO/IEC 30134-2 category of an IT meter
 
 
 def load_state(ledger: Ledger, cur: Any, name: str) -> RegisterState:
@@ -57,11 +58,12 @@ def save(
     for f in facts:
         cur.execute(
             ledger._sql(
-                "INSERT INTO meters VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (meter) "
+                "INSERT INTO meters (meter, dev_eui, site, datacenter, role, host, profile, "
+                "field, estimated, category) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (meter) "
                 "DO UPDATE SET dev_eui = excluded.dev_eui, site = excluded.site, "
                 "datacenter = excluded.datacenter, role = excluded.role, host = excluded.host, "
                 "profile = excluded.profile, field = excluded.field, "
-                "estimated = excluded.estimated"
+                "estimated = excluded.estimated, category = excluded.category"
             ),
             (
                 f.name,
@@ -73,6 +75,7 @@ def save(
                 f.profile,
                 f.field,
                 1 if f.estimated else 0,
+                f.category,
             ),
         )
     for name, st in states.items():

@@ -390,3 +390,51 @@ def test_sysuptime_drop_makes_a_lower_register_an_immediate_reset(tmp_path):
         c.snmp.account([Poll(dev, t0 + 1800, rows_at(1000, 140.0))])
         (wh,) = c.ledger.execute("SELECT SUM(wh) FROM meter_hours")[0]
         assert wh == pytest.approx(340)
+
+
+def test_pue_api_per_period_with_category_and_eu_indicators(tmp_path):
+    import json
+    import urllib.request
+
+    devices = [
+        {"name": n, "host": "127.0.0.1", "datacenter": "dc7", "role": role, "category": 1}
+        for n, role in (("ups-out", "it"), ("tgbt", "facility"))
+    ]
+    years = [
+        {
+            "datacenter": "dc7",
+            "year": 2026,
+            "water_m3": 120,
+            "reused_energy_kwh": 3,
+            "renewable_energy_kwh": 9,
+        }
+    ]
+    cfg = make_config(tmp_path, snmp={"devices": devices}, datacenter_years=years)
+    with running(cfg) as c:
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        t0 = datetime(2026, 3, 10, 9, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
+        it_dev, fac_dev = cfg.snmp.devices
+        for k in range(3):  # two hours: 20 kWh IT, 30 kWh facility
+            c.snmp.account(
+                [
+                    Poll(it_dev, t0 + k * 3600, rows_at(10_000, 1e6 + k * 10_000)),
+                    Poll(fac_dev, t0 + k * 3600, rows_at(15_000, 2e6 + k * 15_000)),
+                ]
+            )
+        base = url(c, "/api/v1/datacenter")
+        with urllib.request.urlopen(f"{base}/pue?datacenter=dc7&period=day&start=2026-03-10") as r:
+            day = json.load(r)
+        assert (day["pue"], day["it_kwh"], day["facility_kwh"]) == (1.5, 20.0, 30.0)
+        assert day["it_category"] == [1]
+        with urllib.request.urlopen(
+            f"{base}/pue?datacenter=dc7&period=hour&start=2026-03-10T09"
+        ) as r:
+            hour = json.load(r)
+        assert (hour["it_kwh"], hour["it_coverage"]) == (10.0, 1.0)
+        with urllib.request.urlopen(f"{base}/eu-report?year=2026") as r:
+            (row,) = json.load(r)["datacenters"]
+        assert row["pue"] == 1.5
+        assert row["wue_l_per_kwh"] == pytest.approx(120_000 / 20)
+        assert (row["erf"], row["ref"]) == (pytest.approx(0.1), pytest.approx(0.3))

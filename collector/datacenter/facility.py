@@ -52,6 +52,7 @@ class Pue:
     value: float | None
     facility: RoleEnergy
     it: RoleEnergy
+    categories: tuple[int, ...] = ()  # ISO/IEC 30134-2 categories of the IT meters
 
 
 def pue(ledger: Ledger, datacenter: str, start: float, end: float) -> Pue:
@@ -59,4 +60,14 @@ def pue(ledger: Ledger, datacenter: str, start: float, end: float) -> Pue:
     facility = role_energy(ledger, datacenter, ("facility",), start, end)
     it = role_energy(ledger, datacenter, ("it",), start, end)
     value = facility.wh / it.wh if it.wh > 0 and facility.wh > 0 else None
-    return Pue(value, facility, it)
+    cats = tuple(
+        sorted(
+            int(c)
+            for (c,) in ledger.execute(
+                "SELECT DISTINCT category FROM meters WHERE datacenter = ? AND role = 'it' "
+                "AND category IS NOT NULL",
+                (datacenter,),
+            )
+        )
+    )
+    return Pue(value, facility, it, cats)

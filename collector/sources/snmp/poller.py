@@ -285,6 +285,7 @@ class Poller:
                     profile_name,
                     row.table,
                     not use_register,
+                    d.category if d.role == "it" and not row.breakdown else None,
                 )
             )
 
