@@ -197,6 +197,8 @@ class Collector:
             self.lora.stop()
         if self.cfg.snmp.enabled:
             self.snmp.stop()
+        else:
+            self.snmp.close()
         self.http.stop()
         self.pipeline.stop()
         if self.tsdb is not None:

@@ -296,7 +296,21 @@ class Poller:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
+        self.close()
+
+    def close(self) -> None:
+        """Release the SNMP transport and the event loop (no pending tasks left behind)."""
+        if self._loop.is_closed():
+            return
+        try:
+            if self.client.engine.transport_dispatcher is not None:
+                self.client.engine.close_dispatcher()
+        except Exception:  # closing must never fail a shutdown
+            log.debug("snmp: closing the dispatcher failed", exc_info=True)
+        self._loop.run_until_complete(asyncio.sleep(0))
+        self._loop.close()
 
     def run_cycle(self) -> list[Poll]:
         """One cycle, synchronously, on the poller's own event loop."""
