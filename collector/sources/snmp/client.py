@@ -96,17 +96,30 @@ def _py(value: Any) -> Any:
 class Client:
     def __init__(self) -> None:
         self.engine = SnmpEngine()
+        self._transports: dict[tuple[str, int, float, int], Any] = {}
+        self._credentials: dict[Target, Any] = {}
 
     async def _transport(self, t: Target) -> Any:
-        return await UdpTransportTarget.create(
-            (t.host, t.port), timeout=t.timeout_s, retries=t.retries
-        )
+        # one transport target per device, resolved once (not one per request)
+        key = (t.host, t.port, t.timeout_s, t.retries)
+        tr = self._transports.get(key)
+        if tr is None:
+            tr = self._transports[key] = await UdpTransportTarget.create(
+                (t.host, t.port), timeout=t.timeout_s, retries=t.retries
+            )
+        return tr
+
+    def _auth(self, t: Target) -> Any:
+        c = self._credentials.get(t)
+        if c is None:
+            c = self._credentials[t] = t.credentials()
+        return c
 
     async def get(self, t: Target, oids: list[str]) -> dict[str, Any]:
         transport = await self._transport(t)
         err, status, _index, binds = await get_cmd(
             self.engine,
-            t.credentials(),
+            self._auth(t),
             transport,
             ContextData(contextName=t.context),
             *[ObjectType(ObjectIdentity(o)) for o in oids],
@@ -121,7 +134,7 @@ class Client:
         out: dict[str, Any] = {}
         async for err, status, _index, binds in bulk_walk_cmd(
             self.engine,
-            t.credentials(),
+            self._auth(t),
             transport,
             ContextData(contextName=t.context),
             0,
