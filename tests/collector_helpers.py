@@ -153,3 +153,18 @@ def wait_for(pred: Any, timeout: float, what: str, every: float = 0.2) -> None:
             return
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def check_panel(prom: Any, panel: Any) -> None:
+    """Run a dashboard panel's queries (Grafana variables set to test values) against a real
+    Prometheus: each returns series carrying the panel's labels, with real numbers (no NaN;
+    negative only for signal units such as dBm)."""
+    for expr in panel.exprs:
+        q = expr.replace("$__range", "10m").replace("$__rate_interval", "1m")
+        result = prom.query(q)
+        assert result, f"{panel.en}: {q} returned nothing"
+        for series in result:
+            assert set(panel.labels) <= set(series["metric"]), (panel.en, series["metric"])
+            value = float(series["value"][1])
+            assert value == value, (panel.en, q, value)
+            assert value >= 0 or panel.unit in ("dBm", "dB"), (panel.en, value)

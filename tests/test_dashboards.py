@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from collector_helpers import make_config, running, wait_for
+from collector_helpers import check_panel, make_config, running, wait_for
 from services import Prometheus
 
 from collector.simulate import SimConfig, Simulation
@@ -70,13 +70,7 @@ def fed_prometheus(tmp_path_factory):
 
 @pytest.mark.parametrize("panel", build.FLEET, ids=[p.en for p in build.FLEET])
 def test_panel_query_returns_expected_series(fed_prometheus, panel):
-    _, prom, _ = fed_prometheus
-    for expr in panel.exprs:
-        result = prom.query(substitute(expr))
-        assert result, f"{panel.en}: {expr} returned nothing"
-        for series in result:
-            assert set(panel.labels) <= set(series["metric"]), (panel.en, series["metric"])
-            assert float(series["value"][1]) >= 0
+    check_panel(fed_prometheus[1], panel)
 
 
 def test_panel_values_agree_with_the_collector(fed_prometheus):

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as mqtt
 import pytest
-from collector_helpers import make_config, metric, running, scrape, url, wait_for
+from collector_helpers import check_panel, make_config, metric, running, scrape, url, wait_for
 
 from agent.schema import Host, Limits, Report, Segment, encode_report
 from collector.datacenter.facility import pue
@@ -616,16 +616,7 @@ def _lorawan_panels():
 
 @pytest.mark.parametrize("panel", _lorawan_panels(), ids=[p.en for p in _lorawan_panels()])
 def test_lorawan_panel_queries_return_expected_series(lora_prometheus, panel):
-    _, prom = lora_prometheus
-    for expr in panel.exprs:
-        q = expr.replace("$__range", "10m").replace("$__rate_interval", "1m")
-        result = prom.query(q)
-        assert result, f"{panel.en}: {q} returned nothing"
-        for series in result:
-            assert set(panel.labels) <= set(series["metric"]), (panel.en, series["metric"])
-            value = float(series["value"][1])
-            assert value == value, (panel.en, value)  # no NaN
-            assert value >= 0 or panel.unit in ("dBm", "dB"), (panel.en, value)
+    check_panel(lora_prometheus[1], panel)
 
 
 def test_network_energy_per_uplink_matches_the_configured_power(lora_prometheus):
