@@ -430,3 +430,42 @@ def test_pue_api_per_period_with_category_and_eu_indicators(tmp_path):
         assert row["pue"] == 1.5
         assert row["wue_l_per_kwh"] == pytest.approx(120_000 / 20)
         assert (row["erf"], row["ref"]) == (pytest.approx(0.1), pytest.approx(0.3))
+
+
+def test_eaton_epdu_rows_and_unsigned32_wrap(tmp_path):
+    from collector.sources.snmp.profiles import rows
+
+    eaton = load_profiles()["eaton-epdu"]
+    inp, outlet = eaton.tables
+    base_in, base_out = "1.3.6.1.4.1.534.6.6.7.3.5.1", "1.3.6.1.4.1.534.6.6.7.6.5.1"
+    walked = {
+        f"{base_in}.4.0.1": 3120,
+        f"{base_in}.5.0.1": 4_294_967_000,
+        f"{base_out}.3.0.1": 410,
+        f"{base_out}.4.0.1": 12_345,
+        "1.3.6.1.4.1.534.6.6.7.6.1.1.3.0.1": "srv-db-01 PSU1",
+        f"{base_out}.3.0.2": -1,
+        f"{base_out}.4.0.2": 0,
+    }
+    (row,) = rows(inp, walked)
+    assert (row.index, row.power_w, row.energy_wh) == ("0.1", 3120, 4_294_967_000)
+    out = rows(outlet, walked)
+    assert [(r.label, r.power_w) for r in out] == [("srv-db-01 PSU1", 410), (None, None)]
+    devices = [
+        {
+            "name": "epdu",
+            "host": "127.0.0.1",
+            "datacenter": "dc6",
+            "role": "it",
+            "profile": "eaton-epdu",
+        }
+    ]
+    cfg = make_config(tmp_path, snmp={"devices": devices})
+    with running(cfg) as c:
+        dev = cfg.snmp.devices[0]
+        t0 = 1_790_000_000.0
+        c.snmp.account([Poll(dev, t0, [row])])
+        wrapped = Row("input", "0.1", None, 3120, 200.0, True, False, 4_294_967_296.0)
+        c.snmp.account([Poll(dev, t0 + 600, [wrapped])])
+        (wh,) = c.ledger.execute("SELECT SUM(wh) FROM meter_hours")[0]
+        assert wh == pytest.approx(296 + 200)  # across the 2^32 rollover, not negative

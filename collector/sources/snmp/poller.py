@@ -261,6 +261,8 @@ class Poller:
             st = states.get(name) or meterstore.load_state(self.ledger, cur, name)
             states[name] = st
             spec = ENERGY if use_register else POWER
+            if use_register and row.energy_wrap_wh:
+                spec = FieldSpec("energy", "", "energy_index", "Wh", wrap_at=row.energy_wrap_wh)
             value = row.energy_wh if use_register else row.power_w
             assert value is not None
             if poll.rebooted and use_register and st.value is not None and value < st.value:

@@ -32,6 +32,8 @@ class Column:
     type_equals: int | None = None
     scale_column: int | None = None
     precision_column: int | None = None
+    # a register's raw range (2^32 for Unsigned32/Counter32): a decrease near it is a wrap
+    wrap: float | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def _column(doc: Any, where: str) -> Column | None:
     if not isinstance(doc, dict) or not isinstance(doc.get("column"), int):
         raise ConfigError(f"{where}: expected {{column: N, scale: X}}")
     digits = doc.get("digits_oid")
+    wrap = doc.get("wrap")
     return Column(
         doc["column"],
         float(doc.get("scale", 1.0)),
@@ -108,6 +111,7 @@ def _column(doc: Any, where: str) -> Column | None:
         doc.get("type_equals"),
         doc.get("scale_column"),
         doc.get("precision_column"),
+        float(wrap) if wrap else None,
     )
 
 
@@ -160,6 +164,7 @@ class Row:
     energy_wh: float | None
     account: bool = True
     breakdown: bool = False
+    energy_wrap_wh: float | None = None  # the register's range in Wh, when it wraps
 
 
 def _number(v: Any) -> float | None:
@@ -226,6 +231,7 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
         energy = _value(table.energy_wh, by_index, entity, walked)
         if typed and power is None and energy is None:
             continue  # a sensor of another type (temperature, fan…)
+        wrap = table.energy_wh.wrap if table.energy_wh is not None else None
         out.append(
             Row(
                 table.name,
@@ -235,6 +241,7 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
                 energy,
                 table.account,
                 table.breakdown,
+                wrap * table.energy_wh.scale if wrap and table.energy_wh else None,
             )
         )
     return out
