@@ -289,6 +289,9 @@ def test_profile_choice_prefers_the_most_specific_match():
     best = max(profiles.values(), key=lambda p: p.score("1.3.6.1.4.1.318.1.3.4.4", ""))
     assert best.name == "apc-rpdu-legacy"
     assert profiles["apc-rpdu2"].score("1.3.6.1.4.1.99", "MN:AP8858 apc_hw05_rpdu2g") == 1
+    # prefixes match whole arcs: Sentry4's .1718.4 is not .1718.40
+    assert profiles["servertech-sentry4"].score("1.3.6.1.4.1.1718.4", "") > 0
+    assert profiles["servertech-sentry4"].score("1.3.6.1.4.1.1718.40", "") == 0
 
 
 def test_legacy_apc_tree_when_forced(tmp_path, sim):
@@ -469,3 +472,26 @@ def test_eaton_epdu_rows_and_unsigned32_wrap(tmp_path):
         c.snmp.account([Poll(dev, t0 + 600, [wrapped])])
         (wh,) = c.ledger.execute("SELECT SUM(wh) FROM meter_hours")[0]
         assert wh == pytest.approx(296 + 200)  # across the 2^32 rollover, not negative
+
+
+def test_servertech_sentry4_cord_in_tenths_of_kwh_outlets_in_wh(tmp_path, sim):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, "st4", "sentry4")]})
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+        chosen = c.snmp.state["st4"].profile
+    assert chosen is not None and chosen.name == "servertech-sentry4"  # by sysObjectID
+    by = {(r.table, r.index): r for r in poll.rows}
+    cord = by[("cord", "1.1")]
+    assert (cord.label, cord.power_w) == ("Feed A (TD-B3)", 1474)
+    elapsed = time.time() - sim.started + 5
+    # 98765 tenths of kWh = 9,876,500 Wh; it advances at 1474 W
+    assert 9_876_500 <= cord.energy_wh <= 9_876_500 + 1474 * elapsed / 3600 + 100
+    outlets = [r for r in poll.rows if r.table == "outlet"]
+    assert len(outlets) == 8
+    o1 = by[("outlet", "1.1.1")]
+    assert (o1.label, o1.power_w) == ("esx-prod-21 PSU1", 312)
+    assert 101_111 <= o1.energy_wh <= 101_111 + 312 * elapsed / 3600 + 1  # Wh, not scaled
+    unmetered = by[("outlet", "1.1.6")]
+    assert (unmetered.power_w, unmetered.energy_wh) == (None, None)  # -1 is missing, not 0
+    assert by[("outlet", "1.1.3")].label is None
+    assert sum(r.power_w or 0 for r in outlets) == 1474 - 8  # the unit's own draw stays out

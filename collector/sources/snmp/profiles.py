@@ -87,9 +87,14 @@ class Profile:
 
     def score(self, sysobjectid: str | None, sysdescr: str | None) -> int:
         """How well the profile fits: the longest matching sysObjectID prefix wins; a
-        sysDescr match counts less than any prefix. 0: no match."""
+        sysDescr match counts less than any prefix. 0: no match. Prefixes match whole arcs:
+        1.3.6.1.4.1.1718.4 covers 1.3.6.1.4.1.1718.4.x, not 1.3.6.1.4.1.1718.40."""
         oid = (sysobjectid or "").lstrip(".")
-        best = max((len(p) + 1000 for p in self.sysobjectid if oid.startswith(p)), default=0)
+        arcs = (p.strip(".") for p in self.sysobjectid)
+        best = max(
+            (len(p) + 1000 for p in arcs if oid == p or oid.startswith(p + ".")),
+            default=0,
+        )
         if not best and any(d.lower() in (sysdescr or "").lower() for d in self.sysdescr):
             best = 1
         return best
