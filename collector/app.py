@@ -152,7 +152,7 @@ class Collector:
                 self.tsdb.write_lines if self.tsdb else None,
             )
             self.lora_mqtt = LoraMqtt(cfg.lorawan, self.lora)
-        self.snmp = Poller(cfg.snmp, self.ledger, self.metrics.registry)
+        self.snmp = Poller(cfg.snmp, self.ledger, self.metrics.registry, carbon=self.carbon)
         self.mqtt = None
         if cfg.mqtt.enabled:
             from collector.sources.agents.mqtt import MqttIngest

@@ -495,3 +495,24 @@ def test_servertech_sentry4_cord_in_tenths_of_kwh_outlets_in_wh(tmp_path, sim):
     assert (unmetered.power_w, unmetered.energy_wh) == (None, None)  # -1 is missing, not 0
     assert by[("outlet", "1.1.3")].label is None
     assert sum(r.power_w or 0 for r in outlets) == 1474 - 8  # the unit's own draw stays out
+
+
+def test_datacenter_energy_carries_its_co2e_on_metrics(tmp_path):
+    devices = [{"name": "pdu", "host": "127.0.0.1", "datacenter": "dc1", "role": "it"}]
+    cfg = make_config(tmp_path, snmp={"devices": devices})
+    with running(cfg) as c:
+        dev = cfg.snmp.devices[0]
+        t0 = 1_790_000_000.0 - 1_790_000_000.0 % 3600
+        c.snmp.account([Poll(dev, t0, [Row("input", "1", None, 3000, 10_000.0)])])
+        c.snmp.account([Poll(dev, t0 + 600, [Row("input", "1", None, 3000, 10_500.0)])])
+        reg = c.metrics.registry
+        labels = {"device": "pdu", "table": "input", "role": "it", "datacenter": "dc1"}
+        static = c.carbon.static_basis
+        g = reg.get_sample_value("energy_snmp_co2e_grams_total", {**labels, "basis": static})
+        assert g == pytest.approx(500 * c.carbon.static_kg_per_kwh)  # 0.5 kWh x kg/kWh, in g
+        # an hourly series, where loaded, prices each hour at its own factor
+        c.carbon.hourly = {int(t0): 0.020}
+        c.snmp.account([Poll(dev, t0 + 1200, [Row("input", "1", None, 3000, 11_500.0)])])
+        hourly = c.carbon.hourly_basis
+        g = reg.get_sample_value("energy_snmp_co2e_grams_total", {**labels, "basis": hourly})
+        assert g == pytest.approx(1000 * 0.020)

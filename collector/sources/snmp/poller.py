@@ -20,6 +20,7 @@ from collector import meterstore
 from collector.config import SnmpConfig, SnmpDeviceConfig
 from collector.ledger import Ledger
 from collector.meterstore import MeterFacts
+from collector.model.carbon import CarbonModel
 from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
 from collector.sources.snmp.client import Client, SnmpError, Target
 from collector.sources.snmp.profiles import Profile, Row, load_profiles, rows
@@ -95,6 +96,13 @@ class SnmpMetrics:
             ["device", "table", "role", "datacenter", "estimated"],
             registry=r,
         )
+        self.co2e = Counter(
+            "energy_snmp_co2e_grams",
+            "Usage CO2e of the energy accounted from the device (grid factor of each hour; "
+            "`basis` names it).",
+            ["device", "table", "role", "datacenter", "basis"],
+            registry=r,
+        )
         self.cycle = Gauge(
             "energy_snmp_cycle_seconds", "Duration of the last full cycle.", registry=r
         )
@@ -121,8 +129,10 @@ class Poller:
         ledger: Ledger,
         registry: CollectorRegistry,
         profiles: dict[str, Profile] | None = None,
+        carbon: CarbonModel | None = None,
     ) -> None:
         self.cfg = cfg
+        self.carbon = carbon
         self.ledger = ledger
         self.metrics = SnmpMetrics(registry)
         self.profiles = profiles or load_profiles()
@@ -276,6 +286,9 @@ class Poller:
                 self.metrics.energy.labels(
                     d.name, row.table, role, dc, "0" if use_register else "1"
                 ).inc(res.wh)
+                if self.carbon is not None:
+                    kg, basis = self.carbon.kg(res.wh / 1000, res.start, res.end)
+                    self.metrics.co2e.labels(d.name, row.table, role, dc, basis).inc(kg * 1000)
             facts.append(
                 MeterFacts(
                     name,
