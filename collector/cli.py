@@ -83,6 +83,23 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_readings(args: argparse.Namespace) -> int:
+    from collector.datacenter.readings import import_readings
+    from collector.ledger import Ledger
+
+    cfg = load_config(_config_path(args.config))
+    ledger = Ledger(cfg.ledger.url)
+    total = 0.0
+    count = 0
+    for path in args.files:
+        readings = import_readings(ledger, path)
+        count += len(readings)
+        total += sum(r.kwh for r in readings)
+        print(f"{path}: {len(readings)} readings, {sum(r.kwh for r in readings):.1f} kWh")
+    print(f"imported {count} readings, {total:.1f} kWh (re-importing a period replaces it)")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from collector.simulate import main as simulate
 
@@ -97,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         ("run", cmd_run, "run the collector"),
         ("status", cmd_status, "the fleet now, from a running collector"),
         ("check-config", cmd_check_config, "validate the configuration"),
+        (
+            "import-readings",
+            cmd_import_readings,
+            "import manual energy readings (utility bills) from CSV files",
+        ),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument(
@@ -109,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         if name == "status":
             p.add_argument("--json", action="store_true", help="print JSON")
             p.add_argument("--url", help="status URL (default from the config)")
+        if name == "import-readings":
+            p.add_argument("files", nargs="+", help="CSV: meter,datacenter,role,start,end,kwh")
     p = sub.add_parser("simulate", help="drive simulated agents against a collector")
     p.add_argument("--agents", type=int, default=50)
     p.add_argument("--days", type=int, default=1)
@@ -126,8 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--truth", help="write the ground truth (JSON) here")
     p.set_defaults(func=cmd_simulate)
     args = parser.parse_args(argv)
+    from collector.datacenter.readings import ReadingError
+
     try:
         return int(args.func(args))
+    except ReadingError as exc:
+        print(f"energy-collector: nothing imported: {exc}", file=sys.stderr)
+        return 2
     except ConfigError as exc:
         print(f"energy-collector: invalid configuration: {exc}", file=sys.stderr)
         return 2

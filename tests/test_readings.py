@@ -1,0 +1,135 @@
+"""Manual energy readings (utility bills) from CSV: into the same meter tables as SNMP and
+LoRaWAN, so a PUE mixes them; all or nothing on bad input; re-import replaces."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from collector_helpers import make_config, running, url
+
+from collector.cli import main as cli
+from collector.datacenter.facility import pue
+from collector.datacenter.readings import ReadingError, import_readings
+from collector.ledger import Ledger
+from collector.sources.snmp.poller import Poll
+from collector.sources.snmp.profiles import Row
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+def ts(*a: int) -> float:
+    return datetime(*a, tzinfo=PARIS).timestamp()
+
+
+def write(tmp_path, text, name="bills.csv"):
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_monthly_bill_across_the_dst_change_gives_the_month_pue(tmp_path):
+    led = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    csv = write(
+        tmp_path,
+        "meter,datacenter,role,start,end,kwh,site\n"
+        "edf-pdl-300012,dc1,facility,2026-10-01,2026-11-01,14900,Hotel de ville\n"
+        "ups-out-bill,dc1,it,2026-10-01,2026-11-01,9935\n",
+    )
+    got = import_readings(led, csv)
+    assert [r.kwh for r in got] == [14900, 9935]
+    # October 2026 in Paris has 745 hours (the clocks go back on the 25th)
+    (n, wh) = led.execute(
+        "SELECT COUNT(*), SUM(wh) FROM meter_hours WHERE meter = 'csv:edf-pdl-300012'"
+    )[0]
+    assert (n, wh) == (745, pytest.approx(14_900_000))
+    month = pue(led, "dc1", ts(2026, 10, 1), ts(2026, 11, 1))
+    assert month.value == pytest.approx(14900 / 9935)
+    assert (month.facility.coverage, month.it.coverage) == (1.0, 1.0)
+    # a day is an even share of the month, and says it has full coverage of that share
+    day = pue(led, "dc1", ts(2026, 10, 25), ts(2026, 10, 26))  # 25 hours that day
+    assert day.facility.wh == pytest.approx(14_900_000 * 25 / 745)
+
+
+def test_reimport_replaces_and_a_corrected_bill_wins(tmp_path):
+    led = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    text = "meter;datacenter;role;start;end;kwh\nclim;dc2;cooling;2026-03-01;2026-04-01;1200,5\n"
+    import_readings(led, write(tmp_path, text))
+    import_readings(led, write(tmp_path, text))
+    (wh,) = led.execute("SELECT SUM(wh) FROM meter_hours")[0]
+    assert wh == pytest.approx(1_200_500)  # French decimal comma; not doubled
+    import_readings(led, write(tmp_path, text.replace("1200,5", "1100")))
+    (wh,) = led.execute("SELECT SUM(wh) FROM meter_hours")[0]
+    assert wh == pytest.approx(1_100_000)
+    (role, profile) = led.execute("SELECT role, profile FROM meters")[0]
+    assert (role, profile) == ("cooling", "csv")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("m,dc1,facility,2026-13-01,2026-11-01,5", "bills.csv:3: bad date"),
+        ("m,dc1,facility,2026-10-01,2026-09-01,5", "bills.csv:3: end"),
+        ("m,dc1,facility,2026-10-01,2026-11-01,-5", "bills.csv:3: kwh must be"),
+        ("m,dc1,facility,2026-10-01,2026-11-01,abc", "bills.csv:3: kwh 'abc'"),
+        ("m,dc1,heating,2026-10-01,2026-11-01,5", "bills.csv:3: role 'heating'"),
+        ("m,dc1,facility,2026-10-01T10:30,2026-11-01,5", "whole hours"),
+        ("ok,dc1,facility,2026-10-15,2026-11-15,5", "periods overlap for meter 'ok'"),
+    ],
+)
+def test_bad_line_is_named_and_nothing_is_imported(tmp_path, line, message):
+    led = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    csv = write(
+        tmp_path,
+        f"meter,datacenter,role,start,end,kwh\nok,dc1,facility,2026-10-01,2026-11-01,10\n{line}\n",
+    )
+    with pytest.raises(ReadingError, match=message):
+        import_readings(led, csv)
+    assert led.execute("SELECT COUNT(*) FROM meter_hours")[0] == (0,)
+    assert led.execute("SELECT COUNT(*) FROM meters")[0] == (0,)
+
+
+def test_missing_columns_and_cli_exit_codes(tmp_path, capsys):
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(f"ledger: {{url: 'sqlite:{tmp_path / 'l.db'}'}}\n")
+    bad = write(tmp_path, "meter,start,kwh\nx,2026-01-01,3\n", "bad.csv")
+    assert cli(["import-readings", "-c", str(cfg_path), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "nothing imported" in err and "missing column(s) datacenter, role, end" in err
+    good = write(
+        tmp_path, "meter,datacenter,role,start,end,kwh\ne,dc1,facility,2026-01-01,2026-02-01,744\n"
+    )
+    assert cli(["import-readings", "-c", str(cfg_path), str(good)]) == 0
+    assert "1 readings, 744.0 kWh" in capsys.readouterr().out
+    led = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    assert led.execute("SELECT MIN(wh), MAX(wh) FROM meter_hours")[0] == (1000.0, 1000.0)
+
+
+def test_a_bill_and_polled_it_energy_make_one_pue(tmp_path):
+    """The site bill (CSV) over the IT energy from the UPS output (SNMP), through the API."""
+    devices = [{"name": "ups", "host": "127.0.0.1", "datacenter": "dc3", "role": "it"}]
+    cfg = make_config(tmp_path, snmp={"devices": devices})
+    with running(cfg) as c:
+        (dev,) = cfg.snmp.devices
+        t0 = ts(2026, 6, 2)
+        for k in range(25):  # a day of hourly register reads: 10 kWh an hour, 240 kWh
+            c.snmp.account([Poll(dev, t0 + k * 3600, [Row("output", "1", None, 1e4, k * 1e4)])])
+        bill = "meter,datacenter,role,start,end,kwh\ntgbt,dc3,facility,2026-06-02,2026-06-03,372\n"
+        import_readings(c.ledger, write(tmp_path, bill))
+        q = "/api/v1/datacenter/pue?datacenter=dc3&period=day&start=2026-06-02"
+        with urllib.request.urlopen(url(c, q)) as r:
+            day = json.load(r)
+    assert (day["it_kwh"], day["facility_kwh"]) == (240.0, 372.0)
+    assert day["pue"] == pytest.approx(1.55)
+
+
+def test_import_on_postgresql_replaces_too(tmp_path, postgres_url):
+    led = Ledger(postgres_url)
+    text = "meter,datacenter,role,start,end,kwh\ntgbt,dc1,facility,2026-01-01,2026-01-02,48\n"
+    import_readings(led, write(tmp_path, text))
+    import_readings(led, write(tmp_path, text.replace(",48", ",24")))
+    (n, wh) = led.execute("SELECT COUNT(*), SUM(wh) FROM meter_hours")[0]
+    assert (n, float(wh)) == (24, pytest.approx(24_000))
