@@ -375,7 +375,8 @@ class Collector:
         return cals
 
     def _pue_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
-        """?datacenter=dc1&period=hour|day|month|year&start=YYYY-MM-DD[THH]"""
+        """?datacenter=dc1&period=hour|day|month|year&start=YYYY-MM-DD[THH][&room=R]
+        (with room: that zone's partial PUE)"""
         try:
             doc = pue_report(
                 self.ledger,
@@ -383,6 +384,7 @@ class Collector:
                 query.get("period", "day"),
                 query["start"],
                 self.cfg.ledger.timezone,
+                room=query.get("room") or None,
             )
         except KeyError:
             raise ValueError("datacenter and start are required") from None

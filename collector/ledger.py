@@ -109,6 +109,13 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE meters ADD COLUMN category INTEGER",
         ],
     ),
+    (
+        5,
+        [
+            # the room (zone) a meter belongs to, for partial PUE
+            "ALTER TABLE meters ADD COLUMN room TEXT",
+        ],
+    ),
 ]
 
 

@@ -24,6 +24,7 @@ class MeterFacts:
     field: str
     estimated: bool
     category: int | None = None  # ISO/IEC 30134-2 category of an IT meter
+    room: str | None = None  # the room (zone) inside the datacenter, for partial PUE
 
 
 def load_state(ledger: Ledger, cur: Any, name: str) -> RegisterState:
@@ -59,11 +60,13 @@ def save(
         cur.execute(
             ledger._sql(
                 "INSERT INTO meters (meter, dev_eui, site, datacenter, role, host, profile, "
-                "field, estimated, category) VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT (meter) "
+                "field, estimated, category, room) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (meter) "
                 "DO UPDATE SET dev_eui = excluded.dev_eui, site = excluded.site, "
                 "datacenter = excluded.datacenter, role = excluded.role, host = excluded.host, "
                 "profile = excluded.profile, field = excluded.field, "
-                "estimated = excluded.estimated, category = excluded.category"
+                "estimated = excluded.estimated, category = excluded.category, "
+                "room = excluded.room"
             ),
             (
                 f.name,
@@ -76,6 +79,7 @@ def save(
                 f.field,
                 1 if f.estimated else 0,
                 f.category,
+                f.room,
             ),
         )
     for name, st in states.items():

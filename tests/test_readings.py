@@ -133,3 +133,47 @@ def test_import_on_postgresql_replaces_too(tmp_path, postgres_url):
     import_readings(led, write(tmp_path, text.replace(",48", ",24")))
     (n, wh) = led.execute("SELECT COUNT(*), SUM(wh) FROM meter_hours")[0]
     assert (n, float(wh)) == (24, pytest.approx(24_000))
+
+
+def test_partial_pue_per_room_from_polled_and_billed_meters(tmp_path):
+    """Room A: PDU (IT) 10 kWh/h + CRAC (SNMP, cooling) 3 kWh/h + lighting bill 12 kWh/day
+    → pPUE (240 + 72 + 12) / 240 = 1.35. Room B: IT 5 kWh/h, cooling 2.5 → 1.5. The site
+    meter (no room) stays in the datacenter PUE only."""
+    devices = [
+        {"name": n, "host": "127.0.0.1", "datacenter": "dc4", "role": role, "room": room}
+        for n, role, room in (
+            ("pdu-a", "it", "A"),
+            ("crac-a", "cooling", "A"),
+            ("pdu-b", "it", "B"),
+            ("crac-b", "cooling", "B"),
+            ("tgbt", "facility", None),
+        )
+    ]
+    cfg = make_config(tmp_path, snmp={"devices": devices})
+    per_hour = {"pdu-a": 1e4, "crac-a": 3e3, "pdu-b": 5e3, "crac-b": 2.5e3, "tgbt": 2.5e4}
+    with running(cfg) as c:
+        t0 = ts(2026, 3, 29)  # the spring DST change: a 23-hour day in Paris
+        for k in range(24):
+            c.snmp.account(
+                [
+                    Poll(d, t0 + k * 3600, [Row("input", "1", None, 0.0, k * per_hour[d.name])])
+                    for d in cfg.snmp.devices
+                ]
+            )
+        bill = (
+            "meter,datacenter,role,start,end,kwh,room\n"
+            "lights-a,dc4,lighting,2026-03-29,2026-03-30,11.5,A\n"
+        )
+        import_readings(c.ledger, write(tmp_path, bill))
+        base = url(c, "/api/v1/datacenter/pue?datacenter=dc4&period=day&start=2026-03-29")
+        docs = {}
+        for room in ("A", "B", ""):
+            with urllib.request.urlopen(f"{base}&room={room}" if room else base) as r:
+                docs[room] = json.load(r)
+    a, b, site = docs["A"], docs["B"], docs[""]
+    assert (a["room"], a["partial"], a["it_kwh"]) == ("A", True, 230.0)
+    assert a["facility_kwh"] == pytest.approx(230 + 69 + 11.5)
+    assert a["pue"] == pytest.approx(1.35)
+    assert b["pue"] == pytest.approx(1.5)
+    assert site["pue"] == pytest.approx(25 / 15, abs=1e-4)  # site meter over all IT
+    assert "room" not in site

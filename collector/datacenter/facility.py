@@ -31,19 +31,26 @@ class RoleEnergy:
 
 
 def role_energy(
-    ledger: Ledger, datacenter: str, roles: tuple[str, ...], start: float, end: float
+    ledger: Ledger,
+    datacenter: str,
+    roles: tuple[str, ...],
+    start: float,
+    end: float,
+    room: str | None = None,
 ) -> RoleEnergy:
     marks = ",".join("?" * len(roles))
+    where = f"m.datacenter = ? AND m.role IN ({marks})"
+    args: tuple[object, ...] = (datacenter, *roles)
+    if room is not None:
+        where += " AND m.room = ?"
+        args += (room,)
     row = ledger.execute(
         "SELECT COALESCE(SUM(h.wh), 0), COALESCE(SUM(h.covered_s), 0) FROM meter_hours h "
-        f"JOIN meters m ON m.meter = h.meter WHERE m.datacenter = ? AND m.role IN ({marks}) "
+        f"JOIN meters m ON m.meter = h.meter WHERE {where} "
         "AND h.hour_start >= ? AND h.hour_start < ?",
-        (datacenter, *roles, start, end),
+        (*args, start, end),
     )[0]
-    (n,) = ledger.execute(
-        f"SELECT COUNT(*) FROM meters WHERE datacenter = ? AND role IN ({marks})",
-        (datacenter, *roles),
-    )[0]
+    (n,) = ledger.execute(f"SELECT COUNT(*) FROM meters m WHERE {where}", args)[0]
     return RoleEnergy(float(row[0]), float(row[1]), int(n), end - start)
 
 
@@ -71,3 +78,32 @@ def pue(ledger: Ledger, datacenter: str, start: float, end: float) -> Pue:
         )
     )
     return Pue(value, facility, it, cats)
+
+
+ZONE_INFRASTRUCTURE = ("cooling", "lighting")
+
+
+def partial_pue(ledger: Ledger, datacenter: str, room: str, start: float, end: float) -> Pue:
+    """Partial PUE of a zone (a room): (its IT + its cooling and lighting energy) over its IT
+    energy, from the meters configured with that room. Site meters (`facility`) stay out, so
+    nothing is counted twice; energy reaching the zone from shared plant (a site chiller
+    without a meter of its own in the room) is not in it: a pPUE is never the datacenter's PUE.
+    """
+    it = role_energy(ledger, datacenter, ("it",), start, end, room)
+    infra = role_energy(ledger, datacenter, ZONE_INFRASTRUCTURE, start, end, room)
+    # the zone's total: IT and infrastructure meters together, coverage their mean
+    supply = RoleEnergy(
+        it.wh + infra.wh, it.covered_s + infra.covered_s, it.meters + infra.meters, end - start
+    )
+    value = supply.wh / it.wh if it.wh > 0 and supply.wh > 0 else None
+    cats = tuple(
+        sorted(
+            int(c)
+            for (c,) in ledger.execute(
+                "SELECT DISTINCT category FROM meters WHERE datacenter = ? AND room = ? "
+                "AND role = 'it' AND category IS NOT NULL",
+                (datacenter, room),
+            )
+        )
+    )
+    return Pue(value, supply, it, cats)

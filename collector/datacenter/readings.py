@@ -4,7 +4,7 @@ in the same `meters` / `meter_hours` tables, so `facility.pue` needs nothing new
 
 One row per meter and period::
 
-    meter,datacenter,role,start,end,kwh[,site]
+    meter,datacenter,role,start,end,kwh[,site][,room]
     edf-pdl-30001234567890,dc1,facility,2026-10-01,2026-11-01,18250.5
 
 `start` is inclusive and `end` exclusive: ISO 8601 dates (midnight, Europe/Paris time, as on
@@ -45,6 +45,7 @@ class Reading:
     datacenter: str
     role: str
     site: str
+    room: str | None
     start: float
     end: float
     kwh: float
@@ -99,6 +100,7 @@ def parse(text: str, source: str = "<csv>") -> list[Reading]:
                 row["datacenter"],
                 row["role"],
                 row.get("site", ""),
+                row.get("room") or None,
                 start,
                 end,
                 kwh,
@@ -112,8 +114,8 @@ def parse(text: str, source: str = "<csv>") -> list[Reading]:
         for a, b in pairwise(rs):
             if b.start < a.end:
                 raise ReadingError(f"{source}: periods overlap for meter {meter[4:]!r}")
-        if len({(r.datacenter, r.role) for r in rs}) > 1:
-            raise ReadingError(f"{source}: meter {meter[4:]!r} changes datacenter or role")
+        if len({(r.datacenter, r.role, r.room) for r in rs}) > 1:
+            raise ReadingError(f"{source}: meter {meter[4:]!r} changes datacenter, role or room")
     return out
 
 
@@ -143,9 +145,11 @@ def import_readings(ledger: Ledger, path: str | Path) -> list[Reading]:
                 cur.execute(
                     ledger._sql(
                         "INSERT INTO meters (meter, dev_eui, site, datacenter, role, host, "
-                        "profile, field, estimated, category) VALUES (?,?,?,?,?,?,?,?,?,?) "
+                        "profile, field, estimated, category, room) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?) "
                         "ON CONFLICT (meter) DO UPDATE SET site = excluded.site, "
-                        "datacenter = excluded.datacenter, role = excluded.role"
+                        "datacenter = excluded.datacenter, role = excluded.role, "
+                        "room = excluded.room"
                     ),
                     (
                         r.meter,
@@ -158,6 +162,7 @@ def import_readings(ledger: Ledger, path: str | Path) -> list[Reading]:
                         "energy",
                         0,
                         None,
+                        r.room,
                     ),
                 )
                 # replace what an earlier import put in this period's hours

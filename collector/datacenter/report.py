@@ -9,7 +9,7 @@ from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collector.datacenter.facility import Pue, pue
+from collector.datacenter.facility import Pue, partial_pue, pue
 from collector.ledger import Ledger
 
 
@@ -46,15 +46,21 @@ def _doc(p: Pue) -> dict[str, Any]:
 
 
 def pue_report(
-    ledger: Ledger, datacenter: str, kind: str, start: str, tz: str = "Europe/Paris"
+    ledger: Ledger,
+    datacenter: str,
+    kind: str,
+    start: str,
+    tz: str = "Europe/Paris",
+    room: str | None = None,
 ) -> dict[str, Any]:
+    """The datacenter's PUE over the period; with `room`, that zone's partial PUE (its
+    `facility_kwh` is then the zone's total energy)."""
     a, b = period_bounds(kind, start, tz)
-    return {
-        "datacenter": datacenter,
-        "period": kind,
-        "start": start,
-        **_doc(pue(ledger, datacenter, a, b)),
-    }
+    doc: dict[str, Any] = {"datacenter": datacenter, "period": kind, "start": start}
+    if room is None:
+        return {**doc, **_doc(pue(ledger, datacenter, a, b))}
+    part = _doc(partial_pue(ledger, datacenter, room, a, b))
+    return {**doc, "room": room, "partial": True, **part}
 
 
 def eu_report(

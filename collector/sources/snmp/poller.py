@@ -301,6 +301,7 @@ class Poller:
                     row.table,
                     not use_register,
                     d.category if d.role == "it" and not row.breakdown else None,
+                    d.room,
                 )
             )
 
