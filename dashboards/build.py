@@ -320,6 +320,18 @@ DATACENTER = [
         ("datacenter", "role"),
     ),
     Panel(
+        "CO2e d'usage par rôle (kg, facteur horaire ou statique)",
+        "Usage CO2e by role (kg, hourly or static factor)",
+        (
+            'sum by (datacenter, role) (increase(energy_snmp_co2e_grams_total{role!~".*:.*"}'
+            "[$__range])) / 1000",
+        ),
+        "bargauge",
+        "masskg",
+        "{{datacenter}} {{role}}",
+        ("datacenter", "role"),
+    ),
+    Panel(
         "Pertes des onduleurs (W)",
         "UPS losses (W)",
         (
