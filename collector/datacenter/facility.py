@@ -62,22 +62,27 @@ class Pue:
     categories: tuple[int, ...] = ()  # ISO/IEC 30134-2 categories of the IT meters
 
 
+def _pue(
+    ledger: Ledger, datacenter: str, total: RoleEnergy, it: RoleEnergy, room: str | None = None
+) -> Pue:
+    """Total over IT, with the ISO/IEC 30134-2 categories of the IT meters counted."""
+    value = total.wh / it.wh if it.wh > 0 and total.wh > 0 else None
+    where, args = "datacenter = ?", [datacenter]
+    if room is not None:
+        where, args = "datacenter = ? AND room = ?", [datacenter, room]
+    found = ledger.execute(
+        f"SELECT DISTINCT category FROM meters WHERE {where} AND role = 'it' "
+        "AND category IS NOT NULL",
+        tuple(args),
+    )
+    return Pue(value, total, it, tuple(sorted(int(c) for (c,) in found)))
+
+
 def pue(ledger: Ledger, datacenter: str, start: float, end: float) -> Pue:
     """Facility meters (`facility`: the site's utility meter) over IT meters (`it`)."""
     facility = role_energy(ledger, datacenter, ("facility",), start, end)
     it = role_energy(ledger, datacenter, ("it",), start, end)
-    value = facility.wh / it.wh if it.wh > 0 and facility.wh > 0 else None
-    cats = tuple(
-        sorted(
-            int(c)
-            for (c,) in ledger.execute(
-                "SELECT DISTINCT category FROM meters WHERE datacenter = ? AND role = 'it' "
-                "AND category IS NOT NULL",
-                (datacenter,),
-            )
-        )
-    )
-    return Pue(value, facility, it, cats)
+    return _pue(ledger, datacenter, facility, it)
 
 
 ZONE_INFRASTRUCTURE = ("cooling", "lighting")
@@ -95,15 +100,4 @@ def partial_pue(ledger: Ledger, datacenter: str, room: str, start: float, end: f
     supply = RoleEnergy(
         it.wh + infra.wh, it.covered_s + infra.covered_s, it.meters + infra.meters, end - start
     )
-    value = supply.wh / it.wh if it.wh > 0 and supply.wh > 0 else None
-    cats = tuple(
-        sorted(
-            int(c)
-            for (c,) in ledger.execute(
-                "SELECT DISTINCT category FROM meters WHERE datacenter = ? AND room = ? "
-                "AND role = 'it' AND category IS NOT NULL",
-                (datacenter, room),
-            )
-        )
-    )
-    return Pue(value, supply, it, cats)
+    return _pue(ledger, datacenter, supply, it, room)

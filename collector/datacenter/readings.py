@@ -27,7 +27,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from agent.configspec import ConfigError
+from collector import meterstore
 from collector.ledger import Ledger
+from collector.meterstore import MeterFacts
 
 PARIS = ZoneInfo("Europe/Paris")
 ROLES = ("facility", "it", "cooling", "lighting", "network", "building", "other")
@@ -141,32 +143,24 @@ def import_readings(ledger: Ledger, path: str | Path) -> list[Reading]:
         cur = ledger.conn.cursor()
         ledger._begin()
         try:
-            for r in readings:
-                cur.execute(
-                    ledger._sql(
-                        "INSERT INTO meters (meter, dev_eui, site, datacenter, role, host, "
-                        "profile, field, estimated, category, room) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-                        "ON CONFLICT (meter) DO UPDATE SET site = excluded.site, "
-                        "datacenter = excluded.datacenter, role = excluded.role, "
-                        "room = excluded.room"
-                    ),
-                    (
-                        r.meter,
-                        r.meter[4:],
-                        r.site,
-                        r.datacenter,
-                        r.role,
-                        None,
-                        "csv",
-                        "energy",
-                        0,
-                        None,
-                        r.room,
-                    ),
+            facts = {
+                r.meter: MeterFacts(
+                    r.meter,
+                    r.meter[4:],
+                    r.site,
+                    r.datacenter,
+                    r.role,
+                    None,
+                    "csv",
+                    "energy",
+                    estimated=False,
+                    room=r.room,
                 )
+                for r in readings
+            }
+            meterstore.save(ledger, cur, list(facts.values()), {}, {})
+            for r in readings:
                 # replace what an earlier import put in this period's hours
-                hours = _hours(r)
                 cur.execute(
                     ledger._sql(
                         "DELETE FROM meter_hours WHERE meter = ? AND hour_start >= ? "
@@ -176,7 +170,7 @@ def import_readings(ledger: Ledger, path: str | Path) -> list[Reading]:
                 )
                 cur.executemany(
                     ledger._sql("INSERT INTO meter_hours VALUES (?,?,?,?)"),
-                    [(r.meter, h, wh, cov) for h, wh, cov in hours],
+                    [(r.meter, h, wh, cov) for h, wh, cov in _hours(r)],
                 )
             ledger._commit()
         except Exception:
