@@ -409,7 +409,18 @@ class SnmpDeviceConfig:
     )
     timeout_s: float = opt(2.0, "Per-request timeout.", minimum=0.1)
     retries: int = opt(1, "Retries per request.", minimum=0, maximum=10)
-    max_repetitions: int = opt(25, "GETBULK max-repetitions.", minimum=1, maximum=200)
+    max_repetitions: int = opt(
+        25,
+        "GETBULK max-repetitions ceiling (each table asks for the rows it had last poll + 1).",
+        minimum=1,
+        maximum=200,
+    )
+    stack: str = opt(
+        "native",
+        "v2c through the built-in codec (`native`) or through pysnmp (`pysnmp`), for a device "
+        "the native one trips on; v3 always uses pysnmp.",
+        choices=("native", "pysnmp"),
+    )
 
 
 @dataclass

@@ -67,6 +67,7 @@ def target(d: SnmpDeviceConfig) -> Target:
         d.timeout_s,
         d.retries,
         d.max_repetitions,
+        d.stack,
     )
 
 
@@ -169,9 +170,7 @@ class Poller:
         for table in st.profile.tables:
             if table.group and table.group in done_groups:
                 continue
-            walked: dict[str, Any] = {}
-            for root in table.walk_roots():
-                walked.update(await self.client.walk(tgt, root))
+            walked = await self.client.walk_columns(tgt, table.walk_roots())
             found = rows(table, walked)
             if found and table.group:
                 done_groups.add(table.group)
@@ -321,6 +320,7 @@ class Poller:
         if self._loop.is_closed():
             return
         try:
+            self.client.close()
             if self.client.engine.transport_dispatcher is not None:
                 self.client.engine.close_dispatcher()
         except Exception:  # closing must never fail a shutdown
