@@ -6,7 +6,10 @@ the same devices. Also reports the simulator's own CPU share: snmpsim is single-
     .venv/bin/python bench/snmp_poll.py --devices 500 --repeats 3
 
 Devices are distinct UDP ports of one snmpsim process (same recording), 127.0.0.1 only.
-Both clients poll with concurrency 50, timeout 5 s, 1 retry, max-repetitions 25.
+Both clients poll with concurrency 50, timeout 5 s, 1 retry, max-repetitions 25. The
+collector's figure is its second cycle in one process (steady state, as it runs: the row
+counts of the first are known); the cold first cycle and the same poller on the pysnmp stack
+(`stack: pysnmp`) are reported beside it.
 """
 
 from __future__ import annotations
@@ -42,18 +45,24 @@ from prometheus_client import CollectorRegistry
 ports = json.loads(sys.argv[2])
 cfg = load(SnmpConfig, {"concurrency": 50, "devices": [
     {"name": f"pdu-{p}", "host": "127.0.0.1", "port": p, "community": "apc-rpdu2",
-     "timeout_s": 5, "retries": 1, "max_repetitions": 25, "datacenter": "dc1"}
+     "timeout_s": 5, "retries": 1, "max_repetitions": 25, "datacenter": "dc1",
+     "stack": sys.argv[4]}
     for p in ports]}, "<bench>")
 led = Ledger(f"sqlite:{sys.argv[3]}")
 p = Poller(cfg, led, CollectorRegistry())
-r0 = resource.getrusage(resource.RUSAGE_SELF)
-t0 = time.perf_counter()
-polls = p.run_cycle()
-wall = time.perf_counter() - t0
-r1 = resource.getrusage(resource.RUSAGE_SELF)
-cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-print(json.dumps({"wall": wall, "cpu": cpu, "ok": len(polls),
-                  "rows": sum(len(x.rows) for x in polls)}))
+out = []
+for _ in range(int(sys.argv[5])):  # the first cycle is cold (no row counts known yet)
+    r0 = resource.getrusage(resource.RUSAGE_SELF)
+    t0 = time.perf_counter()
+    polls = p.run_cycle()
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    out.append({"wall": wall, "cpu": cpu, "ok": len(polls),
+                "rows": sum(len(x.rows) for x in polls)})
+    time.sleep(1)
+p.close()
+print(json.dumps(out))
 """
 
 
@@ -102,6 +111,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--devices", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-pysnmp", action="store_true", help="leave out the pysnmp stack")
     ap.add_argument("--out", default=str(ROOT / "bench/results/snmp_poll.json"))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-snmp-"))
@@ -138,26 +148,42 @@ def main() -> None:
     )
     wait_port(exp_port, 20)
     psim, pexp = psutil.Process(sim.pid), psutil.Process(exp.pid)
-    results: dict[str, list[dict]] = {"energy-collector": [], "snmp_exporter": []}
+    results: dict[str, list[dict]] = {
+        "energy-collector": [],
+        "energy-collector (cold cycle)": [],
+        "energy-collector, stack pysnmp": [],
+        "snmp_exporter": [],
+    }
+
+    def ours(stack: str, cycles: int, r: int) -> list[dict]:
+        s0 = cpu_s(psim)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                ONE_CYCLE,
+                str(ROOT),
+                json.dumps(ports),
+                str(work / f"ledger-{stack}-{r}.db"),
+                stack,
+                str(cycles),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs = json.loads(out.stdout)
+        runs[-1]["sim_cpu"] = (cpu_s(psim) - s0) / cycles  # the simulator's share, per cycle
+        return runs
+
     try:
         for r in range(args.repeats):
-            s0 = cpu_s(psim)
-            out = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    ONE_CYCLE,
-                    str(ROOT),
-                    json.dumps(ports),
-                    str(work / f"ledger-{r}.db"),
-                ],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            ours = json.loads(out.stdout)
-            ours["sim_cpu"] = cpu_s(psim) - s0
-            results["energy-collector"].append(ours)
+            cold, steady = ours("native", 2, r)
+            cold["sim_cpu"] = steady["sim_cpu"]
+            results["energy-collector (cold cycle)"].append(cold)
+            results["energy-collector"].append(steady)
+            if not args.skip_pysnmp:
+                results["energy-collector, stack pysnmp"].append(ours("pysnmp", 2, r)[-1])
 
             s0, e0 = cpu_s(psim), cpu_s(pexp)
 
@@ -182,8 +208,8 @@ def main() -> None:
                 }
             )
             print(
-                f"run {r + 1}: ours {ours['wall']:.2f} s wall, {ours['cpu']:.2f} s CPU, "
-                f"{ours['ok']} ok | snmp_exporter {wall:.2f} s wall, "
+                f"run {r + 1}: ours {steady['wall']:.2f} s wall, {steady['cpu']:.2f} s CPU, "
+                f"{steady['ok']} ok | snmp_exporter {wall:.2f} s wall, "
                 f"{results['snmp_exporter'][-1]['cpu']:.2f} s CPU",
                 flush=True,
             )
@@ -193,6 +219,8 @@ def main() -> None:
     n = args.devices
     summary = {}
     for k, runs in results.items():
+        if not runs:
+            continue
         summary[k] = {
             "wall_s_median": round(statistics.median(x["wall"] for x in runs), 2),
             "cpu_ms_per_device_median": round(

@@ -152,7 +152,13 @@ class Collector:
                 self.tsdb.write_lines if self.tsdb else None,
             )
             self.lora_mqtt = LoraMqtt(cfg.lorawan, self.lora)
-        self.snmp = Poller(cfg.snmp, self.ledger, self.metrics.registry, carbon=self.carbon)
+        self.snmp = Poller(
+            cfg.snmp,
+            self.ledger,
+            self.metrics.registry,
+            carbon=self.carbon,
+            tsdb_lines=self.tsdb.write_lines if self.tsdb else None,
+        )
         self.mqtt = None
         if cfg.mqtt.enabled:
             from collector.sources.agents.mqtt import MqttIngest

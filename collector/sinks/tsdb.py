@@ -22,17 +22,12 @@ from pathlib import Path
 
 from collector.accounting import Figure
 from collector.config import TsdbConfig
+from collector.lineprotocol import tag as _tag
 from collector.metrics import Metrics
 from collector.pipeline import Sink
 from collector.records import RecordBatch
 
 log = logging.getLogger("energy_collector.tsdb")
-
-_ESC = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
-
-
-def _tag(v: str) -> str:
-    return (v or "none").translate(_ESC)
 
 
 def lines_for(batch: RecordBatch, figures: list[Figure]) -> list[str]:

@@ -28,6 +28,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from collector import meterstore
 from collector.config import LorawanConfig, MeterConfig, MeterProfileConfig
 from collector.ledger import Ledger
+from collector.lineprotocol import tag as _tag
 from collector.meterstore import MeterFacts
 from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
@@ -527,10 +528,3 @@ class LoraProcessor:
         for gid, last in self.gw_last_stats.items():
             fresh = now - last <= self.cfg.gateway_stale_s
             self.metrics.gw_up.labels(gid).set(1 if fresh and self.gw_online.get(gid, True) else 0)
-
-
-_ESC = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\="})
-
-
-def _tag(v: str) -> str:
-    return (v or "none").translate(_ESC)

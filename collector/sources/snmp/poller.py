@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,10 +20,13 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from collector import meterstore
 from collector.config import SnmpConfig, SnmpDeviceConfig
 from collector.ledger import Ledger
+from collector.lineprotocol import tag as _tag
 from collector.meterstore import MeterFacts
 from collector.model.carbon import CarbonModel
 from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
+from collector.sources.snmp import interfaces
 from collector.sources.snmp.client import Client, SnmpError, Target
+from collector.sources.snmp.interfaces import CounterState, Port
 from collector.sources.snmp.profiles import Profile, Row, load_profiles, rows
 
 log = logging.getLogger("energy_collector.snmp")
@@ -42,6 +46,7 @@ class DeviceState:
     next_try: float = 0.0
     uptime: int | None = None
     profile: Profile | None = None
+    counters: dict[tuple[str, str], CounterState] = field(default_factory=dict)
 
 
 @dataclass
@@ -50,6 +55,7 @@ class Poll:
     time: float
     rows: list[Row] = field(default_factory=list)
     rebooted: bool = False
+    ports: list[Port] = field(default_factory=list)
 
 
 def target(d: SnmpDeviceConfig) -> Target:
@@ -104,6 +110,32 @@ class SnmpMetrics:
             ["device", "table", "role", "datacenter", "basis"],
             registry=r,
         )
+        self.if_up = Gauge(
+            "energy_snmp_if_up",
+            "1 when the interface's ifOperStatus is up.",
+            ["device", "interface"],
+            registry=r,
+        )
+        self.if_speed = Gauge(
+            "energy_snmp_if_speed_bps",
+            "Interface speed (ifHighSpeed, else ifSpeed), bits per second.",
+            ["device", "interface"],
+            registry=r,
+        )
+        self.if_octets = Counter(
+            "energy_snmp_if_octets",
+            "Octets through the interface (HC counters where the device has them), counted "
+            "across device restarts and counter discontinuities without negative steps.",
+            ["device", "interface", "direction"],
+            registry=r,
+        )
+        self.if_segments = Counter(
+            "energy_snmp_if_counter_discontinuities",
+            "Times an interface counter started a new segment (reboot, "
+            "ifCounterDiscontinuityTime change, reset, implausible step).",
+            ["device"],
+            registry=r,
+        )
         self.cycle = Gauge(
             "energy_snmp_cycle_seconds", "Duration of the last full cycle.", registry=r
         )
@@ -131,9 +163,11 @@ class Poller:
         registry: CollectorRegistry,
         profiles: dict[str, Profile] | None = None,
         carbon: CarbonModel | None = None,
+        tsdb_lines: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.carbon = carbon
+        self.tsdb_lines = tsdb_lines
         self.ledger = ledger
         self.metrics = SnmpMetrics(registry)
         self.profiles = profiles or load_profiles()
@@ -175,6 +209,8 @@ class Poller:
             if found and table.group:
                 done_groups.add(table.group)
             poll.rows.extend(found)
+        if st.profile.interfaces:
+            poll.ports = interfaces.ports(await self.client.walk_columns(tgt, interfaces.ROOTS))
         poll.time = time.time()  # readings are stamped at the end of the device's walk
         self.metrics.duration.labels(d.name).set(time.monotonic() - t0)
         return poll
@@ -210,8 +246,12 @@ class Poller:
 
         results = await asyncio.gather(*(one(d) for d in self.cfg.devices))
         polls = [p for p in results if p is not None]
-        self.account(polls)
+        lines: list[str] = []
+        self.account(polls, lines)
         self._live_power(polls)
+        self._interfaces(polls, lines)
+        if lines and self.tsdb_lines is not None:
+            self.tsdb_lines(lines)
         self.metrics.cycle.set(time.monotonic() - t0)
         return polls
 
@@ -230,7 +270,43 @@ class Poller:
             if it > 0 and fac > 0:
                 self.metrics.dc_ratio.labels(dc).set(fac / it)
 
-    def account(self, polls: list[Poll]) -> None:
+    def _interfaces(self, polls: list[Poll], lines: list[str]) -> None:
+        for poll in polls:
+            d = poll.device
+            st = self.state[d.name]
+            for port in poll.ports:
+                m = self.metrics
+                m.if_up.labels(d.name, port.name).set(1 if port.status == "up" else 0)
+                if port.speed_bps is not None:
+                    m.if_speed.labels(d.name, port.name).set(port.speed_bps)
+                fields = [f"up={1 if port.status == 'up' else 0}"]
+                if port.speed_bps is not None:
+                    fields.append(f"speed_bps={port.speed_bps:.6g}")
+                for direction, value in (("in", port.in_octets), ("out", port.out_octets)):
+                    cs = st.counters.setdefault((port.index, direction), CounterState())
+                    had = cs.value is not None
+                    delta = interfaces.advance(
+                        cs,
+                        value,
+                        poll.time,
+                        port.wrap,
+                        port.discontinuity,
+                        poll.rebooted,
+                        port.speed_bps,
+                    )
+                    if delta is None:
+                        if had and value is not None:
+                            m.if_segments.labels(d.name).inc()
+                        continue
+                    m.if_octets.labels(d.name, port.name, direction).inc(delta)
+                    fields.append(f"{direction}_octets={delta}")
+                lines.append(
+                    f"energy_snmp_if,device={_tag(d.name)},interface={_tag(port.name)},"
+                    f"datacenter={_tag(d.datacenter or '')} {','.join(fields)} "
+                    f"{round(poll.time * 1000)}"
+                )
+
+    def account(self, polls: list[Poll], lines: list[str] | None = None) -> None:
         led = self.ledger
         with led._lock:
             cur = led.conn.cursor()
@@ -240,7 +316,7 @@ class Poller:
                 hours: dict[tuple[str, float], list[float]] = {}
                 facts: list[MeterFacts] = []
                 for poll in polls:
-                    self._poll_rows(cur, poll, states, hours, facts)
+                    self._poll_rows(cur, poll, states, hours, facts, lines)
                 meterstore.save(led, cur, facts, states, hours)
                 led._commit()
             except Exception:
@@ -254,17 +330,30 @@ class Poller:
         states: dict[str, RegisterState],
         hours: dict[tuple[str, float], list[float]],
         facts: list[MeterFacts],
+        lines: list[str] | None = None,
     ) -> None:
         d = poll.device
         dc = d.datacenter or ""
         prof = self.state[d.name].profile
         profile_name = prof.name if prof is not None else ""
+        base = (
+            f"energy_snmp,device={_tag(d.name)},datacenter={_tag(dc)},room={_tag(d.room or '')},"
+            f"rack={_tag(d.rack or '')}"
+        )
+        stamp = round(poll.time * 1000)
         for row in poll.rows:
             label = row.label or row.index
+            fields: list[str] = []
             if row.power_w is not None:
                 self.metrics.power.labels(d.name, row.table, label, d.role, dc).set(row.power_w)
+                fields.append(f"watts={row.power_w:.6g}")
             use_register = row.energy_wh is not None
             if not row.account or (not use_register and row.power_w is None):
+                if fields and lines is not None:
+                    lines.append(
+                        f"{base},table={_tag(row.table)},label={_tag(label)},"
+                        f"role={_tag(d.role)},estimated=0,accounted=0 {fields[0]} {stamp}"
+                    )
                 continue
             name = f"{d.name}:{row.table}:{row.index}"
             st = states.get(name) or meterstore.load_state(self.ledger, cur, name)
@@ -280,14 +369,22 @@ class Poller:
             # a breakdown row keeps its own role so a PUE never adds it to the total
             role = f"{d.role}:{row.table}" if row.breakdown else d.role
             res = step(spec, st, poll.time, value, self.cfg.max_power_w, 3 * self.cfg.interval_s)
-            if res.end > res.start and res.wh > 0:
+            if res.end > res.start and res.note in ("ok", "wrap", "reset"):
+                # a flat register (coarse resolution) is a valid reading: it covers its time
                 meterstore.spread(hours, name, res)
+                fields.append(f"wh={res.wh:.6g}")
+            if res.end > res.start and res.wh > 0:
                 self.metrics.energy.labels(
                     d.name, row.table, role, dc, "0" if use_register else "1"
                 ).inc(res.wh)
                 if self.carbon is not None:
                     kg, basis = self.carbon.kg(res.wh / 1000, res.start, res.end)
                     self.metrics.co2e.labels(d.name, row.table, role, dc, basis).inc(kg * 1000)
+            if fields and lines is not None:
+                lines.append(
+                    f"{base},table={_tag(row.table)},label={_tag(label)},role={_tag(role)},"
+                    f"estimated={0 if use_register else 1},accounted=1 {','.join(fields)} {stamp}"
+                )
             facts.append(
                 MeterFacts(
                     name,

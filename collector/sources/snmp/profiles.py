@@ -84,6 +84,8 @@ class Profile:
     sysobjectid: tuple[str, ...]
     sysdescr: tuple[str, ...]
     tables: tuple[Table, ...]
+    # also walk IF-MIB (status, speed, traffic of every port: collector/sources/snmp/interfaces)
+    interfaces: bool = False
 
     def score(self, sysobjectid: str | None, sysdescr: str | None) -> int:
         """How well the profile fits: the longest matching sysObjectID prefix wins; a
@@ -153,6 +155,7 @@ def load_profile(path: Path) -> Profile:
         tuple(str(x).lstrip(".") for x in match.get("sysobjectid", [])),
         tuple(str(x) for x in match.get("sysdescr", [])),
         tuple(tables),
+        bool(doc.get("interfaces", False)),
     )
 
 
