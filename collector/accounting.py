@@ -1,6 +1,7 @@
 """From a normalised RecordBatch to ledger rows and figures: energy, CO2e, local days.
 
-Pure: no I/O. The ingest pipeline calls `Accountant.account` for every batch; the ledger,
+Pure but for one narrow interface (`HostPowerSource`: the measured power of VM hosts, read
+from the ledger). The ingest pipeline calls `Accountant.account` for every batch; the ledger,
 the time-series sink and /metrics consume what it returns.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from collector.compliance.periods import BlockerRow, Compliance, PeriodRow
@@ -17,6 +19,12 @@ from collector.model.carbon import CarbonModel
 from collector.model.energy import Energy, Hypervisor, interval_energy
 from collector.model.profiles import ProfileBook
 from collector.records import Interval, RecordBatch
+
+
+class HostPowerSource(Protocol):
+    def vm_watts(
+        self, vm: str, vm_cpus: int, server: str, host_cpus: int, start: float, end: float
+    ) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +82,12 @@ class Accountant:
         hypervisors: dict[str, Hypervisor] | None = None,
         vm_hosts: dict[str, str] | None = None,
         compliance: Compliance | None = None,
+        host_power: HostPowerSource | None = None,
     ) -> None:
         self.book = book
+        # measured host power for VM attribution (I/O behind a narrow interface; None: model)
+        self.host_power = host_power
+        self.attribution = {"measured": 0, "modelled": 0}
         self.carbon = carbon
         self.days = LocalDays(tz)
         self.hypervisors = hypervisors or {}
@@ -89,7 +101,17 @@ class Accountant:
         figures: list[Figure] = []
         days: list[DayRow] = []
         for iv in batch.intervals:
-            energy = interval_energy(iv, e, profile, hv)
+            share_w = None
+            if (
+                hv is not None
+                and self.host_power is not None
+                and iv.state not in ("off", "suspended")
+            ):
+                share_w = self.host_power.vm_watts(
+                    e.name, e.cpus or 1, hv.name, hv.cpus, iv.start, iv.end
+                )
+                self.attribution["modelled" if share_w is None else "measured"] += 1
+            energy = interval_energy(iv, e, profile, hv, share_w)
             kg, basis = self.carbon.kg(energy.wh / 1000.0, iv.start, iv.end)
             figures.append(Figure(iv, energy, kg, basis))
             span = iv.seconds

@@ -35,6 +35,7 @@ from collector.compliance.report import (
 )
 from collector.compliance.settings import build_calendars
 from collector.config import CollectorConfig
+from collector.datacenter.hostpower import AttributionCounts, HostPower
 from collector.datacenter.report import eu_report, pue_report
 from collector.ledger import Ledger
 from collector.metrics import Fleet, HostView, Metrics
@@ -78,6 +79,7 @@ class Collector:
                 cc.tariff_eur_per_kwh,
                 self.carbon,
             )
+        self.ledger = Ledger(cfg.ledger.url)
         self.accountant = Accountant(
             self.book,
             self.carbon,
@@ -85,10 +87,12 @@ class Collector:
             hypervisors,
             dict(cfg.model.vm_hosts),
             self.compliance,
+            HostPower(self.ledger, dict(cfg.model.vm_hosts)) if hypervisors else None,
         )
-        self.ledger = Ledger(cfg.ledger.url)
         self.fleet = Fleet(cfg.stale_after_s)
         self.metrics = Metrics(self.fleet)
+        if self.accountant.host_power is not None:
+            self.metrics.registry.register(AttributionCounts(self.accountant.attribution))
         self.gauges: ComplianceGauges | None = None
         self.deliverer: Deliverer | None = None
         if self.compliance is not None:

@@ -407,6 +407,12 @@ class SnmpDeviceConfig:
         minimum=1,
         maximum=3,
     )
+    outlets: dict[str, str] = opt(
+        {},
+        "Outlet → the physical server it feeds (a `model.hypervisors[].name`), so its VMs "
+        "are attributed measured power. Keys: the outlet's label as the PDU names it, or "
+        "`<table>:<index>` (`outlet:7`). A server on two PDUs is mapped on both.",
+    )
     timeout_s: float = opt(2.0, "Per-request timeout.", minimum=0.1)
     retries: int = opt(1, "Retries per request.", minimum=0, maximum=10)
     max_repetitions: int = opt(

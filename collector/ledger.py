@@ -116,6 +116,18 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE meters ADD COLUMN room TEXT",
         ],
     ),
+    (
+        6,
+        [
+            # the physical server a PDU outlet feeds (VM attribution from measured power)
+            "ALTER TABLE meters ADD COLUMN server TEXT",
+            # a physical server's power per outlet, integrated from polled watts per hour
+            """CREATE TABLE server_hours (
+            server TEXT NOT NULL, outlet TEXT NOT NULL, hour_start DOUBLE PRECISION NOT NULL,
+            wh DOUBLE PRECISION NOT NULL, covered_s DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (server, outlet, hour_start))""",
+        ],
+    ),
 ]
 
 

@@ -25,6 +25,7 @@ class MeterFacts:
     estimated: bool
     category: int | None = None  # ISO/IEC 30134-2 category of an IT meter
     room: str | None = None  # the room (zone) inside the datacenter, for partial PUE
+    server: str | None = None  # the physical server a PDU outlet feeds
 
 
 def load_state(ledger: Ledger, cur: Any, name: str) -> RegisterState:
@@ -60,13 +61,13 @@ def save(
         cur.execute(
             ledger._sql(
                 "INSERT INTO meters (meter, dev_eui, site, datacenter, role, host, profile, "
-                "field, estimated, category, room) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
+                "field, estimated, category, room, server) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (meter) "
                 "DO UPDATE SET dev_eui = excluded.dev_eui, site = excluded.site, "
                 "datacenter = excluded.datacenter, role = excluded.role, host = excluded.host, "
                 "profile = excluded.profile, field = excluded.field, "
                 "estimated = excluded.estimated, category = excluded.category, "
-                "room = excluded.room"
+                "room = excluded.room, server = excluded.server"
             ),
             (
                 f.name,
@@ -80,6 +81,7 @@ def save(
                 1 if f.estimated else 0,
                 f.category,
                 f.room,
+                f.server,
             ),
         )
     for name, st in states.items():

@@ -5,9 +5,11 @@
   counted with the CPU term of the model.
 - modelled: the power profile's linear model, P = idle + (max − idle) × cpu_util, plus the
   monitor allowance, by state.
-- attributed (VMs): a share of the physical host's power. With a mapping VM → hypervisor,
-  share = vCPUs / host CPUs of idle power plus the same share of the dynamic range scaled by
-  the VM's CPU use; without one, the per-vCPU default of the `vm` profile.
+- attributed (VMs): a share of the physical host's power. Where the host's PDU outlets are
+  polled (`host_share_w`: collector/datacenter/hostpower.py), the VM's vCPU share of the
+  host's measured power; else, with a mapping VM → hypervisor, share = vCPUs / host CPUs of
+  idle power plus the same share of the dynamic range scaled by the VM's CPU use; without
+  one, the per-vCPU default of the `vm` profile.
 """
 
 from __future__ import annotations
@@ -41,7 +43,11 @@ class Energy:
 
 
 def interval_energy(
-    iv: Interval, entity: Entity, profile: Profile, hypervisor: Hypervisor | None = None
+    iv: Interval,
+    entity: Entity,
+    profile: Profile,
+    hypervisor: Hypervisor | None = None,
+    host_share_w: float | None = None,
 ) -> Energy:
     hours = iv.seconds / 3600.0
     if hours <= 0:
@@ -50,7 +56,9 @@ def interval_energy(
         if iv.state in ("off", "suspended"):
             return Energy()
         util = iv.cpu_util or 0.0
-        if hypervisor is not None:
+        if host_share_w is not None:
+            watts = host_share_w
+        elif hypervisor is not None:
             share = min((entity.cpus or 1) / hypervisor.cpus, 1.0)
             watts = share * (hypervisor.idle_w + (hypervisor.max_w - hypervisor.idle_w) * util)
         else:

@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from collector import meterstore
 from collector.config import SnmpConfig, SnmpDeviceConfig
+from collector.datacenter import hostpower
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
 from collector.meterstore import MeterFacts
@@ -47,6 +48,8 @@ class DeviceState:
     uptime: int | None = None
     profile: Profile | None = None
     counters: dict[tuple[str, str], CounterState] = field(default_factory=dict)
+    last_power: dict[str, tuple[float, float]] = field(default_factory=dict)  # mapped outlets
+    unmatched_warned: bool = False
 
 
 @dataclass
@@ -133,6 +136,12 @@ class SnmpMetrics:
             "energy_snmp_if_counter_discontinuities",
             "Times an interface counter started a new segment (reboot, "
             "ifCounterDiscontinuityTime change, reset, implausible step).",
+            ["device"],
+            registry=r,
+        )
+        self.unmatched = Gauge(
+            "energy_snmp_outlet_mappings_unmatched",
+            "Entries of the device's `outlets` mapping that match no row (typo, renamed outlet).",
             ["device"],
             registry=r,
         )
@@ -314,10 +323,12 @@ class Poller:
             try:
                 states: dict[str, RegisterState] = {}
                 hours: dict[tuple[str, float], list[float]] = {}
+                server_hours: hostpower.Hours = {}
                 facts: list[MeterFacts] = []
                 for poll in polls:
-                    self._poll_rows(cur, poll, states, hours, facts, lines)
+                    self._poll_rows(cur, poll, states, hours, facts, lines, server_hours)
                 meterstore.save(led, cur, facts, states, hours)
+                hostpower.save(led, cur, server_hours)
                 led._commit()
             except Exception:
                 led._rollback()
@@ -331,8 +342,11 @@ class Poller:
         hours: dict[tuple[str, float], list[float]],
         facts: list[MeterFacts],
         lines: list[str] | None = None,
+        server_hours: hostpower.Hours | None = None,
     ) -> None:
         d = poll.device
+        dst = self.state[d.name]
+        matched: set[str] = set()
         dc = d.datacenter or ""
         prof = self.state[d.name].profile
         profile_name = prof.name if prof is not None else ""
@@ -344,6 +358,15 @@ class Poller:
         for row in poll.rows:
             label = row.label or row.index
             fields: list[str] = []
+            server = None
+            if d.outlets:
+                key = f"{row.table}:{row.index}"
+                server = d.outlets.get(key) or d.outlets.get(label)
+                if server is not None:
+                    matched.add(key if key in d.outlets else label)
+                    self._server_power(
+                        dst, server, f"{d.name}:{row.table}:{row.index}", poll, row, server_hours
+                    )
             if row.power_w is not None:
                 self.metrics.power.labels(d.name, row.table, label, d.role, dc).set(row.power_w)
                 fields.append(f"watts={row.power_w:.6g}")
@@ -398,7 +421,35 @@ class Poller:
                     not use_register,
                     d.category if d.role == "it" and not row.breakdown else None,
                     d.room,
+                    server,
                 )
+            )
+        unmatched = sorted(set(d.outlets) - matched)
+        if unmatched and poll.rows and not dst.unmatched_warned:
+            dst.unmatched_warned = True  # once per run: a typo in config, or a renamed outlet
+            log.warning(
+                "snmp: %s: outlets %s (snmp.devices[].outlets) match no row of the device",
+                d.name,
+                ", ".join(unmatched),
+            )
+        self.metrics.unmatched.labels(d.name).set(len(unmatched))
+
+    def _server_power(
+        self,
+        st: DeviceState,
+        server: str,
+        outlet: str,
+        poll: Poll,
+        row: Row,
+        server_hours: hostpower.Hours | None,
+    ) -> None:
+        if row.power_w is None or server_hours is None:
+            return
+        prev = st.last_power.get(outlet)
+        st.last_power[outlet] = (poll.time, row.power_w)
+        if prev is not None and 0 < poll.time - prev[0] <= 3 * self.cfg.interval_s:
+            hostpower.integrate(
+                server_hours, server, outlet, prev[0], prev[1], poll.time, row.power_w
             )
 
     # -- running ---------------------------------------------------------------------------
