@@ -162,6 +162,7 @@ class Collector:
             self.metrics.registry,
             carbon=self.carbon,
             tsdb_lines=self.tsdb.write_lines if self.tsdb else None,
+            tz=cfg.ledger.timezone,
         )
         self.mqtt = None
         if cfg.mqtt.enabled:

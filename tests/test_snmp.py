@@ -320,7 +320,7 @@ def dc_prometheus(tmp_path_factory, sim):
 
     tmp = tmp_path_factory.mktemp("dc-dash")
     devices = [
-        device(sim, "pdu-a"),
+        device(sim, "pdu-a", rack="R04"),
         device(sim, "ups-1", "ups-rfc1628", category=1),
         device(sim, "tgbt", "raritan-px3", role="facility"),
         device(sim, "sw-1", "cisco-switch-poe", role="network"),
@@ -368,6 +368,12 @@ def test_datacenter_panels_show_the_recorded_loads(dc_prometheus):
         '(device) sum by (device) (energy_snmp_power_watts{table="output"})'
     )
     assert (losses["metric"]["device"], float(losses["value"][1])) == ("ups-1", 798)
+    (rack,) = prom.query("energy_dc_rack_power_watts")
+    assert (rack["metric"]["rack"], float(rack["value"][1])) == ("R04", 2580)
+    for r in prom.query("energy_dc_coverage_ratio"):
+        assert 0 < float(r["value"][1]) <= 1, r
+    (today,) = prom.query("energy_dc_pue_today")
+    assert today["metric"]["it_category"] == "1,2"  # the UPS output (1) and the PDU (2)
 
 
 def test_sysuptime_drop_makes_a_lower_register_an_immediate_reset(tmp_path):

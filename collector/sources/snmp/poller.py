@@ -13,13 +13,16 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from collector import meterstore
 from collector.config import SnmpConfig, SnmpDeviceConfig
 from collector.datacenter import hostpower
+from collector.datacenter.facility import pue
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
 from collector.meterstore import MeterFacts
@@ -145,6 +148,26 @@ class SnmpMetrics:
             ["device"],
             registry=r,
         )
+        self.rack_power = Gauge(
+            "energy_dc_rack_power_watts",
+            "IT power of a rack now (its devices' totals, breakdown rows excluded).",
+            ["datacenter", "room", "rack"],
+            registry=r,
+        )
+        self.pue_today = Gauge(
+            "energy_dc_pue_today",
+            "PUE of the local day so far, from the ledger's energies (facility / IT); "
+            "`it_category` is the ISO/IEC 30134-2 category of the IT meters.",
+            ["datacenter", "it_category"],
+            registry=r,
+        )
+        self.coverage = Gauge(
+            "energy_dc_coverage_ratio",
+            "Share of the local day so far with valid readings, per datacenter and role "
+            "(mean over the role's meters).",
+            ["datacenter", "role"],
+            registry=r,
+        )
         self.cycle = Gauge(
             "energy_snmp_cycle_seconds", "Duration of the last full cycle.", registry=r
         )
@@ -173,8 +196,10 @@ class Poller:
         profiles: dict[str, Profile] | None = None,
         carbon: CarbonModel | None = None,
         tsdb_lines: Callable[[list[str]], None] | None = None,
+        tz: str = "Europe/Paris",
     ) -> None:
         self.cfg = cfg
+        self.tz = ZoneInfo(tz)
         self.carbon = carbon
         self.tsdb_lines = tsdb_lines
         self.ledger = ledger
@@ -258,20 +283,43 @@ class Poller:
         lines: list[str] = []
         self.account(polls, lines)
         self._live_power(polls)
+        self._day_indicators()
         self._interfaces(polls, lines)
         if lines and self.tsdb_lines is not None:
             self.tsdb_lines(lines)
         self.metrics.cycle.set(time.monotonic() - t0)
         return polls
 
+    def _day_indicators(self) -> None:
+        """Today's PUE and coverage per datacenter, from the ledger (exact, not live power)."""
+        now = time.time()
+        day = datetime.fromtimestamp(now, self.tz).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        start = day.timestamp()
+        for dc in sorted({d.datacenter for d in self.cfg.devices if d.datacenter}):
+            p = pue(self.ledger, dc, start, now)
+            for role, energy in (("facility", p.facility), ("it", p.it)):
+                if energy.meters:
+                    self.metrics.coverage.labels(dc, role).set(energy.coverage)
+            if p.value is not None:
+                cat = ",".join(str(c) for c in p.categories) or "unknown"
+                self.metrics.pue_today.labels(dc, cat).set(p.value)
+
     def _live_power(self, polls: list[Poll]) -> None:
         by: dict[tuple[str, str], float] = {}
+        racks: dict[tuple[str, str, str], float] = {}
         for poll in polls:
             d = poll.device
             if not d.datacenter:
                 continue
             total = sum(r.power_w or 0.0 for r in poll.rows if r.account and not r.breakdown)
             by[(d.datacenter, d.role)] = by.get((d.datacenter, d.role), 0.0) + total
+            if d.rack and d.role == "it":
+                key = (d.datacenter, d.room or "", d.rack)
+                racks[key] = racks.get(key, 0.0) + total
+        for (dc, room, rack), w in racks.items():
+            self.metrics.rack_power.labels(dc, room, rack).set(w)
         for (dc, role), w in by.items():
             self.metrics.dc_power.labels(dc, role).set(w)
         for dc in {dc for dc, _ in by}:
