@@ -315,6 +315,14 @@ class MeterConfig:
         choices=("facility", "it", "cooling", "lighting", "building", "host_plug", "other"),
     )
     host: str | None = opt(None, "For `host_plug`: hostname of the PC it measures.")
+    room: str | None = opt(None, "Room (zone) of the datacenter it belongs to, for partial PUE.")
+    category: int | None = opt(
+        None,
+        "For `it` meters: the ISO/IEC 30134-2 category of IT energy it measures (1 UPS "
+        "output, 2 PDU output, 3 IT equipment input).",
+        minimum=1,
+        maximum=3,
+    )
     max_power_w: float = opt(1_000_000.0, "Readings implying more are glitches.", minimum=1)
 
 

@@ -17,7 +17,7 @@ import pytest
 from collector_helpers import check_panel, make_config, metric, running, scrape, url, wait_for
 
 from agent.schema import Host, Limits, Report, Segment, encode_report
-from collector.datacenter.facility import pue
+from collector.datacenter.facility import partial_pue, pue
 from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.calibration import plug_calibration
 
@@ -102,6 +102,8 @@ LORA = {
             "name": "dc1-ups-out",
             "role": "it",
             "datacenter": "dc1",
+            "room": "A",
+            "category": 1,
             "profile": "pulse4",
             "field": "chB",
             "site": "dc1",
@@ -244,6 +246,10 @@ def test_pulse_meter_scaled_and_facility_feeds_pue(lora):
     p = pue(lora.ledger, "dc1", T0, T0 + 3600)
     assert p.value == pytest.approx(1.5)
     assert p.facility.coverage == pytest.approx(1.0) and p.it.coverage == pytest.approx(1.0)
+    assert p.categories == (1,)  # the configured category of the LoRaWAN IT meter
+    # room A holds the IT meter: its zone takes it; the site meter (no room) stays out
+    zone = partial_pue(lora.ledger, "dc1", "A", T0, T0 + 3600)
+    assert (zone.it.wh, zone.facility.wh, zone.value) == (1000, 1000, 1.0)
 
 
 def test_register_reboot_glitch_and_wrap_never_go_negative(lora):

@@ -462,6 +462,8 @@ class LoraProcessor:
                 mt.profile,
                 mt.spec.name,
                 not mt.spec.cumulative,
+                mt.cfg.category if mt.cfg.role == "it" else None,
+                mt.cfg.room,
             )
             for mt in seen_meters.values()
         ]
