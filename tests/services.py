@@ -383,6 +383,7 @@ class SnmpSim:
     SNMPv3 context), with one SNMPv3 user (SHA / AES). `restart()` restarts the counters."""
 
     V3_USER, V3_AUTH, V3_PRIV = "energy", "auth-key-123", "priv-key-456"
+    V3_USER_SHA2 = "energy-sha2"  # a second user: HMAC-SHA-256 and AES-256, same keys
 
     def __init__(self, workdir: Path, recordings: list[Path]) -> None:
         self.binary = shutil.which("snmpsim-command-responder") or str(
@@ -408,6 +409,11 @@ class SnmpSim:
                 "--v3-auth-proto=SHA",
                 f"--v3-priv-key={self.V3_PRIV}",
                 "--v3-priv-proto=AES",
+                f"--v3-user={self.V3_USER_SHA2}",
+                f"--v3-auth-key={self.V3_AUTH}",
+                "--v3-auth-proto=SHA256",
+                f"--v3-priv-key={self.V3_PRIV}",
+                "--v3-priv-proto=AES256",
                 f"--cache-dir={self.dir / 'cache'}",
             ],
             stdout=subprocess.DEVNULL,

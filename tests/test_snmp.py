@@ -5,6 +5,7 @@ profile, a simulator restart (counter reset), and a datacenter's PUE from polled
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from pathlib import Path
 
@@ -63,6 +64,29 @@ def test_apc_rpdu2_values_and_scales(tmp_path, sim):
     assert (out1.label, out1.power_w) == ("esx-prod-01 PSU1", 245)
     assert out1.energy_wh is not None and out1.energy_wh >= 31634 * 100
     assert by[("outlet", "8")].power_w == 0  # an outlet in maintenance: 0 W, flat energy
+
+
+def test_v3_authpriv_sha256_aes256(sim):
+    t = Target(
+        "127.0.0.1",
+        sim.port,
+        version="3",
+        user=SnmpSim.V3_USER_SHA2,
+        auth_protocol="SHA256",
+        auth_key=SnmpSim.V3_AUTH,
+        priv_protocol="AES256",
+        priv_key=SnmpSim.V3_PRIV,
+        context="apc-rpdu2",
+        timeout_s=2,
+        retries=0,
+    )
+    cols = ["1.3.6.1.4.1.318.1.1.26.4.3.1.5", "1.3.6.1.4.1.318.1.1.26.9.4.3.1.7"]
+    got = asyncio.run(Client().walk_columns(t, cols))
+    assert got["1.3.6.1.4.1.318.1.1.26.4.3.1.5.1"] == 258
+    assert len(got) == 1 + 24  # the multi-column walk works through pysnmp too
+    wrong = dataclasses.replace(t, auth_protocol="SHA")  # the user is SHA-256 only
+    with pytest.raises(SnmpError):
+        asyncio.run(Client().walk(wrong, cols[0]))
 
 
 def test_v3_authpriv_sha_aes(sim):
