@@ -421,6 +421,12 @@ class SnmpDeviceConfig:
         "are attributed measured power. Keys: the outlet's label as the PDU names it, or "
         "`<table>:<index>` (`outlet:7`). A server on two PDUs is mapped on both.",
     )
+    interval_s: float | None = opt(
+        None,
+        "Poll period of this device (default: `snmp.interval_s`); the poller wakes at the "
+        "shortest period configured.",
+        minimum=1,
+    )
     timeout_s: float = opt(2.0, "Per-request timeout.", minimum=0.1)
     retries: int = opt(1, "Retries per request.", minimum=0, maximum=10)
     max_repetitions: int = opt(

@@ -546,3 +546,17 @@ def test_datacenter_energy_carries_its_co2e_on_metrics(tmp_path):
         hourly = c.carbon.hourly_basis
         g = reg.get_sample_value("energy_snmp_co2e_grams_total", {**labels, "basis": hourly})
         assert g == pytest.approx(1000 * 0.020)
+
+
+def test_each_device_polled_at_its_own_interval(tmp_path, sim):
+    fast = device(sim, "fast")
+    slow = device(sim, "slow", interval_s=3)
+    cfg = make_config(tmp_path, snmp={"interval_s": 1, "devices": [fast, slow]})
+    with running(cfg) as c:
+        assert c.snmp.tick() == 1
+        seen: list[list[str]] = []
+        for _ in range(4):  # the scheduled loop: only devices whose interval has come
+            t0 = time.monotonic()
+            seen.append(sorted(p.device.name for p in c.snmp.run_cycle(due_only=True)))
+            time.sleep(max(1.0 - (time.monotonic() - t0), 0))
+        assert seen == [["fast", "slow"], ["fast"], ["fast"], ["fast", "slow"]]

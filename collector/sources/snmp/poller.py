@@ -52,6 +52,7 @@ class DeviceState:
     profile: Profile | None = None
     counters: dict[tuple[str, str], CounterState] = field(default_factory=dict)
     last_power: dict[str, tuple[float, float]] = field(default_factory=dict)  # mapped outlets
+    last_start: float = 0.0  # when its last poll began (per-device intervals)
     unmatched_warned: bool = False
 
 
@@ -251,23 +252,34 @@ class Poller:
 
     # -- a cycle ---------------------------------------------------------------------------
 
-    async def cycle(self) -> list[Poll]:
+    def interval(self, d: SnmpDeviceConfig) -> float:
+        return d.interval_s or self.cfg.interval_s
+
+    def tick(self) -> float:
+        """The scheduler's period: the shortest device interval."""
+        return min([self.cfg.interval_s, *(self.interval(d) for d in self.cfg.devices)])
+
+    async def cycle(self, due_only: bool = False) -> list[Poll]:
+        """Poll every device (but those backing off), or with `due_only` those whose own
+        interval has come (the scheduled loop)."""
         t0 = time.monotonic()
         sem = asyncio.Semaphore(self.cfg.concurrency)
         now = time.time()
+        slack = self.tick() / 2  # a device due within half a tick goes now, not a tick late
 
         async def one(d: SnmpDeviceConfig) -> Poll | None:
             st = self.state.setdefault(d.name, DeviceState())
             if now < st.next_try:
                 return None  # backing off a dead device
+            if due_only and now < st.last_start + self.interval(d) - slack:
+                return None
+            st.last_start = now
             async with sem:
                 try:
                     poll = await self.poll_device(d)
                 except SnmpError as exc:
                     st.failures += 1
-                    delay = min(
-                        self.cfg.interval_s * 2 ** (st.failures - 1), self.cfg.backoff_max_s
-                    )
+                    delay = min(self.interval(d) * 2 ** (st.failures - 1), self.cfg.backoff_max_s)
                     st.next_try = time.time() + delay
                     self.metrics.errors.labels(d.name, exc.reason).inc()
                     self.metrics.up.labels(d.name).set(0)
@@ -439,7 +451,7 @@ class Poller:
                 st.suspect = value
             # a breakdown row keeps its own role so a PUE never adds it to the total
             role = f"{d.role}:{row.table}" if row.breakdown else d.role
-            res = step(spec, st, poll.time, value, self.cfg.max_power_w, 3 * self.cfg.interval_s)
+            res = step(spec, st, poll.time, value, self.cfg.max_power_w, 3 * self.interval(d))
             if res.end > res.start and res.note in ("ok", "wrap", "reset"):
                 # a flat register (coarse resolution) is a valid reading: it covers its time
                 meterstore.spread(hours, name, res)
@@ -495,7 +507,7 @@ class Poller:
             return
         prev = st.last_power.get(outlet)
         st.last_power[outlet] = (poll.time, row.power_w)
-        if prev is not None and 0 < poll.time - prev[0] <= 3 * self.cfg.interval_s:
+        if prev is not None and 0 < poll.time - prev[0] <= 3 * self.interval(poll.device):
             hostpower.integrate(
                 server_hours, server, outlet, prev[0], prev[1], poll.time, row.power_w
             )
@@ -524,15 +536,16 @@ class Poller:
         self._loop.run_until_complete(asyncio.sleep(0))
         self._loop.close()
 
-    def run_cycle(self) -> list[Poll]:
+    def run_cycle(self, due_only: bool = False) -> list[Poll]:
         """One cycle, synchronously, on the poller's own event loop."""
-        return self._loop.run_until_complete(self.cycle())
+        return self._loop.run_until_complete(self.cycle(due_only))
 
     def _run(self) -> None:
+        tick = self.tick()
         while not self._stop.is_set():
             t0 = time.monotonic()
             try:
-                self.run_cycle()
+                self.run_cycle(due_only=True)
             except Exception:
                 log.exception("snmp: cycle failed")
-            self._stop.wait(max(self.cfg.interval_s - (time.monotonic() - t0), 0.1))
+            self._stop.wait(max(tick - (time.monotonic() - t0), 0.1))
