@@ -383,6 +383,9 @@ class LorawanConfig:
                 raise ValueError(f"profiles[{p.name}].fields: at least one field")
 
 
+OUTLET_ROLES = ("cooling", "lighting", "network", "building", "other")
+
+
 @dataclass
 class SnmpDeviceConfig:
     name: str = opt("", "Device name (meters are named `<name>:<table>:<index>`).")
@@ -420,6 +423,12 @@ class SnmpDeviceConfig:
         "Outlet → the physical server it feeds (a `model.hypervisors[].name`), so its VMs "
         "are attributed measured power. Keys: the outlet's label as the PDU names it, or "
         "`<table>:<index>` (`outlet:7`). A server on two PDUs is mapped on both.",
+    )
+    outlet_roles: dict[str, str] = opt(
+        {},
+        "Outlet → what it feeds when that is not the device's role (an in-row cooler or the "
+        "lighting on an IT PDU): its energy is carved out of the device's total and counted "
+        "under that role. Keys as in `outlets`; roles: " + ", ".join(OUTLET_ROLES) + ".",
     )
     interval_s: float | None = opt(
         None,
@@ -501,6 +510,18 @@ class CollectorConfig:
         for vm, host in self.model.vm_hosts.items():
             if host not in names:
                 raise ValueError(f"model.vm_hosts.{vm}: {host!r} is not in model.hypervisors")
+        for i, d in enumerate(self.snmp.devices):
+            for key, server in d.outlets.items():
+                if server not in names:
+                    raise ValueError(
+                        f"snmp.devices[{i}].outlets.{key}: {server!r} is not in model.hypervisors"
+                    )
+            for key, role in d.outlet_roles.items():
+                if role not in OUTLET_ROLES:
+                    raise ValueError(
+                        f"snmp.devices[{i}].outlet_roles.{key}: {role!r}: use one of "
+                        + ", ".join(OUTLET_ROLES)
+                    )
 
     def profiles_path(self) -> Path:
         return (

@@ -121,6 +121,8 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
         [
             # the physical server a PDU outlet feeds (VM attribution from measured power)
             "ALTER TABLE meters ADD COLUMN server TEXT",
+            # an outlet with a role of its own, carved out of the total of this role (`it`)
+            "ALTER TABLE meters ADD COLUMN part_of TEXT",
             # a physical server's power per outlet, integrated from polled watts per hour
             """CREATE TABLE server_hours (
             server TEXT NOT NULL, outlet TEXT NOT NULL, hour_start DOUBLE PRECISION NOT NULL,

@@ -26,6 +26,7 @@ class MeterFacts:
     category: int | None = None  # ISO/IEC 30134-2 category of an IT meter
     room: str | None = None  # the room (zone) inside the datacenter, for partial PUE
     server: str | None = None  # the physical server a PDU outlet feeds
+    part_of: str | None = None  # carved out of its device's total of this role
 
 
 def load_state(ledger: Ledger, cur: Any, name: str) -> RegisterState:
@@ -61,13 +62,14 @@ def save(
         cur.execute(
             ledger._sql(
                 "INSERT INTO meters (meter, dev_eui, site, datacenter, role, host, profile, "
-                "field, estimated, category, room, server) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "field, estimated, category, room, server, part_of) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (meter) "
                 "DO UPDATE SET dev_eui = excluded.dev_eui, site = excluded.site, "
                 "datacenter = excluded.datacenter, role = excluded.role, host = excluded.host, "
                 "profile = excluded.profile, field = excluded.field, "
                 "estimated = excluded.estimated, category = excluded.category, "
-                "room = excluded.room, server = excluded.server"
+                "room = excluded.room, server = excluded.server, part_of = excluded.part_of"
             ),
             (
                 f.name,
@@ -82,6 +84,7 @@ def save(
                 f.category,
                 f.room,
                 f.server,
+                f.part_of,
             ),
         )
     for name, st in states.items():

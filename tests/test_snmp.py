@@ -13,7 +13,7 @@ import pytest
 from collector_helpers import check_panel, make_config, metric, running, scrape, url
 from services import SnmpSim, free_port
 
-from collector.datacenter.facility import pue
+from collector.datacenter.facility import partial_pue, pue
 from collector.sources.snmp.client import Client, SnmpError, Target
 from collector.sources.snmp.poller import Poll, Poller
 from collector.sources.snmp.profiles import Row, load_profiles
@@ -560,3 +560,59 @@ def test_each_device_polled_at_its_own_interval(tmp_path, sim):
             seen.append(sorted(p.device.name for p in c.snmp.run_cycle(due_only=True)))
             time.sleep(max(1.0 - (time.monotonic() - t0), 0))
         assert seen == [["fast", "slow"], ["fast"], ["fast"], ["fast", "slow"]]
+
+
+def test_an_outlet_feeding_cooling_is_carved_out_of_the_it_total(tmp_path, sim):
+    """Hand-computed: a PDU (room A) draws 12 kWh in an hour, 2 kWh of it through outlet 3
+    into an in-row cooler; the site meter reads 20 kWh. IT = 10 kWh, cooling 2 kWh: PUE 2.0,
+    the room's pPUE (10 + 2) / 10 = 1.2. Live power likewise, from the recording's outlets."""
+    pdu = {
+        "name": "pdu-1",
+        "host": "127.0.0.1",
+        "datacenter": "dc9",
+        "room": "A",
+        "role": "it",
+        "outlet_roles": {"outlet:3": "cooling"},
+    }
+    site = {"name": "tgbt", "host": "127.0.0.1", "datacenter": "dc9", "role": "facility"}
+    cfg = make_config(tmp_path, snmp={"devices": [pdu, site]})
+    with running(cfg) as c:
+        p: Poller = c.snmp
+        p.profiles = load_profiles()
+        t0 = 1_790_000_000.0 // 3600 * 3600
+        pdu_cfg, site_cfg = cfg.snmp.devices
+        for t, f in ((t0, 0.0), (t0 + 3600, 1.0)):
+            rows = [
+                Row("input", "1", "main", 12_000.0, 1e6 + f * 12_000),
+                Row("outlet", "1", "srv-1", 10_000.0, 5e5 + f * 10_000, breakdown=True),
+                Row("outlet", "3", "cooler", 2_000.0, 7e5 + f * 2_000, breakdown=True),
+            ]
+            p.account([Poll(pdu_cfg, t, rows), Poll(site_cfg, t, rows_at(20_000, 9e6 + f * 20e3))])
+        result = pue(c.ledger, "dc9", t0, t0 + 3600)
+        assert (result.it.wh, result.facility.wh) == (pytest.approx(10_000), 20_000)
+        assert result.value == pytest.approx(2.0)
+        zone = partial_pue(c.ledger, "dc9", "A", t0, t0 + 3600)
+        assert zone.value == pytest.approx(1.2)
+        (role, part_of) = c.ledger.execute(
+            "SELECT role, part_of FROM meters WHERE meter = 'pdu-1:outlet:3'"
+        )[0]
+        assert (role, part_of) == ("cooling", "it")
+    # live: the recording's outlet 3 (251 W) moves from IT to cooling
+    live = {**device(sim, "pdu-a"), "outlet_roles": {"esx-prod-03 PSU1": "cooling"}}
+    cfg = make_config(tmp_path / "live", snmp={"devices": [live]})
+    with running(cfg) as c:
+        c.snmp.run_cycle()
+        text = scrape(url(c, "/metrics"))
+        assert metric(text, "energy_dc_power_watts", role="it") == 2580 - 251
+        assert metric(text, "energy_dc_power_watts", role="cooling") == 251
+
+
+def test_outlet_mappings_name_known_hypervisors_and_roles(tmp_path):
+    from collector.config import ConfigError
+
+    bad_server = {"name": "p", "host": "h", "outlets": {"outlet:1": "esx-nope"}}
+    with pytest.raises(ConfigError, match=r"snmp.devices\[0\].outlets.outlet:1: 'esx-nope'"):
+        make_config(tmp_path, snmp={"devices": [bad_server]})
+    bad_role = {"name": "p", "host": "h", "outlet_roles": {"outlet:1": "it"}}
+    with pytest.raises(ConfigError, match=r"outlet_roles.outlet:1: 'it': use one of"):
+        make_config(tmp_path, snmp={"devices": [bad_role]})

@@ -50,8 +50,20 @@ def role_energy(
         "AND h.hour_start >= ? AND h.hour_start < ?",
         (*args, start, end),
     )[0]
+    # outlets of these roles' devices that feed something else (an in-row cooler on an IT
+    # PDU): counted under their own role, so taken out of the device's total here
+    carved_where = f"m.datacenter = ? AND m.part_of IN ({marks}) AND m.role NOT IN ({marks})"
+    carved_args: tuple[object, ...] = (datacenter, *roles, *roles)
+    if room is not None:
+        carved_where += " AND m.room = ?"
+        carved_args += (room,)
+    (carved,) = ledger.execute(
+        "SELECT COALESCE(SUM(h.wh), 0) FROM meter_hours h JOIN meters m ON m.meter = h.meter "
+        f"WHERE {carved_where} AND h.hour_start >= ? AND h.hour_start < ?",
+        (*carved_args, start, end),
+    )[0]
     (n,) = ledger.execute(f"SELECT COUNT(*) FROM meters m WHERE {where}", args)[0]
-    return RoleEnergy(float(row[0]), float(row[1]), int(n), end - start)
+    return RoleEnergy(max(float(row[0]) - float(carved), 0.0), float(row[1]), int(n), end - start)
 
 
 @dataclass(frozen=True)

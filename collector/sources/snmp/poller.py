@@ -326,6 +326,11 @@ class Poller:
             if not d.datacenter:
                 continue
             total = sum(r.power_w or 0.0 for r in poll.rows if r.account and not r.breakdown)
+            for r in poll.rows:  # outlets feeding something else: out of the device's role
+                own = self._outlet_role(d, r) if r.account else None
+                if own and r.power_w is not None:
+                    total -= r.power_w
+                    by[(d.datacenter, own)] = by.get((d.datacenter, own), 0.0) + r.power_w
             by[(d.datacenter, d.role)] = by.get((d.datacenter, d.role), 0.0) + total
             if d.rack and d.role == "it":
                 key = (d.datacenter, d.room or "", d.rack)
@@ -449,8 +454,10 @@ class Poller:
             if poll.rebooted and use_register and st.value is not None and value < st.value:
                 # sysUpTime went back: the device restarted, a lower register is a reset now
                 st.suspect = value
-            # a breakdown row keeps its own role so a PUE never adds it to the total
-            role = f"{d.role}:{row.table}" if row.breakdown else d.role
+            # a breakdown row keeps its own role so a PUE never adds it to the total; an
+            # outlet feeding something else takes that role, carved out of the total
+            own_role = self._outlet_role(d, row)
+            role = own_role or (f"{d.role}:{row.table}" if row.breakdown else d.role)
             res = step(spec, st, poll.time, value, self.cfg.max_power_w, 3 * self.interval(d))
             if res.end > res.start and res.note in ("ok", "wrap", "reset"):
                 # a flat register (coarse resolution) is a valid reading: it covers its time
@@ -482,6 +489,7 @@ class Poller:
                     d.category if d.role == "it" and not row.breakdown else None,
                     d.room,
                     server,
+                    d.role if own_role else None,
                 )
             )
         unmatched = sorted(set(d.outlets) - matched)
@@ -493,6 +501,13 @@ class Poller:
                 ", ".join(unmatched),
             )
         self.metrics.unmatched.labels(d.name).set(len(unmatched))
+
+    @staticmethod
+    def _outlet_role(d: SnmpDeviceConfig, row: Row) -> str | None:
+        if not d.outlet_roles or not row.breakdown:
+            return None
+        key = f"{row.table}:{row.index}"
+        return d.outlet_roles.get(key) or d.outlet_roles.get(row.label or row.index)
 
     def _server_power(
         self,
