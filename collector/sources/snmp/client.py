@@ -165,7 +165,7 @@ class Client:
         self._addresses: dict[tuple[str, int], tuple[int, tuple[Any, ...]]] = {}
         self._pending: dict[int, _Pending] = {}
         self._next_id = random.randrange(1, 1 << 30)
-        self._rows: dict[tuple[str, int, tuple[str, ...]], int] = {}
+        self._rows: dict[tuple[str, int, str, tuple[str, ...]], int] = {}
         self.stray = 0  # datagrams matching no request (late, duplicated, or forged)
 
     # -- the native v2c path ---------------------------------------------------------------
@@ -325,7 +325,7 @@ class Client:
         row count seen last time plus one (so one request usually ends every column),
         capped by the device's `max_repetitions`."""
         roots = [r.strip(".") for r in roots]
-        key = (t.host, t.port, tuple(roots))
+        key = (t.host, t.port, t.context or t.community, tuple(roots))  # per agent view
         out: dict[str, Any] = {}
         cols = [(r + ".", r) for r in roots]  # (prefix, last OID asked from)
         hint = self._rows.get(key)  # rows per column last time
