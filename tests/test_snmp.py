@@ -616,3 +616,20 @@ def test_outlet_mappings_name_known_hypervisors_and_roles(tmp_path):
     bad_role = {"name": "p", "host": "h", "outlet_roles": {"outlet:1": "it"}}
     with pytest.raises(ConfigError, match=r"outlet_roles.outlet:1: 'it': use one of"):
         make_config(tmp_path, snmp={"devices": [bad_role]})
+
+
+def test_credentials_from_files_and_a_missing_file_named(tmp_path, sim):
+    from collector.app import Collector
+    from collector.config import ConfigError
+
+    secret = tmp_path / "community"
+    secret.write_text("apc-rpdu2\n")
+    dev = {**device(sim), "community": "wrong", "community_file": str(secret)}
+    cfg = make_config(tmp_path, snmp={"devices": [dev]})
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+        assert len(poll.rows) == 25
+    dev["community_file"] = str(tmp_path / "absent")
+    cfg = make_config(tmp_path / "2", snmp={"devices": [dev]})
+    with pytest.raises(ConfigError, match=r"snmp.devices\[0\].community_file: cannot read"):
+        Collector(cfg)  # at start, before anything runs

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from agent.config import read_secret
 from collector import meterstore
 from collector.config import SnmpConfig, SnmpDeviceConfig
 from collector.datacenter import hostpower
@@ -65,17 +66,19 @@ class Poll:
     ports: list[Port] = field(default_factory=list)
 
 
-def target(d: SnmpDeviceConfig) -> Target:
+def target(d: SnmpDeviceConfig, where: str = "snmp.devices[]") -> Target:
+    """The device's SNMP target, secrets read from their files (ConfigError names a file
+    that cannot be read)."""
     return Target(
         d.host,
         d.port,
         d.version,
-        d.community,
+        read_secret(d.community, d.community_file, f"{where}.community_file") or "",
         d.user,
         d.auth_protocol,
-        d.auth_key,
+        read_secret(d.auth_key, d.auth_key_file, f"{where}.auth_key_file"),
         d.priv_protocol,
-        d.priv_key,
+        read_secret(d.priv_key, d.priv_key_file, f"{where}.priv_key_file"),
         d.context,
         d.timeout_s,
         d.retries,
@@ -208,6 +211,8 @@ class Poller:
         self.profiles = profiles or load_profiles()
         self.client = Client()
         self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in cfg.devices}
+        # secrets read once, at start: a missing file stops the collector with its name
+        self.targets = {d.name: target(d, f"snmp.devices[{i}]") for i, d in enumerate(cfg.devices)}
         self._stop = threading.Event()
         # pysnmp binds its transport to the loop it first runs on: one loop for all cycles
         self._loop = asyncio.new_event_loop()
@@ -226,7 +231,7 @@ class Poller:
     async def poll_device(self, d: SnmpDeviceConfig) -> Poll:
         st = self.state.setdefault(d.name, DeviceState())
         t0 = time.monotonic()
-        tgt = target(d)
+        tgt = self.targets.get(d.name) or target(d)
         sysinfo = await self.client.get(tgt, [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME])
         uptime = sysinfo.get(SYS_UPTIME)
         if not isinstance(uptime, int):
