@@ -633,3 +633,27 @@ def test_credentials_from_files_and_a_missing_file_named(tmp_path, sim):
     cfg = make_config(tmp_path / "2", snmp={"devices": [dev]})
     with pytest.raises(ConfigError, match=r"snmp.devices\[0\].community_file: cannot read"):
         Collector(cfg)  # at start, before anything runs
+
+
+@pytest.mark.parametrize(
+    ("community", "profile", "table"),
+    [
+        ("ups-vendor-oid", "ups-mib", "output"),
+        ("switch-other-vendor", "network-entity-sensor", "psu"),
+    ],
+)
+def test_devices_no_profile_claims_are_recognised_by_their_standard_mibs(
+    tmp_path, sim, community, profile, table
+):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, "dev", community)]})
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+        assert c.snmp.state["dev"].profile.name == profile
+        assert [r for r in poll.rows if r.table == table]
+
+
+def test_a_device_speaking_no_known_mib_says_what_to_do(tmp_path, sim, caplog):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, "odd", "odd-device")]})
+    with running(cfg) as c:
+        assert c.snmp.run_cycle() == []
+    assert "set `profile:` or add one" in caplog.text

@@ -228,6 +228,27 @@ class Poller:
             return best
         raise SnmpError("garbage", f"{d.name}: no profile for sysObjectID {oid!r}")
 
+    async def probe_profile(self, d: SnmpDeviceConfig, tgt: Target, oid: str | None) -> Profile:
+        """No profile claims the device: ask, in one GETBULK of one row, which standard
+        MIBs it speaks (each probe's next OID still inside it means present)."""
+        probes = sorted({p for prof in self.profiles.values() for p in prof.probe})
+        found: set[str] = set()
+        if probes:
+            binds = await self.client.bulk(tgt, probes, 1)
+            for probe, (got, _value) in zip(probes, binds, strict=False):
+                if got.startswith(probe + "."):
+                    found.add(probe)
+        best = max(self.profiles.values(), key=lambda p: p.probe_score(found), default=None)
+        if best is not None and best.probe_score(found) > 0:
+            log.info("snmp: %s: sysObjectID %s: profile %s by its MIBs", d.name, oid, best.name)
+            return best
+        raise SnmpError(
+            "garbage",
+            f"{d.name}: no profile for sysObjectID {oid!r} and none of the standard MIBs "
+            "probed (UPS-MIB, ENTITY-SENSOR-MIB, POWER-ETHERNET-MIB); set `profile:` or add "
+            "one (docs/snmp-profiles.md)",
+        )
+
     async def poll_device(self, d: SnmpDeviceConfig) -> Poll:
         st = self.state.setdefault(d.name, DeviceState())
         t0 = time.monotonic()
@@ -237,7 +258,11 @@ class Poller:
         if not isinstance(uptime, int):
             raise SnmpError("garbage", f"{d.name}: sysUpTime is {uptime!r}")
         if st.profile is None:
-            st.profile = self.pick_profile(d, sysinfo.get(SYS_OBJECT_ID), sysinfo.get(SYS_DESCR))
+            oid, descr = sysinfo.get(SYS_OBJECT_ID), sysinfo.get(SYS_DESCR)
+            try:
+                st.profile = self.pick_profile(d, oid, descr)
+            except SnmpError:
+                st.profile = await self.probe_profile(d, tgt, oid)
         poll = Poll(d, time.time(), rebooted=st.uptime is not None and uptime < st.uptime)
         st.uptime = uptime
         done_groups: set[str] = set()

@@ -86,6 +86,9 @@ class Profile:
     tables: tuple[Table, ...]
     # also walk IF-MIB (status, speed, traffic of every port: collector/sources/snmp/interfaces)
     interfaces: bool = False
+    # standard-MIB subtrees whose presence makes this profile fit a device no sysObjectID or
+    # sysDescr claims (a UPS of any vendor speaking UPS-MIB); tried in one GETBULK
+    probe: tuple[str, ...] = ()
 
     def score(self, sysobjectid: str | None, sysdescr: str | None) -> int:
         """How well the profile fits: the longest matching sysObjectID prefix wins; a
@@ -100,6 +103,11 @@ class Profile:
         if not best and any(d.lower() in (sysdescr or "").lower() for d in self.sysdescr):
             best = 1
         return best
+
+    def probe_score(self, found: set[str]) -> int:
+        """After no profile claimed the device: how well its standard-MIB probes fit (the
+        number of arcs of the most specific probe present), 0 if none is present."""
+        return max((len(p.split(".")) for p in self.probe if p in found), default=0)
 
 
 def _column(doc: Any, where: str) -> Column | None:
@@ -156,6 +164,7 @@ def load_profile(path: Path) -> Profile:
         tuple(str(x) for x in match.get("sysdescr", [])),
         tuple(tables),
         bool(doc.get("interfaces", False)),
+        tuple(str(x).strip(".") for x in match.get("probe", [])),
     )
 
 
