@@ -66,20 +66,25 @@ def test_apc_rpdu2_values_and_scales(tmp_path, sim):
     assert by[("outlet", "8")].power_w == 0  # an outlet in maintenance: 0 W, flat energy
 
 
-def test_v3_authpriv_sha256_aes256(sim):
-    t = Target(
+def v3_target(sim, user: str, auth: str, priv: str, **kw) -> Target:
+    return Target(
         "127.0.0.1",
         sim.port,
         version="3",
-        user=SnmpSim.V3_USER_SHA2,
-        auth_protocol="SHA256",
+        user=user,
+        auth_protocol=auth,
         auth_key=SnmpSim.V3_AUTH,
-        priv_protocol="AES256",
+        priv_protocol=priv,
         priv_key=SnmpSim.V3_PRIV,
         context="apc-rpdu2",
         timeout_s=2,
         retries=0,
+        **kw,
     )
+
+
+def test_v3_authpriv_sha256_aes256(sim):
+    t = v3_target(sim, SnmpSim.V3_USER_SHA2, "SHA256", "AES256")
     cols = ["1.3.6.1.4.1.318.1.1.26.4.3.1.5", "1.3.6.1.4.1.318.1.1.26.9.4.3.1.7"]
     got = asyncio.run(Client().walk_columns(t, cols))
     assert got["1.3.6.1.4.1.318.1.1.26.4.3.1.5.1"] == 258
@@ -90,32 +95,10 @@ def test_v3_authpriv_sha256_aes256(sim):
 
 
 def test_v3_authpriv_sha_aes(sim):
-    t = Target(
-        "127.0.0.1",
-        sim.port,
-        version="3",
-        user=SnmpSim.V3_USER,
-        auth_protocol="SHA",
-        auth_key=SnmpSim.V3_AUTH,
-        priv_protocol="AES",
-        priv_key=SnmpSim.V3_PRIV,
-        context="apc-rpdu2",
-        timeout_s=2,
-        retries=0,
-    )
+    t = v3_target(sim, SnmpSim.V3_USER, "SHA", "AES")
     got = asyncio.run(Client().walk(t, "1.3.6.1.4.1.318.1.1.26.4.3.1"))
     assert got["1.3.6.1.4.1.318.1.1.26.4.3.1.5.1"] == 258
-    bad = Target(
-        "127.0.0.1",
-        sim.port,
-        version="3",
-        user=SnmpSim.V3_USER,
-        auth_key="wrong-key-000",
-        priv_key=SnmpSim.V3_PRIV,
-        context="apc-rpdu2",
-        timeout_s=1,
-        retries=0,
-    )
+    bad = dataclasses.replace(t, auth_key="wrong-key-000", timeout_s=1)
     with pytest.raises(SnmpError):
         asyncio.run(Client().walk(bad, "1.3.6.1.4.1.318.1.1.26.4.3.1"))
 

@@ -180,21 +180,8 @@ class Response:
         self.varbinds = varbinds
 
 
-def request_id_of(buf: bytes) -> int | None:
-    """The request-id of a message too broken to decode whole, when it can be read."""
-    try:
-        _, p, end = _header(buf, 0, len(buf))
-        _, a, p = _header(buf, p, end)  # version
-        _, a, p = _header(buf, p, end)  # community
-        _, p, pend = _header(buf, p, end)  # PDU
-        tag, a, b = _header(buf, p, pend)
-        return _signed(buf[a:b]) if tag == _INT else None
-    except BerError:
-        return None
-
-
-def decode_response(buf: bytes) -> Response:
-    """A v2c Response-PDU. Raises BerError on anything else."""
+def _pdu(buf: bytes) -> tuple[bytes, int, int, int]:
+    """The message framing: (community, PDU tag, PDU content start, PDU content end)."""
     end = len(buf)
     tag, p, mend = _header(buf, 0, end)
     if tag != _SEQ or mend != end:
@@ -207,6 +194,22 @@ def decode_response(buf: bytes) -> Response:
         raise BerError("bad community")
     community = bytes(buf[a:p])
     tag, p, pend = _header(buf, p, mend)
+    return community, tag, p, pend
+
+
+def request_id_of(buf: bytes) -> int | None:
+    """The request-id of a message too broken to decode whole, when it can be read."""
+    try:
+        _, _, p, pend = _pdu(buf)
+        tag, a, b = _header(buf, p, pend)
+        return _signed(buf[a:b]) if tag == _INT else None
+    except BerError:
+        return None
+
+
+def decode_response(buf: bytes) -> Response:
+    """A v2c Response-PDU. Raises BerError on anything else."""
+    community, tag, p, pend = _pdu(buf)
     if tag != RESPONSE:
         raise BerError(f"PDU 0x{tag:02x} is not a Response")
     fields = []
