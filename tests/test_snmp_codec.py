@@ -313,3 +313,47 @@ def test_error_status_is_an_error_naming_it(sim):
         assert err.value.reason == "error"
     finally:
         agent.close()
+
+
+def test_an_agent_saying_toobig_gets_fewer_rows_and_remembers_it():
+    table = [
+        (f"1.3.6.1.2.1.2.2.1.2.{i}", rfc1902.OctetString(f"eth{i}".encode())) for i in range(1, 13)
+    ]
+    asked: list[int] = []
+
+    def small(data):
+        msg, _ = decoder.decode(data, asn1Spec=V2.Message())
+        pdu = V2.apiMessage.get_pdu(msg)
+        rid = int(V2.apiPDU.get_request_id(pdu))
+        reps = int(V2.apiBulkPDU.get_max_repetitions(pdu))
+        asked.append(reps)
+        if reps > 4:  # an old agent with a small buffer
+            return [pysnmp_response(rid, [], status=1)]
+        (name,) = [str(o) for o, _ in V2.apiPDU.get_varbinds(pdu)]
+        after = [
+            vb
+            for vb in table
+            if tuple(map(int, vb[0].split("."))) > tuple(map(int, name.split(".")))
+        ]
+        rows = after[:reps] or [(name, rfc1905.endOfMibView)]
+        if len(rows) < reps and after:
+            rows.append(("1.3.6.1.2.1.2.2.1.3.1", rfc1902.Integer32(6)))  # the next column
+        return [pysnmp_response(rid, rows)]
+
+    agent = BadAgent(small)
+    client = Client()
+    try:
+        t = Target("127.0.0.1", agent.port, timeout_s=1, retries=0, max_repetitions=20)
+
+        async def twice():
+            first = await client.walk(t, "1.3.6.1.2.1.2.2.1.2")
+            n = len(asked)
+            second = await client.walk(t, "1.3.6.1.2.1.2.2.1.2")
+            return first, second, n
+
+        first, second, n = asyncio.run(twice())
+        assert len(first) == 12 and first == second
+        assert asked[:3] == [20, 10, 5] and asked[3] == 2  # halved until it fits
+        assert max(asked[n:]) <= 2  # the second walk starts where the first learnt
+    finally:
+        agent.close()

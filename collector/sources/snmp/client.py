@@ -49,9 +49,10 @@ PRIV = {
 
 
 class SnmpError(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: str, status: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason  # timeout | error | garbage
+        self.status = status  # the PDU's error-status name (tooBig, genErr…), if any
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class Client:
         self._pending: dict[int, _Pending] = {}
         self._next_id = random.randrange(1, 1 << 30)
         self._rows: dict[tuple[str, int, str, tuple[str, ...]], int] = {}
+        self._caps: dict[tuple[str, int], int] = {}  # max-repetitions an agent can answer
         self.stray = 0  # datagrams matching no request (late, duplicated, or forged)
 
     # -- the native v2c path ---------------------------------------------------------------
@@ -248,7 +250,7 @@ class Client:
                 if resp.error_status < len(ERROR_STATUS)
                 else str(resp.error_status)
             )
-            raise SnmpError("error", f"{t.host}:{t.port}: {name} at {resp.error_index}")
+            raise SnmpError("error", f"{t.host}:{t.port}: {name} at {resp.error_index}", name)
         return resp.varbinds
 
     # -- the pysnmp path (v3, or v2c when asked) -------------------------------------------
@@ -330,11 +332,20 @@ class Client:
         cols = [(r + ".", r) for r in roots]  # (prefix, last OID asked from)
         hint = self._rows.get(key)  # rows per column last time
         done = 0  # rows every going column has had so far in this walk
+        agent = (t.host, t.port)
         while cols:
-            reps = t.max_repetitions
+            reps = self._caps.get(agent, t.max_repetitions)
             if hint is not None and done < hint:  # a table that grew gets the full count
                 reps = max(1, min(reps, hint - done + 1))
-            binds = await self.bulk(t, [last for _, last in cols], reps)
+            try:
+                binds = await self.bulk(t, [last for _, last in cols], reps)
+            except SnmpError as exc:
+                # an old agent that cannot fit the answer says tooBig (RFC 3416 lets it
+                # truncate instead): ask it for half as many rows from now on, down to one
+                if exc.status != "tooBig" or reps == 1:
+                    raise
+                self._caps[agent] = max(reps // 2, 1)
+                continue
             n = len(cols)
             last = [c[1] for c in cols]
             going = [True] * n
@@ -382,4 +393,5 @@ class Client:
             )
             raise SnmpError(reason, f"{t.host}:{t.port}: {text}")
         if status:
-            raise SnmpError("error", f"{t.host}:{t.port}: {status.prettyPrint()}")
+            name = status.prettyPrint()
+            raise SnmpError("error", f"{t.host}:{t.port}: {name}", name)
