@@ -120,7 +120,11 @@ def main() -> None:
     (data / "apc-rpdu2.snmprec").write_text(
         (ROOT / "tests/fixtures/snmprec/apc-rpdu2.snmprec").read_text()
     )
-    ports = [free_port() for _ in range(args.devices)]
+    ports: list[int] = []
+    while len(ports) < args.devices:  # free_port() may hand out a port twice: keep them distinct
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
     sim_bin = str(Path(sys.executable).parent / "snmpsim-command-responder")
     sim = subprocess.Popen(
         [

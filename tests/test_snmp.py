@@ -218,6 +218,23 @@ def test_ups_mib_lines_power_and_losses(tmp_path, sim):
         assert wh == pytest.approx(16_930 * secs / 3600, rel=1e-6)
 
 
+def test_ups_load_battery_and_source(tmp_path, sim):
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, "ups-1", "ups-rfc1628")]})
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+        got = {(spec.name, index): v for spec, index, v in poll.status}
+        assert [got[("output_load_percent", i)] for i in "123"] == [42, 44, 40]
+        assert got[("battery_charge_percent", "0")] == 100
+        assert got[("battery_minutes_remaining", "0")] == 38
+        assert got[("seconds_on_battery", "0")] == 0
+        text = scrape(url(c, "/metrics"))
+        on = {"device": "ups-1", "reading": "output_source"}
+        assert metric(text, "energy_snmp_state", **on, state="normal") == 1
+        assert metric(text, "energy_snmp_state", **on, state="battery") == 0
+        assert metric(text, "energy_snmp_state", reading="battery_status", state="normal") == 1
+        assert metric(text, "energy_snmp_status", reading="output_load_percent", index="2") == 44
+
+
 def test_raritan_sensor_tables_scaled_by_decimal_digits(tmp_path, sim):
     cfg = make_config(tmp_path, snmp={"devices": [device(sim, "px3", "raritan-px3")]})
     with running(cfg) as c:

@@ -32,7 +32,14 @@ from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
 from collector.sources.snmp import interfaces
 from collector.sources.snmp.client import Client, SnmpError, Target
 from collector.sources.snmp.interfaces import CounterState, Port
-from collector.sources.snmp.profiles import Profile, Row, load_profiles, rows
+from collector.sources.snmp.profiles import (
+    Profile,
+    Row,
+    Status,
+    load_profiles,
+    rows,
+    status_readings,
+)
 
 log = logging.getLogger("energy_collector.snmp")
 
@@ -64,6 +71,7 @@ class Poll:
     rows: list[Row] = field(default_factory=list)
     rebooted: bool = False
     ports: list[Port] = field(default_factory=list)
+    status: list[tuple[Status, str, float]] = field(default_factory=list)
 
 
 def target(d: SnmpDeviceConfig, where: str = "snmp.devices[]") -> Target:
@@ -118,6 +126,20 @@ class SnmpMetrics:
             "Usage CO2e of the energy accounted from the device (grid factor of each hour; "
             "`basis` names it).",
             ["device", "table", "role", "datacenter", "basis"],
+            registry=r,
+        )
+        self.status = Gauge(
+            "energy_snmp_status",
+            "A device reading that is neither power nor energy (profile `status`: UPS load %, "
+            "battery charge %, minutes remaining…), by reading and row index (0: a scalar).",
+            ["device", "reading", "index"],
+            registry=r,
+        )
+        self.state = Gauge(
+            "energy_snmp_state",
+            "1 for the current state of an enumerated status reading (UPS output source "
+            "normal, battery, bypass…), 0 for the others.",
+            ["device", "reading", "index", "state"],
             registry=r,
         )
         self.if_up = Gauge(
@@ -274,6 +296,13 @@ class Poller:
             if found and table.group:
                 done_groups.add(table.group)
             poll.rows.extend(found)
+        if st.profile.status:
+            scalars = [x.oid for x in st.profile.status if not x.column]
+            got = await self.client.get(tgt, scalars) if scalars else {}
+            columns = [x.oid for x in st.profile.status if x.column]
+            if columns:
+                got.update(await self.client.walk_columns(tgt, columns))
+            poll.status = status_readings(st.profile.status, got)
         if st.profile.interfaces:
             poll.ports = interfaces.ports(await self.client.walk_columns(tgt, interfaces.ROOTS))
         poll.time = time.time()  # readings are stamped at the end of the device's walk
@@ -327,6 +356,7 @@ class Poller:
         self._live_power(polls)
         self._day_indicators()
         self._interfaces(polls, lines)
+        self._status(polls, lines)
         if lines and self.tsdb_lines is not None:
             self.tsdb_lines(lines)
         self.metrics.cycle.set(time.monotonic() - t0)
@@ -373,6 +403,21 @@ class Poller:
             it, fac = by.get((dc, "it"), 0.0), by.get((dc, "facility"), 0.0)
             if it > 0 and fac > 0:
                 self.metrics.dc_ratio.labels(dc).set(fac / it)
+
+    def _status(self, polls: list[Poll], lines: list[str]) -> None:
+        for poll in polls:
+            d = poll.device
+            for spec, index, value in poll.status:
+                self.metrics.status.labels(d.name, spec.name, index).set(value)
+                for code, state in spec.states:
+                    self.metrics.state.labels(d.name, spec.name, index, state).set(
+                        1 if value == code else 0
+                    )
+                lines.append(
+                    f"energy_snmp_status,device={_tag(d.name)},reading={_tag(spec.name)},"
+                    f"index={_tag(index)},datacenter={_tag(d.datacenter or '')} "
+                    f"value={value:.6g} {round(poll.time * 1000)}"
+                )
 
     def _interfaces(self, polls: list[Poll], lines: list[str]) -> None:
         for poll in polls:

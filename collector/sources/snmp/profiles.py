@@ -78,6 +78,19 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Status:
+    """A reading that is neither power nor energy (UPS load, battery charge, output source),
+    shown on /metrics and in the TSDB: a scalar (`oid` ends in .0, one GET) or a column
+    (`column: true`, walked: one reading per row). `states` names an enumeration's values."""
+
+    name: str
+    oid: str
+    column: bool = False
+    scale: float = 1.0
+    states: tuple[tuple[int, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     mib: str
@@ -89,6 +102,7 @@ class Profile:
     # standard-MIB subtrees whose presence makes this profile fit a device no sysObjectID or
     # sysDescr claims (a UPS of any vendor speaking UPS-MIB); tried in one GETBULK
     probe: tuple[str, ...] = ()
+    status: tuple[Status, ...] = ()
 
     def score(self, sysobjectid: str | None, sysdescr: str | None) -> int:
         """How well the profile fits: the longest matching sysObjectID prefix wins; a
@@ -156,6 +170,23 @@ def load_profile(path: Path) -> Profile:
                 bool(t.get("breakdown", False)),
             )
         )
+    status = []
+    for i, st in enumerate(doc.get("status") or []):
+        where = f"{path}: status[{i}]"
+        if not isinstance(st, dict) or "name" not in st or "oid" not in st:
+            raise ConfigError(f"{where}: needs `name` and `oid`")
+        states = st.get("states") or {}
+        if not isinstance(states, dict) or not all(isinstance(k, int) for k in states):
+            raise ConfigError(f"{where}.states: expected {{number: name}}")
+        status.append(
+            Status(
+                str(st["name"]),
+                str(st["oid"]).strip("."),
+                bool(st.get("column", False)),
+                float(st.get("scale", 1.0)),
+                tuple(sorted((int(k), str(v)) for k, v in states.items())),
+            )
+        )
     match = doc.get("match") or {}
     return Profile(
         doc["name"],
@@ -165,6 +196,7 @@ def load_profile(path: Path) -> Profile:
         tuple(tables),
         bool(doc.get("interfaces", False)),
         tuple(str(x).strip(".") for x in match.get("probe", [])),
+        tuple(status),
     )
 
 
@@ -261,4 +293,22 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
                 wrap * table.energy_wh.scale if wrap and table.energy_wh else None,
             )
         )
+    return out
+
+
+def status_readings(
+    specs: tuple[Status, ...], got: dict[str, Any]
+) -> list[tuple[Status, str, float]]:
+    """(spec, row index or "0", value) for every status reading present and numeric."""
+    out = []
+    for spec in specs:
+        if spec.column:
+            prefix = spec.oid + "."
+            items = [(o[len(prefix) :], v) for o, v in got.items() if o.startswith(prefix)]
+        else:
+            items = [("0", got.get(spec.oid))]
+        for index, v in items:
+            n = _number(v)
+            if n is not None:
+                out.append((spec, index, n * spec.scale))
     return out
