@@ -64,6 +64,13 @@ def test_apc_rpdu2_values_and_scales(tmp_path, sim):
     assert (out1.label, out1.power_w) == ("esx-prod-01 PSU1", 245)
     assert out1.energy_wh is not None and out1.energy_wh >= 31634 * 100
     assert by[("outlet", "8")].power_w == 0  # an outlet in maintenance: 0 W, flat energy
+    phase = by[("phase", "1")]  # 258 hundredths of kW again, a breakdown of the input
+    assert (phase.power_w, phase.breakdown, phase.energy_wh) == (2580, True, None)
+    status = {(spec.name, index): v for spec, index, v in poll.status}
+    assert status[("phase_current_amps", "1")] == pytest.approx(11.6)  # tenths of amps
+    assert status[("phase_voltage_volts", "1")] == 231
+    assert status[("phase_load_state", "1")] == 2  # normal
+    assert not any(name.startswith("bank") for name, _ in status)  # no banks on this unit
 
 
 def v3_target(sim, user: str, auth: str, priv: str, **kw) -> Target:
@@ -330,7 +337,7 @@ def test_pdu_outlets_are_a_breakdown_never_added_to_the_it_total(tmp_path, sim):
     with running(cfg) as c:
         c.snmp.run_cycle()
         roles = dict(c.ledger.execute("SELECT role, COUNT(*) FROM meters GROUP BY role"))
-    assert roles == {"it": 1, "it:outlet": 24}  # IT energy = the PDU input, once
+    assert roles == {"it": 1, "it:outlet": 24, "it:phase": 1}  # IT = the PDU input, once
 
 
 # -- datacenter dashboard against a real Prometheus ------------------------------------------
@@ -628,7 +635,7 @@ def test_credentials_from_files_and_a_missing_file_named(tmp_path, sim):
     cfg = make_config(tmp_path, snmp={"devices": [dev]})
     with running(cfg) as c:
         (poll,) = c.snmp.run_cycle()
-        assert len(poll.rows) == 25
+        assert len(poll.rows) == 1 + 1 + 24  # input, phase, outlets
     dev["community_file"] = str(tmp_path / "absent")
     cfg = make_config(tmp_path / "2", snmp={"devices": [dev]})
     with pytest.raises(ConfigError, match=r"snmp.devices\[0\].community_file: cannot read"):
