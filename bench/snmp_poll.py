@@ -1,7 +1,8 @@
-"""SNMP polling: one full cycle over N simulated PDUs (APC rPDU2 recording, 25 table rows
-each), wall time and CPU per device, measured in the same run as Prometheus snmp_exporter
-(Debian prometheus-snmp-exporter 0.21, with a module written for the same two tables) polling
-the same devices. Also reports the simulator's own CPU share: snmpsim is single-threaded.
+"""SNMP polling: one full cycle over N simulated PDUs (APC rPDU2 recording: device, phase,
+banks and 24 metered outlets each), wall time and CPU per device, measured in the same run as
+Prometheus snmp_exporter (Debian prometheus-snmp-exporter 0.21, with a module written for the
+same tables) polling the same devices. Also reports the simulator's own CPU share: snmpsim
+is single-threaded.
 
     .venv/bin/python bench/snmp_poll.py --devices 500 --repeats 3
 
@@ -33,7 +34,13 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 from services import free_port, require_binary, stop_process, wait_port  # noqa: E402
 
-TABLES = ["1.3.6.1.4.1.318.1.1.26.4.3.1", "1.3.6.1.4.1.318.1.1.26.9.4.3.1"]
+# device status, metered outlets, phases and banks: what the apc-rpdu2 profile reads
+TABLES = [
+    "1.3.6.1.4.1.318.1.1.26.4.3.1",
+    "1.3.6.1.4.1.318.1.1.26.9.4.3.1",
+    "1.3.6.1.4.1.318.1.1.26.6.3.1",
+    "1.3.6.1.4.1.318.1.1.26.8.3.1",
+]
 ONE_CYCLE = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
@@ -96,6 +103,14 @@ def exporter_config(path: Path) -> None:
             ),
             metric(
                 "rPDU2OutletMeteredStatusEnergy", TABLES[1] + ".11", "rPDU2OutletMeteredStatusIndex"
+            ),
+            *(
+                metric(f"rPDU2PhaseStatus{name}", f"{TABLES[2]}.{col}", "rPDU2PhaseStatusIndex")
+                for name, col in (("LoadState", 4), ("Current", 5), ("Voltage", 6), ("Power", 7))
+            ),
+            *(
+                metric(f"rPDU2BankStatus{name}", f"{TABLES[3]}.{col}", "rPDU2BankStatusIndex")
+                for name, col in (("LoadState", 4), ("Current", 5))
             ),
         ],
     }

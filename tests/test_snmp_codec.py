@@ -212,11 +212,12 @@ def test_multi_column_walk_fits_repetitions_to_the_rows_and_survives_cut_answers
     first, second, small = asyncio.run(run())
     assert len(first) == 3 * 24 and first == second == small
     assert first["1.3.6.1.4.1.318.1.1.26.9.4.3.1.7.1"] == 245  # W, as recorded
+    # The first walk asks for two rows (a one-row table would end there), then the full 25.
     # snmpsim cuts an answer at 63 varbinds (as a real agent cuts at its message size): 25
     # rows asked, 21 come, the walk goes on from there. The second walk knows the table has
     # 24 rows: after the cut it asks only for the 3 missing plus one to see the end. With
     # max-repetitions 5, 24 rows take five requests.
-    assert sent == [25, 25, 25, 4, 5, 5, 5, 5, 5]
+    assert sent == [2, 25, 25, 25, 4, 5, 5, 5, 5, 5]
 
 
 class BadAgent:
@@ -353,7 +354,7 @@ def test_an_agent_saying_toobig_gets_fewer_rows_and_remembers_it():
 
         first, second, n = asyncio.run(twice())
         assert len(first) == 12 and first == second
-        assert asked[:3] == [20, 10, 5] and asked[3] == 2  # halved until it fits
+        assert asked[:5] == [2, 20, 10, 5, 2]  # two rows first, then halved until it fits
         assert max(asked[n:]) <= 2  # the second walk starts where the first learnt
     finally:
         agent.close()

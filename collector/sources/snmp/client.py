@@ -335,7 +335,11 @@ class Client:
         agent = (t.host, t.port)
         while cols:
             reps = self._caps.get(agent, t.max_repetitions)
-            if hint is not None and done < hint:  # a table that grew gets the full count
+            if hint is None and done == 0:
+                # first walk of this table: two rows first (a one-row table ends there),
+                # the full count only for tables that go on
+                reps = min(reps, 2)
+            elif hint is not None and done < hint:  # a table that grew gets the full count
                 reps = max(1, min(reps, hint - done + 1))
             try:
                 binds = await self.bulk(t, [last for _, last in cols], reps)
