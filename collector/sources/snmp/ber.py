@@ -120,6 +120,20 @@ def _signed(b: bytes) -> int:
     return int.from_bytes(b, "big", signed=True)
 
 
+_OID_CACHE: dict[bytes, str] = {}  # the same columns come back every poll, from every unit
+_OID_CACHE_MAX = 1 << 16
+
+
+def _cached_oid(b: bytes) -> str:
+    name = _OID_CACHE.get(b)
+    if name is None:
+        name = decode_oid(b)
+        if len(_OID_CACHE) >= _OID_CACHE_MAX:
+            _OID_CACHE.clear()
+        _OID_CACHE[b] = name
+    return name
+
+
 def decode_oid(b: bytes) -> str:
     if not b or b[-1] & 0x80:
         raise BerError("bad OID")
@@ -229,7 +243,7 @@ def decode_response(buf: bytes) -> Response:
         tag, a, q = _header(buf, p, vend)
         if tag != _OID:
             raise BerError("varbind name is not an OID")
-        name = decode_oid(buf[a:q])
+        name = _cached_oid(buf[a:q])
         tag, a, p = _header(buf, q, vend)
         if p != vend:
             raise BerError("trailing bytes in a varbind")

@@ -136,7 +136,10 @@ MAX_VARBINDS_PER_WALK = 100_000  # a device that never ends its table is garbage
 
 
 def _arcs(oid: str) -> tuple[int, ...]:
-    return tuple(int(a) for a in oid.split("."))
+    try:
+        return tuple(map(int, oid.split(".")))
+    except ValueError:  # an empty index (the column OID itself): before any row
+        return ()
 
 
 class _Pending:
@@ -352,19 +355,23 @@ class Client:
                 continue
             n = len(cols)
             last = [c[1] for c in cols]
+            # the row index after the column's prefix, as numbers: what must keep increasing
+            keys = [_arcs(c[1][len(c[0]) :]) if len(c[1]) > len(c[0]) else () for c in cols]
             going = [True] * n
             progressed = False
             for i, (oid, val) in enumerate(binds):
                 c = i % n
                 if not going[c]:
                     continue
-                if val is ber.END_OF_MIB or not oid.startswith(cols[c][0]):
+                prefix = cols[c][0]
+                if val is ber.END_OF_MIB or not oid.startswith(prefix):
                     going[c] = False
                     continue
-                if _arcs(oid) <= _arcs(last[c]):
+                row_key = _arcs(oid[len(prefix) :])
+                if row_key <= keys[c]:
                     raise SnmpError("garbage", f"{t.host}:{t.port}: OID {oid} not increasing")
                 out[oid] = val
-                last[c] = oid
+                last[c], keys[c] = oid, row_key
                 progressed = True
             if not progressed and any(going):
                 # every answer repeated, skipped or absent: the table cannot advance
