@@ -387,7 +387,11 @@ class Collector:
 
     def _pue_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
         """?datacenter=dc1&period=hour|day|month|year&start=YYYY-MM-DD[THH][&room=R]
-        (with room: that zone's partial PUE)"""
+        [&category=1|2|3] (with room: that zone's partial PUE; category: the ISO/IEC 30134-2
+        measurement point of IT energy, default the lowest present)"""
+        cat = query.get("category")
+        if cat is not None and cat not in ("1", "2", "3"):
+            raise ValueError("category: 1 (UPS output), 2 (PDU output) or 3 (IT input)")
         try:
             doc = pue_report(
                 self.ledger,
@@ -396,6 +400,7 @@ class Collector:
                 query["start"],
                 self.cfg.ledger.timezone,
                 room=query.get("room") or None,
+                category=int(cat) if cat else None,
             )
         except KeyError:
             raise ValueError("datacenter and start are required") from None

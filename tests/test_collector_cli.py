@@ -27,7 +27,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_example_and_dev_configs_are_valid():
-    for name in ("collector.example.yaml", "collector.dev.yaml"):
+    for name in ("collector.example.yaml", "collector.dev.yaml", "collector.snmpsim.yaml"):
         load_config(str(ROOT / "configs" / name))
     done = cli("check-config", "-c", str(ROOT / "configs/collector.dev.yaml"))
     assert done.returncode == 0 and "OK" in done.stdout

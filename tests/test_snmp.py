@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -392,8 +395,14 @@ def test_datacenter_panels_show_the_recorded_loads(dc_prometheus):
         (r["metric"]["role"]): float(r["value"][1])
         for r in prom.query("sum by (role) (energy_dc_power_watts)")
     }
-    # IT: the APC PDU input (2,580 W) + the UPS output (16,930 W); facility: the PX3 inlet
-    assert power == {"it": 2580 + 16930, "facility": 2184, "network": pytest.approx(331)}
+    # IT at one measurement point: the UPS output (16,930 W, category 1) and not the APC
+    # PDU (2,580 W, category 2) it feeds on top; facility: the PX3 inlet
+    assert power == {"it": 16930, "facility": 2184, "network": pytest.approx(331)}
+    by_cat = {
+        r["metric"]["category"]: float(r["value"][1])
+        for r in prom.query("energy_dc_it_power_watts")
+    }
+    assert by_cat == {"1": 16930, "2": 2580}
     (losses,) = prom.query(
         'sum by (device) (energy_snmp_power_watts{table="input"}) - on '
         '(device) sum by (device) (energy_snmp_power_watts{table="output"})'
@@ -404,7 +413,7 @@ def test_datacenter_panels_show_the_recorded_loads(dc_prometheus):
     for r in prom.query("energy_dc_coverage_ratio"):
         assert 0 < float(r["value"][1]) <= 1, r
     (today,) = prom.query("energy_dc_pue_today")
-    assert today["metric"]["it_category"] == "1,2"  # the UPS output (1) and the PDU (2)
+    assert today["metric"]["it_category"] == "1"  # the UPS output, not the PDU (2) below it
 
 
 def test_sysuptime_drop_makes_a_lower_register_an_immediate_reset(tmp_path):
@@ -459,7 +468,7 @@ def test_pue_api_per_period_with_category_and_eu_indicators(tmp_path):
         with urllib.request.urlopen(f"{base}/pue?datacenter=dc7&period=day&start=2026-03-10") as r:
             day = json.load(r)
         assert (day["pue"], day["it_kwh"], day["facility_kwh"]) == (1.5, 20.0, 30.0)
-        assert day["it_category"] == [1]
+        assert (day["it_category"], day["it_categories_available"]) == (1, [1])
         with urllib.request.urlopen(
             f"{base}/pue?datacenter=dc7&period=hour&start=2026-03-10T09"
         ) as r:
@@ -664,3 +673,67 @@ def test_a_device_speaking_no_known_mib_says_what_to_do(tmp_path, sim, caplog):
     with running(cfg) as c:
         assert c.snmp.run_cycle() == []
     assert "set `profile:` or add one" in caplog.text
+
+
+def test_the_try_it_config_polls_every_recording_it_names(tmp_path, sim):
+    """docs/snmp-profiles.md "Try it without devices": configs/collector.snmpsim.yaml against
+    snmpsim serving the test recordings (here on the test's port and a temporary ledger)."""
+    import yaml
+
+    doc = yaml.safe_load(
+        (Path(__file__).parent.parent / "configs/collector.snmpsim.yaml").read_text()
+    )
+    for d in doc["snmp"]["devices"]:
+        d["port"] = sim.port
+    doc["snmp"]["enabled"] = False  # cycles driven by the test, not the poller's thread
+    cfg = make_config(tmp_path, snmp=doc["snmp"], model=doc["model"])
+    with running(cfg) as c:
+        polls = c.snmp.run_cycle()
+        assert sorted(p.device.name for p in polls) == sorted(
+            d["name"] for d in doc["snmp"]["devices"]
+        )
+        assert all(p.rows for p in polls)
+        text = scrape(url(c, "/metrics"))
+        assert metric(text, "energy_dc_power_watts", datacenter="dc1", role="facility") > 0
+        # as the doc says: the site meter's 29.4 kW over the UPS output's 16.93 kW
+        ratio = metric(text, "energy_dc_power_ratio", datacenter="dc1")
+        assert ratio == pytest.approx(29_400 / 16_930)
+
+
+def test_ups_output_and_pdus_are_one_it_load_seen_twice_not_added(tmp_path):
+    """Hand-computed: the UPS output (category 1) reads 12 kWh in an hour, the PDUs it feeds
+    (category 2) 11 kWh of it, the site meter 18 kWh. PUE1 = 18 / 12 = 1.5 by default (the
+    lowest category covers the whole load), PUE2 = 18 / 11 on request, never 18 / 23."""
+    devices = [
+        {"name": "ups", "host": "127.0.0.1", "datacenter": "dc8", "role": "it", "category": 1},
+        {"name": "pdu", "host": "127.0.0.1", "datacenter": "dc8", "role": "it", "category": 2},
+        {"name": "tgbt", "host": "127.0.0.1", "datacenter": "dc8", "role": "facility"},
+    ]
+    cfg = make_config(tmp_path, snmp={"devices": devices})
+    with running(cfg) as c:
+        p: Poller = c.snmp
+        t0 = 1_790_000_000.0 // 3600 * 3600
+        used = {"ups": 12_000.0, "pdu": 11_000.0, "tgbt": 18_000.0}
+        for t, f in ((t0, 0.0), (t0 + 3600, 1.0)):
+            p.account(
+                [
+                    Poll(d, t, rows_at(used[d.name], 1e6 + f * used[d.name]))
+                    for d in cfg.snmp.devices
+                ]
+            )
+        default = pue(c.ledger, "dc8", t0, t0 + 3600)
+        assert (default.category, default.categories) == (1, (1, 2))
+        assert default.value == pytest.approx(1.5)
+        assert pue(c.ledger, "dc8", t0, t0 + 3600, category=2).value == pytest.approx(18 / 11)
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        day = datetime.fromtimestamp(t0, ZoneInfo("Europe/Paris")).date().isoformat()
+        base = url(c, f"/api/v1/datacenter/pue?datacenter=dc8&period=day&start={day}")
+        with urllib.request.urlopen(base + "&category=2") as r:
+            doc = json.load(r)
+        assert (doc["it_category"], doc["it_kwh"]) == (2, 11.0)
+        with pytest.raises(urllib.error.HTTPError) as err:
+            urllib.request.urlopen(base + "&category=3")
+        assert err.value.code == 400
+        assert "no IT meter of category 3" in err.value.read().decode()

@@ -37,13 +37,20 @@ def role_energy(
     start: float,
     end: float,
     room: str | None = None,
+    category: int | None = None,
 ) -> RoleEnergy:
+    """Energy of the datacenter's meters of `roles` (and `room`; and ISO/IEC 30134-2
+    `category`: meters measuring IT energy at one point only, never UPS output and PDUs
+    that measure the same load twice)."""
     marks = ",".join("?" * len(roles))
     where = f"m.datacenter = ? AND m.role IN ({marks})"
     args: tuple[object, ...] = (datacenter, *roles)
     if room is not None:
         where += " AND m.room = ?"
         args += (room,)
+    if category is not None:
+        where += " AND m.category = ?"
+        args += (category,)
     row = ledger.execute(
         "SELECT COALESCE(SUM(h.wh), 0), COALESCE(SUM(h.covered_s), 0) FROM meter_hours h "
         f"JOIN meters m ON m.meter = h.meter WHERE {where} "
@@ -57,6 +64,9 @@ def role_energy(
     if room is not None:
         carved_where += " AND m.room = ?"
         carved_args += (room,)
+    if category is not None:  # carved outlets carry the category of the total they leave
+        carved_where += " AND m.category = ?"
+        carved_args += (category,)
     (carved,) = ledger.execute(
         "SELECT COALESCE(SUM(h.wh), 0) FROM meter_hours h JOIN meters m ON m.meter = h.meter "
         f"WHERE {carved_where} AND h.hour_start >= ? AND h.hour_start < ?",
@@ -71,45 +81,75 @@ class Pue:
     value: float | None
     facility: RoleEnergy
     it: RoleEnergy
-    categories: tuple[int, ...] = ()  # ISO/IEC 30134-2 categories of the IT meters
+    category: int | None = None  # ISO/IEC 30134-2 category of the IT energy used
+    categories: tuple[int, ...] = ()  # every category the datacenter's IT meters measure
+
+
+def it_categories(ledger: Ledger, datacenter: str, room: str | None = None) -> tuple[int, ...]:
+    where, args = "datacenter = ? AND role = 'it' AND category IS NOT NULL", [datacenter]
+    if room is not None:
+        where += " AND room = ?"
+        args.append(room)
+    found = ledger.execute(f"SELECT DISTINCT category FROM meters WHERE {where}", tuple(args))
+    return tuple(sorted(int(c) for (c,) in found))
+
+
+def choose_category(available: tuple[int, ...], wanted: int | None) -> int | None:
+    """IT energy is taken at one measurement point. By default the lowest category present
+    (1, the UPS output, covers the whole IT load; PDUs or server inputs are often metered
+    on some racks only); `wanted` asks for another one (it must be present)."""
+    if wanted is not None:
+        if wanted not in available:
+            raise ValueError(
+                f"no IT meter of category {wanted} here (categories: "
+                + (", ".join(map(str, available)) or "none")
+                + ")"
+            )
+        return wanted
+    return available[0] if available else None
 
 
 def _pue(
-    ledger: Ledger, datacenter: str, total: RoleEnergy, it: RoleEnergy, room: str | None = None
+    total: RoleEnergy, it: RoleEnergy, category: int | None, available: tuple[int, ...]
 ) -> Pue:
-    """Total over IT, with the ISO/IEC 30134-2 categories of the IT meters counted."""
     value = total.wh / it.wh if it.wh > 0 and total.wh > 0 else None
-    where, args = "datacenter = ?", [datacenter]
-    if room is not None:
-        where, args = "datacenter = ? AND room = ?", [datacenter, room]
-    found = ledger.execute(
-        f"SELECT DISTINCT category FROM meters WHERE {where} AND role = 'it' "
-        "AND category IS NOT NULL",
-        tuple(args),
-    )
-    return Pue(value, total, it, tuple(sorted(int(c) for (c,) in found)))
+    return Pue(value, total, it, category, available)
 
 
-def pue(ledger: Ledger, datacenter: str, start: float, end: float) -> Pue:
-    """Facility meters (`facility`: the site's utility meter) over IT meters (`it`)."""
+def pue(
+    ledger: Ledger, datacenter: str, start: float, end: float, category: int | None = None
+) -> Pue:
+    """Facility meters (`facility`: the site's utility meter) over IT meters (`it`) of one
+    measurement category (see choose_category)."""
+    available = it_categories(ledger, datacenter)
+    chosen = choose_category(available, category)
     facility = role_energy(ledger, datacenter, ("facility",), start, end)
-    it = role_energy(ledger, datacenter, ("it",), start, end)
-    return _pue(ledger, datacenter, facility, it)
+    it = role_energy(ledger, datacenter, ("it",), start, end, category=chosen)
+    return _pue(facility, it, chosen, available)
 
 
 ZONE_INFRASTRUCTURE = ("cooling", "lighting")
 
 
-def partial_pue(ledger: Ledger, datacenter: str, room: str, start: float, end: float) -> Pue:
+def partial_pue(
+    ledger: Ledger,
+    datacenter: str,
+    room: str,
+    start: float,
+    end: float,
+    category: int | None = None,
+) -> Pue:
     """Partial PUE of a zone (a room): (its IT + its cooling and lighting energy) over its IT
     energy, from the meters configured with that room. Site meters (`facility`) stay out, so
     nothing is counted twice; energy reaching the zone from shared plant (a site chiller
     without a meter of its own in the room) is not in it: a pPUE is never the datacenter's PUE.
     """
-    it = role_energy(ledger, datacenter, ("it",), start, end, room)
+    available = it_categories(ledger, datacenter, room)
+    chosen = choose_category(available, category)
+    it = role_energy(ledger, datacenter, ("it",), start, end, room, chosen)
     infra = role_energy(ledger, datacenter, ZONE_INFRASTRUCTURE, start, end, room)
     # the zone's total: IT and infrastructure meters together, coverage their mean
     supply = RoleEnergy(
         it.wh + infra.wh, it.covered_s + infra.covered_s, it.meters + infra.meters, end - start
     )
-    return _pue(ledger, datacenter, supply, it, room)
+    return _pue(supply, it, chosen, available)

@@ -41,7 +41,8 @@ def _doc(p: Pue) -> dict[str, Any]:
         "it_kwh": round(p.it.wh / 1000, 3),
         "facility_coverage": round(p.facility.coverage, 4),
         "it_coverage": round(p.it.coverage, 4),
-        "it_category": list(p.categories),
+        "it_category": p.category,
+        "it_categories_available": list(p.categories),
     }
 
 
@@ -52,14 +53,16 @@ def pue_report(
     start: str,
     tz: str = "Europe/Paris",
     room: str | None = None,
+    category: int | None = None,
 ) -> dict[str, Any]:
     """The datacenter's PUE over the period; with `room`, that zone's partial PUE (its
-    `facility_kwh` is then the zone's total energy)."""
+    `facility_kwh` is then the zone's total energy). IT energy of one ISO/IEC 30134-2
+    category: `category`, else the lowest the datacenter has."""
     a, b = period_bounds(kind, start, tz)
     doc: dict[str, Any] = {"datacenter": datacenter, "period": kind, "start": start}
     if room is None:
-        return {**doc, **_doc(pue(ledger, datacenter, a, b))}
-    part = _doc(partial_pue(ledger, datacenter, room, a, b))
+        return {**doc, **_doc(pue(ledger, datacenter, a, b, category))}
+    part = _doc(partial_pue(ledger, datacenter, room, a, b, category))
     return {**doc, "room": room, "partial": True, **part}
 
 

@@ -61,6 +61,7 @@ class DeviceState:
     counters: dict[tuple[str, str], CounterState] = field(default_factory=dict)
     last_power: dict[str, tuple[float, float]] = field(default_factory=dict)  # mapped outlets
     last_start: float = 0.0  # when its last poll began (per-device intervals)
+    last_poll: Poll | None = None  # for live totals when devices poll at different times
     unmatched_warned: bool = False
 
 
@@ -199,8 +200,16 @@ class SnmpMetrics:
         )
         self.dc_power = Gauge(
             "energy_dc_power_watts",
-            "Power of a datacenter's devices now, by role (breakdown rows excluded).",
+            "Power of a datacenter's devices now, by role (breakdown rows excluded; `it` at "
+            "the lowest measurement category present, as the PUE).",
             ["datacenter", "role"],
+            registry=r,
+        )
+        self.it_power = Gauge(
+            "energy_dc_it_power_watts",
+            "IT power now per ISO/IEC 30134-2 measurement category (1 UPS output, 2 PDU "
+            "output, 3 IT input): the same load seen at several points, never to be summed.",
+            ["datacenter", "category"],
             registry=r,
         )
         self.dc_ratio = Gauge(
@@ -353,7 +362,9 @@ class Poller:
         polls = [p for p in results if p is not None]
         lines: list[str] = []
         self.account(polls, lines)
-        self._live_power(polls)
+        for poll in polls:
+            self.state[poll.device.name].last_poll = poll
+        self._live_power(self._latest())
         self._day_indicators()
         self._interfaces(polls, lines)
         self._status(polls, lines)
@@ -375,11 +386,23 @@ class Poller:
                 if energy.meters:
                     self.metrics.coverage.labels(dc, role).set(energy.coverage)
             if p.value is not None:
-                cat = ",".join(str(c) for c in p.categories) or "unknown"
+                cat = str(p.category) if p.category is not None else "unknown"
                 self.metrics.pue_today.labels(dc, cat).set(p.value)
+
+    def _latest(self) -> list[Poll]:
+        """Every device's last good poll, if recent (3 of its intervals): live totals add
+        up all devices, not only those polled this tick."""
+        now = time.time()
+        out = []
+        for d in self.cfg.devices:
+            last = self.state[d.name].last_poll if d.name in self.state else None
+            if last is not None and now - last.time <= 3 * self.interval(d):
+                out.append(last)
+        return out
 
     def _live_power(self, polls: list[Poll]) -> None:
         by: dict[tuple[str, str], float] = {}
+        it_by_cat: dict[tuple[str, int], float] = {}
         racks: dict[tuple[str, str, str], float] = {}
         for poll in polls:
             d = poll.device
@@ -391,10 +414,19 @@ class Poller:
                 if own and r.power_w is not None:
                     total -= r.power_w
                     by[(d.datacenter, own)] = by.get((d.datacenter, own), 0.0) + r.power_w
-            by[(d.datacenter, d.role)] = by.get((d.datacenter, d.role), 0.0) + total
+            if d.role == "it":  # one measurement point for IT: UPS output and PDUs overlap
+                key_c = (d.datacenter, d.category)
+                it_by_cat[key_c] = it_by_cat.get(key_c, 0.0) + total
+            else:
+                by[(d.datacenter, d.role)] = by.get((d.datacenter, d.role), 0.0) + total
             if d.rack and d.role == "it":
                 key = (d.datacenter, d.room or "", d.rack)
                 racks[key] = racks.get(key, 0.0) + total
+        for (dc, cat), w in it_by_cat.items():
+            self.metrics.it_power.labels(dc, str(cat)).set(w)
+        for dc in {dc for dc, _ in it_by_cat}:
+            lowest = min(c for d_, c in it_by_cat if d_ == dc)
+            by[(dc, "it")] = it_by_cat[(dc, lowest)]
         for (dc, room, rack), w in racks.items():
             self.metrics.rack_power.labels(dc, room, rack).set(w)
         for (dc, role), w in by.items():
@@ -561,7 +593,8 @@ class Poller:
                     profile_name,
                     row.table,
                     not use_register,
-                    d.category if d.role == "it" and not row.breakdown else None,
+                    # an outlet carved out of an IT total keeps that total's category
+                    d.category if d.role == "it" and (not row.breakdown or own_role) else None,
                     d.room,
                     server,
                     d.role if own_role else None,
