@@ -332,7 +332,10 @@ class Client:
         roots = [r.strip(".") for r in roots]
         key = (t.host, t.port, t.context or t.community, tuple(roots))  # per agent view
         out: dict[str, Any] = {}
-        cols = [(r + ".", r) for r in roots]  # (prefix, last OID asked from)
+        # per column still going: its prefix, the last OID asked from, and that OID's row
+        # index as numbers (what must keep increasing)
+        cols: list[tuple[str, str, tuple[int, ...]]] = [(r + ".", r, ()) for r in roots]
+        rows_seen = dict.fromkeys(roots, 0)
         hint = self._rows.get(key)  # rows per column last time
         done = 0  # rows every going column has had so far in this walk
         agent = (t.host, t.port)
@@ -345,7 +348,7 @@ class Client:
             elif hint is not None and done < hint:  # a table that grew gets the full count
                 reps = max(1, min(reps, hint - done + 1))
             try:
-                binds = await self.bulk(t, [last for _, last in cols], reps)
+                binds = await self.bulk(t, [last for _, last, _ in cols], reps)
             except SnmpError as exc:
                 # an old agent that cannot fit the answer says tooBig (RFC 3416 lets it
                 # truncate instead): ask it for half as many rows from now on, down to one
@@ -354,40 +357,33 @@ class Client:
                 self._caps[agent] = max(reps // 2, 1)
                 continue
             n = len(cols)
-            last = [c[1] for c in cols]
-            # the row index after the column's prefix, as numbers: what must keep increasing
-            keys = [_arcs(c[1][len(c[0]) :]) if len(c[1]) > len(c[0]) else () for c in cols]
+            now = list(cols)
             going = [True] * n
             progressed = False
             for i, (oid, val) in enumerate(binds):
                 c = i % n
                 if not going[c]:
                     continue
-                prefix = cols[c][0]
+                prefix, _, last_key = now[c]
                 if val is ber.END_OF_MIB or not oid.startswith(prefix):
                     going[c] = False
                     continue
                 row_key = _arcs(oid[len(prefix) :])
-                if row_key <= keys[c]:
+                if row_key <= last_key:
                     raise SnmpError("garbage", f"{t.host}:{t.port}: OID {oid} not increasing")
                 out[oid] = val
-                last[c], keys[c] = oid, row_key
+                rows_seen[prefix[:-1]] += 1
+                now[c] = (prefix, oid, row_key)
                 progressed = True
             if not progressed and any(going):
                 # every answer repeated, skipped or absent: the table cannot advance
                 raise SnmpError("garbage", f"{t.host}:{t.port}: GETBULK made no progress")
             # a column cut short by the message size (still inside its subtree) goes on
-            done += min((sum(1 for i in range(c, len(binds), n)) for c in range(n)), default=0)
-            cols = [(cols[c][0], last[c]) for c in range(n) if going[c]]
+            done += len(binds) // n
+            cols = [now[c] for c in range(n) if going[c]]
             if len(out) > MAX_VARBINDS_PER_WALK:
                 raise SnmpError("garbage", f"{t.host}:{t.port}: table never ends")
-        per_col: dict[str, int] = {}
-        for oid in out:
-            for r in roots:
-                if oid.startswith(r + "."):
-                    per_col[r] = per_col.get(r, 0) + 1
-                    break
-        self._rows[key] = max(per_col.values(), default=0)
+        self._rows[key] = max(rows_seen.values(), default=0)
         return out
 
     def close(self) -> None:

@@ -75,6 +75,16 @@ class Poll:
     status: list[tuple[Status, str, float]] = field(default_factory=list)
 
 
+def _mapped(mapping: dict[str, str], row: Row) -> tuple[str, str | None]:
+    """A row's entry in an outlet mapping (`outlets`, `outlet_roles`): the key that matched
+    (`<table>:<index>` first, else the row's label) and its value, or None."""
+    key = f"{row.table}:{row.index}"
+    if key in mapping:
+        return key, mapping[key]
+    label = row.label or row.index
+    return label, mapping.get(label)
+
+
 def target(d: SnmpDeviceConfig, where: str = "snmp.devices[]") -> Target:
     """The device's SNMP target, secrets read from their files (ConfigError names a file
     that cannot be read)."""
@@ -520,8 +530,7 @@ class Poller:
         dst = self.state[d.name]
         matched: set[str] = set()
         dc = d.datacenter or ""
-        prof = self.state[d.name].profile
-        profile_name = prof.name if prof is not None else ""
+        profile_name = dst.profile.name if dst.profile is not None else ""
         base = (
             f"energy_snmp,device={_tag(d.name)},datacenter={_tag(dc)},room={_tag(d.room or '')},"
             f"rack={_tag(d.rack or '')}"
@@ -529,16 +538,12 @@ class Poller:
         stamp = round(poll.time * 1000)
         for row in poll.rows:
             label = row.label or row.index
+            name = f"{d.name}:{row.table}:{row.index}"
             fields: list[str] = []
-            server = None
-            if d.outlets:
-                key = f"{row.table}:{row.index}"
-                server = d.outlets.get(key) or d.outlets.get(label)
-                if server is not None:
-                    matched.add(key if key in d.outlets else label)
-                    self._server_power(
-                        dst, server, f"{d.name}:{row.table}:{row.index}", poll, row, server_hours
-                    )
+            key, server = _mapped(d.outlets, row)
+            if server is not None:
+                matched.add(key)
+                self._server_power(dst, server, name, poll, row, server_hours)
             if row.power_w is not None:
                 self.metrics.power.labels(d.name, row.table, label, d.role, dc).set(row.power_w)
                 fields.append(f"watts={row.power_w:.6g}")
@@ -550,7 +555,6 @@ class Poller:
                         f"role={_tag(d.role)},estimated=0,accounted=0 {fields[0]} {stamp}"
                     )
                 continue
-            name = f"{d.name}:{row.table}:{row.index}"
             st = states.get(name) or meterstore.load_state(self.ledger, cur, name)
             states[name] = st
             spec = ENERGY if use_register else POWER
@@ -612,10 +616,7 @@ class Poller:
 
     @staticmethod
     def _outlet_role(d: SnmpDeviceConfig, row: Row) -> str | None:
-        if not d.outlet_roles or not row.breakdown:
-            return None
-        key = f"{row.table}:{row.index}"
-        return d.outlet_roles.get(key) or d.outlet_roles.get(row.label or row.index)
+        return _mapped(d.outlet_roles, row)[1] if row.breakdown else None
 
     def _server_power(
         self,
