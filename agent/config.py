@@ -52,7 +52,20 @@ class MqttConfig:
         120.0, "Longest wait between reconnection attempts (backoff from 1 s).", minimum=1
     )
     max_inflight: int = opt(
-        20, "Reports published and not yet acknowledged at once.", minimum=1, maximum=1000
+        20,
+        "Reports sent and not yet acknowledged by the collector at once.",
+        minimum=1,
+        maximum=1000,
+    )
+    ack_timeout_s: float = opt(
+        60.0,
+        "A report the collector has not acknowledged (on `<prefix>/<agent_id>/ack`) this "
+        "long after the broker took it is sent again; the wait doubles per attempt up to "
+        "ack_timeout_max_s. Resends are harmless: the collector counts each report once.",
+        minimum=0.1,
+    )
+    ack_timeout_max_s: float = opt(
+        900.0, "Longest wait for the collector's acknowledgement before a resend.", minimum=1
     )
     tls: TlsConfig = section(TlsConfig, "TLS for the broker connection.")
 

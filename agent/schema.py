@@ -25,6 +25,14 @@ ENERGY_SOURCES = ("rapl", "battery")
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
 MAX_REPORT_BYTES = 256 * 1024
 MAX_SEGMENTS = 2000
+# Bounds no real machine reaches: they keep absurd values out of the model and every integer
+# inside a signed 64-bit ledger column.
+MAX_MEMORY_BYTES = 2**45  # 32 TiB
+MAX_SEQ = 2**53
+MAX_ENERGY_J = 1e12  # ~278 MWh in one segment; the mean-power limit is far tighter
+# Control characters (C0, DEL, C1) and lone UTF-16 surrogates are refused in every string: they
+# split line-protocol points, break log lines and cannot be stored as UTF-8.
+_BAD_CHARS = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 _TS = {"type": "string", "pattern": TIMESTAMP_PATTERN, "format": "date-time"}
 _SHORT = {"type": "string", "maxLength": 128}
@@ -46,14 +54,21 @@ REPORT_SCHEMA: dict[str, Any] = {
         "seq": {
             "type": "integer",
             "minimum": 0,
-            "maximum": 2**53,
+            "maximum": MAX_SEQ,
             "description": "Strictly increasing per agent; (agent_id, seq) identifies a report.",
         },
         "sent_at": {**_TS, "description": "When the report was built (UTC)."},
         "agent_version": {**_SHORT, "description": "Agent software version."},
+        "incarnation": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{8,32}$",
+            "description": "Random hex made whenever the agent starts its sequence afresh (first "
+            "start, lost or corrupt state): `seq` is unique within one incarnation.",
+        },
         "spool_dropped": {
             "type": "integer",
             "minimum": 0,
+            "maximum": MAX_SEQ,
             "description": "Reports this agent dropped from its spool (bound hit) since install.",
         },
         "host": {
@@ -74,10 +89,11 @@ REPORT_SCHEMA: dict[str, Any] = {
                     "description": "Manufacture year or year-month (DMI BIOS date).",
                 },
                 "cpus": {"type": "integer", "minimum": 1, "maximum": 4096},
-                "memory_bytes": {"type": "integer", "minimum": 0},
+                "memory_bytes": {"type": "integer", "minimum": 0, "maximum": MAX_MEMORY_BYTES},
                 "tags": {
                     "type": "object",
                     "maxProperties": 32,
+                    "propertyNames": {"type": "string", "minLength": 1, "maxLength": 64},
                     "additionalProperties": _SHORT,
                 },
             },
@@ -112,7 +128,7 @@ REPORT_SCHEMA: dict[str, Any] = {
                         "additionalProperties": False,
                         "description": "Energy measured by the host itself over the segment.",
                         "properties": {
-                            "value": {"type": "number", "minimum": 0},
+                            "value": {"type": "number", "minimum": 0, "maximum": MAX_ENERGY_J},
                             "source": {"enum": list(ENERGY_SOURCES)},
                         },
                     },
@@ -168,6 +184,12 @@ def _type_ok(value: Any, expected: str) -> bool:
 _pattern_cache: dict[str, re.Pattern[str]] = {}
 
 
+def _compile(pattern: str) -> re.Pattern[str]:
+    # JSON Schema (ECMA-262) `$` is the end of the text; Python's `$` also matches before a
+    # trailing newline, which would let "…\n" through as a second spelling of the same id
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
+
+
 def validate(value: Any, schema: dict[str, Any], path: str = "$") -> None:
     """Raise ReportError('schema', …) naming the JSON path of the first violation."""
     if "const" in schema and value != schema["const"]:
@@ -182,13 +204,23 @@ def validate(value: Any, schema: dict[str, Any], path: str = "$") -> None:
             raise ReportError("schema", f"{path}: longer than {schema['maxLength']}")
         if len(value) < schema.get("minLength", 0):
             raise ReportError("schema", f"{path}: shorter than {schema['minLength']}")
+        bad = _BAD_CHARS.search(value)
+        if bad is not None:
+            raise ReportError(
+                "schema", f"{path}: control character or lone surrogate {bad.group()!r}"
+            )
         pattern = schema.get("pattern")
         if pattern is not None:
             rx = _pattern_cache.get(pattern) or _pattern_cache.setdefault(
-                pattern, re.compile(pattern)
+                pattern, _compile(pattern)
             )
             if rx.search(value) is None:
                 raise ReportError("schema", f"{path}: {value[:64]!r} has the wrong format")
+            if schema.get("format") == "date-time":
+                try:
+                    parse_time(value)
+                except ValueError:
+                    raise ReportError("schema", f"{path}: {value!r} is not a real date") from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         if value != value or value in (float("inf"), float("-inf")):
             raise ReportError("schema", f"{path}: not a finite number")
@@ -208,8 +240,11 @@ def validate(value: Any, schema: dict[str, Any], path: str = "$") -> None:
             sub = props.get(key)
             if sub is None:
                 if extra is False:
-                    raise ReportError("schema", f"{path}: unknown field {key!r}")
+                    raise ReportError("schema", f"{path}: unknown field {key[:64]!r}")
                 if isinstance(extra, dict):
+                    names = schema.get("propertyNames")
+                    if names is not None:
+                        validate(key, names, f"{path}.<key>")
                     validate(item, extra, f"{path}.{key}")
             else:
                 validate(item, sub, f"{path}.{key}")
@@ -280,6 +315,7 @@ class Report:
     sleep_blockers: tuple[dict[str, str], ...] = ()
     agent_version: str | None = None
     spool_dropped: int = 0
+    incarnation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,7 +324,9 @@ class Limits:
 
     clock_skew_s: float = 300.0  # how far in the future `end`/`sent_at` may be
     max_span_s: float = 400 * 86400.0  # longest time one report may cover (a machine off a year)
-    max_energy_w: float = 5000.0  # mean measured power above this is absurd for one host
+    max_energy_w: float = 5000.0  # mean power (measured or modelled) absurd for one host
+    min_time: float = 1577836800.0  # 2020-01-01T00:00:00Z: nothing earlier is a real report
+    boot_tolerance_s: float = 120.0  # an on-segment may straddle boot_time by this much
 
 
 def parse_report(
@@ -296,8 +334,10 @@ def parse_report(
 ) -> Report:
     """Parse and check one report. Raises ReportError with a countable reason.
 
-    Reasons: `oversized`, `json`, `schema`, `timeline` (overlap, gap, reversed or too long),
-    `future` (beyond clock skew), `value` (absurd measured energy).
+    Reasons: `oversized`, `json` (not JSON, or nested too deeply), `schema` (including real
+    calendar dates, bounded numbers, no control characters or lone surrogates), `timeline`
+    (overlap, gap, reversed, too long, an on-segment across boot_time), `future` (beyond clock
+    skew), `past` (before `limits.min_time`), `value` (absurd measured energy).
     """
     if isinstance(payload, (bytes, str)):
         if len(payload) > MAX_REPORT_BYTES:
@@ -306,10 +346,19 @@ def parse_report(
             doc = json.loads(payload)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ReportError("json", str(exc)[:120]) from None
+        except RecursionError:
+            # the report's shape is four levels deep; the C parser stops at the interpreter's
+            # recursion limit long before memory is at risk
+            raise ReportError("json", "nested too deeply") from None
     else:
         doc = payload
     validate(doc, REPORT_SCHEMA)
     segments = tuple(_segment(s) for s in doc["segments"])
+    sent_at = parse_time(doc["sent_at"])
+    boot_time = parse_time(doc["boot_time"])
+    first = min(segments[0].start, boot_time, sent_at)
+    if first < limits.min_time:
+        raise ReportError("past", f"{format_time(first)} is before {format_time(limits.min_time)}")
     prev_end: float | None = None
     for i, seg in enumerate(segments):
         if seg.end < seg.start:
@@ -320,11 +369,19 @@ def parse_report(
         mean_w = seg.energy_j / seg.duration if seg.energy_j and seg.duration > 0 else 0.0
         if mean_w > limits.max_energy_w:
             raise ReportError("value", f"$.segments[{i}].energy_j: mean power absurd")
+        if (
+            seg.state in ("active", "idle", "suspended")
+            and seg.start < boot_time - limits.boot_tolerance_s
+            and seg.end > boot_time + limits.boot_tolerance_s
+        ):
+            # a machine that was on (or asleep) cannot have booted in the middle of it
+            raise ReportError("timeline", f"$.segments[{i}]: {seg.state} across boot_time")
         prev_end = seg.end
     span = segments[-1].end - segments[0].start
     if span > limits.max_span_s:
         raise ReportError("timeline", f"report spans {span:.0f} s > {limits.max_span_s:.0f} s")
-    sent_at = parse_time(doc["sent_at"])
+    if boot_time > sent_at + limits.boot_tolerance_s:
+        raise ReportError("timeline", "boot_time is after sent_at")
     if now is not None:
         latest = max(sent_at, segments[-1].end)
         if latest > now + limits.clock_skew_s:
@@ -347,11 +404,12 @@ def parse_report(
         seq=doc["seq"],
         sent_at=sent_at,
         host=host,
-        boot_time=parse_time(doc["boot_time"]),
+        boot_time=boot_time,
         segments=segments,
         sleep_blockers=tuple(doc.get("sleep_blockers", ())),
         agent_version=doc.get("agent_version"),
         spool_dropped=doc.get("spool_dropped", 0),
+        incarnation=doc.get("incarnation"),
     )
 
 
@@ -403,6 +461,8 @@ def report_to_json(report: Report) -> dict[str, Any]:
     }
     if report.agent_version:
         out["agent_version"] = report.agent_version
+    if report.incarnation:
+        out["incarnation"] = report.incarnation
     if report.spool_dropped:
         out["spool_dropped"] = report.spool_dropped
     if report.sleep_blockers:

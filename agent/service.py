@@ -116,7 +116,15 @@ class Agent:
         cpu = self.platform.cpu_times()
         prev = load_state(self.state_dir)
         max_spooled = self.spool.max_seq()
-        if prev is not None:
+        if prev is None:
+            # first start, or state.json lost or corrupt: a new incarnation (self.state made
+            # one), so seqs restarting below the old ones are new reports, not duplicates
+            log.info("state: new report sequence (incarnation %s)", self.state.incarnation)
+            if max_spooled is not None:
+                # reports of the old incarnation still spooled keep their files and names
+                self.state.next_seq = max_spooled + 1
+        else:
+            self.state.incarnation = prev.incarnation
             self.state.spool_dropped = prev.spool_dropped
             self.state.next_seq = max(
                 prev.next_seq, (max_spooled + 1) if max_spooled is not None else 0
@@ -210,6 +218,7 @@ class Agent:
             sleep_blockers=tuple(self.blockers),
             agent_version=__version__,
             spool_dropped=self.state.spool_dropped + self.spool.dropped,
+            incarnation=self.state.incarnation,
         )
         # spool first, then state: a crash in between is detected at start (see startup)
         self.spool.put(seq, encode_report(report))
@@ -234,6 +243,7 @@ class Agent:
                 last_sample=self.last,
                 pending=self.state.pending,
                 spool_dropped=self.state.spool_dropped + dropped_now,
+                incarnation=self.state.incarnation,
             ),
             durable,
         )

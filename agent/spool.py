@@ -77,6 +77,17 @@ class Spool:
         self._path(seq).unlink(missing_ok=True)
         self._forget(seq)
 
+    def set_aside(self, seq: int, why: str) -> None:
+        """The collector said this report is invalid: keep it in `rejected/` (for a look by
+        hand), out of the queue, so one bad report cannot block the rest."""
+        data = self.read(seq)
+        aside = self.dir / "rejected"
+        aside.mkdir(parents=True, exist_ok=True)
+        if data is not None:
+            (aside / f"{seq:012d}.json").write_bytes(data)
+        self.remove(seq)
+        log.error("spool: collector rejected report seq=%d (%s); kept in %s", seq, why, aside)
+
     def _forget(self, seq: int) -> None:
         entry = self._entries.pop(seq, None)
         if entry:

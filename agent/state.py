@@ -38,6 +38,19 @@ def load_agent_id(state_dir: Path) -> str:
     return new
 
 
+def new_incarnation() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def _incarnation(value: Any) -> str:
+    if isinstance(value, str) and 8 <= len(value) <= 32 and all(c in HEX for c in value):
+        return value
+    return new_incarnation()
+
+
+HEX = frozenset("0123456789abcdef")
+
+
 @dataclass
 class AgentState:
     next_seq: int = 0
@@ -47,11 +60,16 @@ class AgentState:
     last_sample: Sample | None = None
     pending: list[Segment] = field(default_factory=list)
     spool_dropped: int = 0
+    # made afresh whenever next_seq is (first start, lost or corrupt state.json): the collector
+    # keys reports by (agent_id, incarnation, seq), so a restarted sequence is never taken for
+    # a replay of the old one
+    incarnation: str = field(default_factory=lambda: new_incarnation())
 
     def to_json(self) -> dict[str, Any]:
         s = self.last_sample
         return {
             "next_seq": self.next_seq,
+            "incarnation": self.incarnation,
             "boot_time": self.boot_time,
             "last_alive": self.last_alive,
             "clean_stop": self.clean_stop,
@@ -101,6 +119,9 @@ class AgentState:
             last_sample=sample,
             pending=pending,
             spool_dropped=int(d.get("spool_dropped", 0)),
+            # a state from before incarnations continues its sequence: no new one needed,
+            # but every state has one from now on
+            incarnation=_incarnation(d.get("incarnation")),
         )
 
 

@@ -1,10 +1,12 @@
 """Transports: move spooled reports to the collector; delete each only once delivered.
 
 - `MqttTransport`: paho-mqtt 2, MQTT 5, QoS 1, persistent session, retained `status` with a
-  Last Will. A report leaves the spool on its PUBACK.
-- `HttpTransport`: POST with a bearer token; a report leaves the spool on a 2xx answer. A 4xx
-  other than 408/429 means the collector will never take it: it is moved to `spool/rejected/`
-  (kept, logged), so one bad report cannot block the rest.
+  Last Will. A report leaves the spool when the collector acknowledges its commit on the
+  agent's ack topic (not on the broker's PUBACK); unanswered reports are sent again.
+- `HttpTransport`: POST with a bearer token; a report leaves the spool on a 2xx answer (sent
+  after the commit). 401/403 keep every report and retry with backoff (a credential problem
+  is not the report's). Any other 4xx but 408/429 means the collector will never take it: it
+  is moved to `spool/rejected/` (kept, logged), so one bad report cannot block the rest.
 - `StdoutTransport`: prints reports as JSON lines (the default, for ops checking a machine).
 
 All three share one interface: `start()`, `pump(spool) -> bool` (try to send; True if
@@ -21,7 +23,6 @@ import sys
 import threading
 import time
 from collections import deque
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.config import AgentConfig, HttpConfig, MqttConfig, TlsConfig, read_secret
@@ -80,7 +81,20 @@ def _ssl_context(tls: TlsConfig | HttpConfig) -> ssl.SSLContext:
     return ctx
 
 
+NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: the broker took it, but nobody will read it
+
+
 class MqttTransport(Transport):
+    """End to end: a report leaves the spool only when the collector says it is committed.
+
+    Each report is published at QoS 1 with MQTT 5 request/response properties (response
+    topic `<prefix>/<agent_id>/ack`, correlation data = the seq). The broker's PUBACK only
+    means the broker has it; the collector publishes `{"seq", "result"}` on the ack topic
+    after its ledger commit. A report with no collector ack `ack_timeout_s` after its PUBACK
+    (a broker that restarted and lost it, a collector that died holding it, a PUBACK saying
+    "no matching subscribers") is sent again, waiting twice as long each time.
+    """
+
     SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our session (and QoS 1 state) this long
 
     def __init__(self, cfg: MqttConfig, agent_id: str, version: str) -> None:
@@ -93,13 +107,18 @@ class MqttTransport(Transport):
         base = f"{cfg.topic_prefix}/{agent_id}"
         self.report_topic = f"{base}/report"
         self.status_topic = f"{base}/status"
+        self.ack_topic = f"{base}/ack"
         self._lock = threading.Lock()
-        self._inflight: dict[int, int] = {}  # mid -> seq
-        self._queued: set[int] = set()  # seqs published and not yet acknowledged
-        self._acked: deque[int] = deque()
+        self._inflight: dict[int, int] = {}  # mid -> seq, waiting for the broker's PUBACK
+        self._queued: set[int] = set()  # seqs published and not yet PUBACKed
+        # seq -> (resend at, attempts): the broker has it, the collector has not answered
+        self._awaiting: dict[int, tuple[float, int]] = {}
+        self._attempts: dict[int, int] = {}  # seq -> sends so far (for the backoff)
+        self._answers: deque[tuple[int, str, str]] = deque()  # (seq, result, reason)
         self._early: dict[int, Any] = {}  # mid -> reason: acks that beat pump() to the mid
         self._connected = False
         self._retry_after = 0.0
+        self.resent = 0
         client = mqtt.Client(
             callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
             client_id=cfg.client_id or f"energy-agent-{agent_id}",
@@ -118,6 +137,7 @@ class MqttTransport(Transport):
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_message = self._on_message
         self.client: mqtt_client.Client = client
 
     def _status(self, online: bool, clean: bool | None = None) -> bytes:
@@ -152,15 +172,22 @@ class MqttTransport(Transport):
                 "mqtt: connection to %s:%d refused: %s", self.cfg.host, self.cfg.port, reason
             )
             return
-        log.info("mqtt: connected to %s:%d", self.cfg.host, self.cfg.port)
+        session = bool(getattr(flags, "session_present", False))
+        log.info(
+            "mqtt: connected to %s:%d (session present: %s)", self.cfg.host, self.cfg.port, session
+        )
+        # every connect: a broker that lost our session lost the subscription too
+        client.subscribe(self.ack_topic, qos=1)
         client.publish(self.status_topic, self._status(True), qos=1, retain=True)
         with self._lock:
             self._connected = True
-            # anything unacknowledged is sent again from the spool; duplicates are harmless
-            # (the collector deduplicates on agent_id + seq)
+            # what the broker never PUBACKed is sent again from the spool
             self._inflight.clear()
             self._queued.clear()
             self._early.clear()
+            if not session:
+                # a new session: acks the collector sent to the old one are gone
+                self._awaiting.clear()
         self.wake.set()
 
     def _on_disconnect(
@@ -184,53 +211,107 @@ class MqttTransport(Transport):
         self.wake.set()
 
     def _settle(self, seq: int, reason: Any) -> None:
-        """Record one acknowledgement; the caller holds self._lock."""
+        """Record the broker's PUBACK; the caller holds self._lock."""
+        if seq not in self._queued:
+            return  # a status publish, or a report already answered
         self._queued.discard(seq)
+        code = getattr(reason, "value", 0)
         if reason is not None and reason.is_failure:
             log.error(
                 "mqtt: broker refused report seq=%d: %s (kept; retrying in 60 s)", seq, reason
             )
             self._retry_after = time.monotonic() + 60
             return
-        self._acked.append(seq)
+        attempts = self._attempts.get(seq, 1)
+        wait = min(self.cfg.ack_timeout_s * 2 ** (attempts - 1), self.cfg.ack_timeout_max_s)
+        if code == NO_MATCHING_SUBSCRIBERS:
+            log.warning(
+                "mqtt: no collector subscribed; report seq=%d kept, sent again in %.0f s",
+                seq,
+                wait,
+            )
+        self._awaiting[seq] = (time.monotonic() + wait, attempts)
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        if msg.topic != self.ack_topic:
+            return
+        try:
+            doc = json.loads(msg.payload)
+            seq = int(doc["seq"])
+            result = str(doc["result"])
+        except (ValueError, KeyError, TypeError):
+            log.warning("mqtt: unreadable acknowledgement on %s ignored", msg.topic)
+            return
+        with self._lock:
+            self._answers.append((seq, result, str(doc.get("reason") or "")))
+        self.wake.set()
 
     # main thread -----------------------------------------------------------------------------
     @property
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def unacknowledged(self) -> int:
+        with self._lock:
+            return len(self._queued) + len(self._awaiting)
+
     def pump(self, spool: Spool) -> bool:
         moved = False
+        now = time.monotonic()
         while True:
             with self._lock:
-                if not self._acked:
+                if not self._answers:
                     break
-                seq = self._acked.popleft()
-            spool.remove(seq)
-            self.sent += 1
-            moved = True
+                seq, result, reason = self._answers.popleft()
+                self._awaiting.pop(seq, None)
+                self._queued.discard(seq)
+                self._attempts.pop(seq, None)
+            if result in ("accepted", "duplicate"):
+                spool.remove(seq)
+                self.sent += 1
+                moved = True
+            elif result == "rejected" and seq in spool.seqs():
+                spool.set_aside(seq, reason or "rejected")
+                moved = True
         with self._lock:
-            if not self._connected or time.monotonic() < self._retry_after:
+            for seq, (deadline, attempts) in list(self._awaiting.items()):
+                if deadline <= now:
+                    del self._awaiting[seq]  # no answer in time: send again
+                    self.resent += 1
+                    log.info(
+                        "mqtt: no acknowledgement for report seq=%d after %d send(s); resending",
+                        seq,
+                        attempts,
+                    )
+            if not self._connected or now < self._retry_after:
                 return moved
-            room = self.cfg.max_inflight - len(self._inflight)
-            queued = set(self._queued)
+            busy = set(self._queued) | set(self._awaiting)
+            room = self.cfg.max_inflight - len(busy)
         if room <= 0:
             return moved
+        from paho.mqtt.packettypes import PacketTypes
+        from paho.mqtt.properties import Properties
+
         for seq in spool.seqs():
-            if seq in queued:
+            if seq in busy:
                 continue
             if room <= 0:
                 break
             data = spool.read(seq)
             if data is None:
                 continue
+            props = Properties(PacketTypes.PUBLISH)
+            props.ResponseTopic = self.ack_topic
+            props.CorrelationData = str(seq).encode()
             # never call paho while holding self._lock: paho runs our callbacks under its own
             # locks, and the callbacks take self._lock (lock-order inversion → deadlock)
-            info = self.client.publish(self.report_topic, data, qos=1)
+            info = self.client.publish(self.report_topic, data, qos=1, properties=props)
             if info.rc != 0:
                 break
             with self._lock:
                 self._queued.add(seq)
+                self._attempts[seq] = self._attempts.get(seq, 0) + 1
                 if info.mid in self._early:
                     self._settle(seq, self._early.pop(info.mid))
                 else:
@@ -250,11 +331,10 @@ class MqttTransport(Transport):
 
 
 class HttpTransport(Transport):
-    def __init__(self, cfg: HttpConfig, spool_dir: Path) -> None:
+    def __init__(self, cfg: HttpConfig) -> None:
         super().__init__()
         self.cfg = cfg
         self.token = read_secret(cfg.token, cfg.token_file, "http.token_file")
-        self.rejected_dir = spool_dir / "rejected"
         self._ctx = _ssl_context(cfg) if cfg.url.startswith("https:") else None
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -280,9 +360,13 @@ class HttpTransport(Transport):
                 ) as resp:
                     resp.read()
             except urllib.error.HTTPError as exc:
+                if exc.code in (401, 403):
+                    # our credentials, not the report: keep everything and retry, loudly
+                    self._fail(f"HTTP {exc.code}: credentials refused, check http.token_file")
+                    return moved
                 if 400 <= exc.code < 500 and exc.code not in (408, 429):
                     detail = exc.read(300).decode(errors="replace")
-                    self._reject(spool, seq, data, f"HTTP {exc.code}: {detail}")
+                    spool.set_aside(seq, f"HTTP {exc.code}: {detail}")
                     moved = True
                     continue
                 self._fail(f"HTTP {exc.code}")
@@ -306,18 +390,10 @@ class HttpTransport(Transport):
             self._backoff,
         )
 
-    def _reject(self, spool: Spool, seq: int, data: bytes, why: str) -> None:
-        self.rejected_dir.mkdir(parents=True, exist_ok=True)
-        (self.rejected_dir / f"{seq:012d}.json").write_bytes(data)
-        spool.remove(seq)
-        log.error(
-            "http: collector rejected report seq=%d (%s); kept in %s", seq, why, self.rejected_dir
-        )
-
 
 def make_transport(cfg: AgentConfig, agent_id: str, version: str) -> Transport:
     if cfg.transport == "mqtt":
         return MqttTransport(cfg.mqtt, agent_id, version)
     if cfg.transport == "http":
-        return HttpTransport(cfg.http, cfg.state_path / "spool")
+        return HttpTransport(cfg.http)
     return StdoutTransport()

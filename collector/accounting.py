@@ -149,6 +149,7 @@ class Accountant:
             last_seen=last.end if last else batch.sent_at,
             last_state=last.state if last else "unknown",
             last_report_at=received_at,
+            spool_dropped=batch.spool_dropped,
         )
         periods: tuple[PeriodRow, ...] = ()
         blockers: tuple[BlockerRow, ...] = ()
@@ -160,5 +161,5 @@ class Accountant:
             period_rows, blocker_rows = self.compliance.rows(batch, profile, watts)
             periods, blockers = tuple(period_rows), tuple(blocker_rows)
         return Accounted(
-            batch.source, e.id, batch.key, host, tuple(days), periods, blockers
+            batch.source, batch.dedup_entity, batch.key, host, tuple(days), periods, blockers
         ), figures

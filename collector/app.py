@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.config import read_secret
-from agent.schema import Limits
+from agent.schema import Limits, parse_time
 from collector.accounting import Accountant
 from collector.compliance.calendar import Calendar
 from collector.compliance.delivery import Deliverer
@@ -90,14 +90,25 @@ class Collector:
             HostPower(self.ledger, dict(cfg.model.vm_hosts)) if hypervisors else None,
         )
         self.fleet = Fleet(cfg.stale_after_s)
-        self.metrics = Metrics(self.fleet)
+        lc = cfg.labels
+        self.metrics = Metrics(
+            self.fleet,
+            [*lc.sites, *cfg.compliance.sites],
+            [*lc.departments, *cfg.compliance.departments],
+            lc.max_values,
+            lc.max_blocker_apps,
+        )
         if self.accountant.host_power is not None:
             self.metrics.registry.register(AttributionCounts(self.accountant.attribution))
         self.gauges: ComplianceGauges | None = None
         self.deliverer: Deliverer | None = None
         if self.compliance is not None:
             self.gauges = ComplianceGauges(
-                self.fleet, self.compliance, sorted(cfg.compliance.sites)
+                self.fleet,
+                self.compliance,
+                sorted(cfg.compliance.sites),
+                self.metrics.site,
+                self.metrics.department,
             )
             self.metrics.registry.register(self.gauges)
             self.deliverer = Deliverer(cfg.compliance.report)
@@ -111,6 +122,8 @@ class Collector:
         limits = Limits(
             clock_skew_s=cfg.validation.clock_skew_s,
             max_span_s=cfg.validation.max_span_days * 86400,
+            max_energy_w=cfg.validation.max_power_w,
+            min_time=parse_time(cfg.validation.min_time),
         )
         self.pipeline = Pipeline(
             self.ledger,
@@ -434,10 +447,13 @@ class Collector:
     # -- views -------------------------------------------------------------------------------
 
     def _hydrate_fleet(self) -> None:
-        for hid, site, dept, kind, state, last_seen in self.ledger.execute(
-            "SELECT host_id, site, department, kind, last_state, last_seen FROM hosts"
+        for hid, site, dept, kind, state, last_seen, dropped in self.ledger.execute(
+            "SELECT host_id, site, department, kind, last_state, last_seen, spool_dropped "
+            "FROM hosts"
         ):
-            self.fleet.update(hid, HostView(site or "", dept or "", kind, state, 0.0, last_seen))
+            view = HostView(site or "", dept or "", kind, state, 0.0, last_seen)
+            view.spool_dropped = int(dropped or 0)
+            self.fleet.update(hid, view)
 
     def status(self) -> dict[str, Any]:
         now = time.time()

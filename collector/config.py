@@ -150,6 +150,36 @@ class ValidationConfig:
         300.0, "Reports ending further than this in the future are rejected.", minimum=0
     )
     max_span_days: float = opt(400.0, "Longest time one report may cover.", minimum=1)
+    min_time: str = opt(
+        "2020-01-01T00:00:00Z",
+        "Reports with a time before this (a PC whose clock was reset) are rejected (`past`).",
+    )
+    max_power_w: float = opt(
+        5000.0,
+        "Mean power of one host above this, measured or modelled, is absurd (`value`).",
+        minimum=1,
+    )
+
+
+@dataclass
+class LabelsConfig:
+    sites: list[str] = opt(
+        [],
+        "Site label values expected on /metrics (compliance.sites are added). Other values "
+        "from reports take free places up to max_values, then fold into `other`.",
+    )
+    departments: list[str] = opt(
+        [], "Department label values expected on /metrics (compliance.departments are added)."
+    )
+    max_values: int = opt(
+        100,
+        "Most distinct values per label (site, department, LoRaWAN device and gateway) "
+        "before the rest fold into `other`: reports cannot grow /metrics without bound.",
+        minimum=1,
+    )
+    max_blocker_apps: int = opt(
+        30, "Most distinct sleep-blocker application names on /metrics; then `other`.", minimum=1
+    )
 
 
 @dataclass
@@ -494,6 +524,7 @@ class CollectorConfig:
     model: ModelConfig = section(ModelConfig, "Energy model.")
     carbon: CarbonConfig = section(CarbonConfig, "Carbon intensity.")
     validation: ValidationConfig = section(ValidationConfig, "Report validation.")
+    labels: LabelsConfig = section(LabelsConfig, "Bounds on label values taken from reports.")
     compliance: ComplianceConfig = section(ComplianceConfig, "Off-hours sleep compliance.")
     lorawan: LorawanConfig = section(LorawanConfig, "LoRaWAN meters and gateways.")
     snmp: SnmpConfig = section(SnmpConfig, "SNMP polling of PDUs, UPSes, network gear.")

@@ -11,6 +11,7 @@ Schema changes are numbered migrations applied at open (`schema_migrations`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sqlite3
@@ -130,6 +131,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             PRIMARY KEY (server, outlet, hour_start))""",
         ],
     ),
+    (
+        7,
+        [
+            # reports an agent dropped at its spool bound (the running total it reports)
+            "ALTER TABLE hosts ADD COLUMN spool_dropped BIGINT NOT NULL DEFAULT 0",
+            # one row rewritten to tell "the ledger is down" from "this batch cannot be stored"
+            "CREATE TABLE ledger_probe (id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL)",
+        ],
+    ),
 ]
 
 
@@ -166,6 +176,7 @@ class HostRow:
     last_seen: float
     last_state: str
     last_report_at: float
+    spool_dropped: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,6 +278,42 @@ class Ledger:
                 self._rollback()
                 raise
 
+    def healthy(self) -> bool:
+        """Can the ledger commit a write now? A committed one-row probe says; a broken
+        connection is reopened first. Used to tell a ledger that is down (wait and retry)
+        from a batch holding an item the ledger refuses (isolate it)."""
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    with contextlib.suppress(Exception):
+                        self._rollback()  # leave a failed transaction behind
+                    cur = self.conn.cursor()
+                    self._begin()
+                    # write (and take back) one row in each table ingest writes, then commit:
+                    # a missing table, a revoked grant, a full disk or a read-only standby
+                    # all fail here, and are then "down", never blamed on the reports
+                    for sql, params in _PROBES:
+                        cur.execute(self._sql(sql), params)
+                    cur.execute(
+                        self._sql(
+                            "INSERT INTO ledger_probe (id, at) VALUES (1, ?) "
+                            "ON CONFLICT (id) DO UPDATE SET at = excluded.at"
+                        ),
+                        (time.time(),),
+                    )
+                    self._commit()
+                    return True
+                except Exception as exc:
+                    log.debug("ledger: probe %d failed: %s", attempt, exc)
+                    with contextlib.suppress(Exception):
+                        self.conn.close()
+                    try:
+                        self.conn = self._connect()
+                    except Exception as exc2:
+                        log.debug("ledger: reconnect failed: %s", exc2)
+                        return False
+            return False
+
     def schema_version(self) -> int:
         return int(self.execute("SELECT MAX(version) FROM schema_migrations")[0][0])
 
@@ -342,6 +389,7 @@ class Ledger:
                     h.last_seen,
                     h.last_state,
                     h.last_report_at,
+                    h.spool_dropped,
                 )
             )
         if not rows:
@@ -368,11 +416,14 @@ class Ledger:
             self._sql(
                 "INSERT INTO hosts (host_id, source, hostname, kind, model, os, site, department, "
                 "manufactured, cpus, memory_bytes, tags, first_seen, last_seen, last_state, "
-                "last_report_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_report_at, spool_dropped) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 f"ON CONFLICT (host_id) DO UPDATE SET {facts}, "
                 "first_seen = min(hosts.first_seen, excluded.first_seen), "
                 "last_seen = max(hosts.last_seen, excluded.last_seen), "
-                "last_report_at = max(hosts.last_report_at, excluded.last_report_at)"
+                "last_report_at = max(hosts.last_report_at, excluded.last_report_at), "
+                # the agent's running total; a new incarnation (lost state) starts it again
+                f"spool_dropped = CASE WHEN {newer} THEN excluded.spool_dropped "
+                "ELSE hosts.spool_dropped END"
             ),
             rows,
         )
@@ -508,6 +559,29 @@ class Ledger:
             )
             self._commit()
         return len(groups)
+
+
+_PROBE = "~probe"  # never a host id (agents send UUIDs, meters and devices names)
+_PROBES: list[tuple[str, tuple[Any, ...]]] = [
+    (
+        "INSERT INTO processed (source, entity, seq, received_at) VALUES (?, ?, -1, 0)",
+        (_PROBE, _PROBE),
+    ),
+    ("DELETE FROM processed WHERE source = ? AND entity = ?", (_PROBE, _PROBE)),
+    (
+        "INSERT INTO hosts (host_id, source, hostname, kind, tags, first_seen, last_seen, "
+        "last_state, last_report_at) VALUES (?, ?, ?, ?, '{}', 0, 0, 'unknown', 0)",
+        (_PROBE, _PROBE, _PROBE, _PROBE),
+    ),
+    ("DELETE FROM hosts WHERE host_id = ?", (_PROBE,)),
+    (
+        "INSERT INTO host_days VALUES (?, '0000-00-00', 'unknown', 0, 0, 0, 0, 0, ?)",
+        (_PROBE, _PROBE),
+    ),
+    ("DELETE FROM host_days WHERE host_id = ?", (_PROBE,)),
+    ("INSERT INTO meter_hours VALUES (?, -1, 0, 0)", (_PROBE,)),
+    ("DELETE FROM meter_hours WHERE meter = ?", (_PROBE,)),
+]
 
 
 def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:

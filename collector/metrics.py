@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 
@@ -29,6 +29,47 @@ class HostView:
     status: str = "online"  # online | stopped (clean offline) | vanished (Last Will)
     exempt: bool = False  # expected on outside working hours (servers, VMs, kiosks)
     year: str = ""  # manufacture year, for the device-age distribution
+    spool_dropped: int = 0  # the agent's running total of reports dropped at its spool bound
+
+
+# every reason a report can be rejected for (present at zero, so rates work from the start)
+REJECTION_REASONS = (
+    "oversized",
+    "json",
+    "schema",
+    "timeline",
+    "future",
+    "past",
+    "value",
+    "identity",
+    "internal",
+    "ledger",
+)
+
+
+class BoundedLabel:
+    """Label values that come from reports, bounded: the known values, then the first
+    `max_values` others seen, then `other`. Keeps /metrics (and Prometheus) a fixed size
+    whatever the agents send."""
+
+    OTHER = "other"
+
+    def __init__(self, known: list[str] | tuple[str, ...] = (), max_values: int = 100) -> None:
+        self.known = set(known)
+        self.max_values = max_values
+        self.taken: set[str] = set()
+        self.folded = 0  # how many times a value was folded into `other`
+        self._lock = threading.Lock()
+
+    def __call__(self, value: str) -> str:
+        if value in self.known or value in self.taken or value in ("", self.OTHER):
+            return value
+        with self._lock:
+            if len(self.taken) < self.max_values:
+                self.taken.add(value)
+                return value
+            self.folded += 1
+        return self.OTHER
 
 
 class Fleet:
@@ -75,8 +116,10 @@ class Fleet:
 
 
 class FleetCollector(Collector):
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(self, fleet: Fleet, site: BoundedLabel, department: BoundedLabel) -> None:
         self.fleet = fleet
+        self.site = site
+        self.department = department
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = time.time()
@@ -104,15 +147,32 @@ class FleetCollector(Collector):
         count: Tally[tuple[str, str, str, str]] = Tally()
         watts: dict[tuple[str, str, str], float] = {}
         quiet: Tally[str] = Tally()
+        dropped = GaugeMetricFamily(
+            "energy_agent_spool_dropped_reports",
+            "Reports agents dropped at their spool bound before sending (each agent's running "
+            "total, as last reported). Any rise is data lost for good.",
+            labels=["site"],
+        )
+        dropping = GaugeMetricFamily(
+            "energy_agents_with_spool_drops",
+            "Agents that have dropped reports at their spool bound.",
+            labels=["site"],
+        )
+        lost: Tally[str] = Tally()
+        losers: Tally[str] = Tally()
         for _, h, state in self.fleet.snapshot(now):
-            count[(h.site, h.department, h.kind, state)] += 1
-            group = (h.site, h.department, h.kind)
+            site, dept = self.site(h.site), self.department(h.department)
+            count[(site, dept, h.kind, state)] += 1
+            group = (site, dept, h.kind)
             watts[group] = watts.get(group, 0.0) + (
                 h.power_w if state in ("active", "idle") else 0.0
             )
             if state == "unknown":
-                quiet[h.site] += 1
-            years[(h.year or "unknown", h.kind)] += 1
+                quiet[site] += 1
+            years[(_year(h.year), h.kind)] += 1
+            lost[site] += h.spool_dropped
+            if h.spool_dropped:
+                losers[site] += 1
         for key, n in count.items():
             hosts.add_metric(list(key), n)
         for group, w in watts.items():
@@ -121,14 +181,48 @@ class FleetCollector(Collector):
             silent.add_metric([site], n)
         for (year, kind), n in years.items():
             age.add_metric([year, kind], n)
+        for site, n in lost.items():
+            dropped.add_metric([site], n)
+            dropping.add_metric([site], losers[site])
         yield hosts
         yield power
         yield silent
         yield age
+        yield dropped
+        yield dropping
+
+
+class FoldCollector(Collector):
+    def __init__(self, bounded: dict[str, BoundedLabel]) -> None:
+        self.bounded = bounded
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        fam = CounterMetricFamily(
+            "energy_label_values_folded",
+            "Label values from reports folded into `other` (past labels.max_values).",
+            labels=["label"],
+        )
+        for name, b in self.bounded.items():
+            fam.add_metric([name], b.folded)
+        yield fam
+
+
+def _year(text: str) -> str:
+    return text if len(text) == 4 and text.isdigit() else "unknown"
 
 
 class Metrics:
-    def __init__(self, fleet: Fleet) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        sites: list[str] | tuple[str, ...] = (),
+        departments: list[str] | tuple[str, ...] = (),
+        max_values: int = 100,
+        max_blocker_apps: int = 30,
+    ) -> None:
+        self.site = BoundedLabel(sites, max_values)
+        self.department = BoundedLabel(departments, max_values)
+        self.blocker_app = BoundedLabel((), max_blocker_apps)
         r = self.registry = CollectorRegistry()
         labels = ["site", "department", "kind", "provenance"]
         self.energy = Counter(
@@ -174,6 +268,11 @@ class Metrics:
             registry=r,
         )
         self.queue = Gauge("energy_ingest_queue", "Messages waiting for the ledger.", registry=r)
+        self.acks_unsent = Counter(
+            "energy_mqtt_acks_unsent",
+            "Commit acknowledgements that could not be published to an agent (it resends).",
+            registry=r,
+        )
         self.last_commit = Gauge(
             "energy_ingest_last_commit_timestamp_seconds",
             "When the ledger last committed a batch.",
@@ -211,8 +310,16 @@ class Metrics:
             ["status"],
             registry=r,
         )
-        r.register(FleetCollector(fleet))
-        for reason in ("oversized", "json", "schema", "timeline", "future", "value"):
+        self.blocker_what = BoundedLabel((), max_blocker_apps)
+        self.bounded = {
+            "site": self.site,
+            "department": self.department,
+            "blocker_app": self.blocker_app,
+            "blocker_what": self.blocker_what,
+        }
+        r.register(FleetCollector(fleet, self.site, self.department))
+        r.register(FoldCollector(self.bounded))
+        for reason in REJECTION_REASONS:
             self.rejections.labels(reason)  # present at zero: rates work from the start
         for result in ("accepted", "duplicate", "rejected"):
             self.reports.labels(result)

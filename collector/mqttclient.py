@@ -25,6 +25,9 @@ def subscriber(cfg: MqttIngestConfig, secret_key: str) -> mqtt.Client:
     if cfg.tls.enabled:
         c.tls_set_context(_ssl_context(cfg.tls))
     c.reconnect_delay_set(min_delay=1, max_delay=30)
+    # acknowledgements to agents go out at ingest rate: paho's default of 20 in flight would
+    # make them queue behind broker round trips
+    c.max_inflight_messages_set(1000)
     return c
 
 

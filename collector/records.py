@@ -48,3 +48,11 @@ class RecordBatch:
     intervals: tuple[Interval, ...]
     sent_at: float
     sleep_blockers: tuple[dict[str, str], ...] = ()
+    # the key space of `key` within the entity: an agent's incarnation (its seq restarts when
+    # its state is lost, so the same seq in two incarnations is two reports)
+    stream: str = ""
+    spool_dropped: int = 0  # reports the sender dropped before sending (its running total)
+
+    @property
+    def dedup_entity(self) -> str:
+        return f"{self.entity.id}/{self.stream}" if self.stream else self.entity.id

@@ -102,7 +102,8 @@ def corpus(sim) -> list[tuple[str, bytes]]:
         ("timeline", variant(segments=[{**seg, "start": seg["end"], "end": seg["start"]}])),
         ("timeline", variant(segments=[seg, seg])),
         ("future", variant(sent_at=soon, segments=[{**seg, "start": soon_start, "end": soon}])),
-        ("timeline", variant(segments=[{**seg, "start": "1990-01-01T00:00:00Z"}])),
+        ("timeline", variant(segments=[{**seg, "start": "2021-01-01T00:00:00Z"}])),
+        ("past", variant(segments=[{**seg, "start": "1990-01-01T00:00:00Z"}])),
         ("value", variant(segments=[{**seg, "energy_j": {"value": 1e12, "source": "rapl"}}])),
     ]
 

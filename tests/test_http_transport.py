@@ -65,7 +65,7 @@ def receiver():
 def make_agent(tmp_path, http: HttpConfig) -> Agent:
     cfg = AgentConfig(state_dir=str(tmp_path / "state"), transport="http", http=http)
     p = FakePlatform()
-    agent = Agent(cfg, platform=p, transport=HttpTransport(http, tmp_path / "state/spool"))
+    agent = Agent(cfg, platform=p, transport=HttpTransport(http))
     agent.startup()
     agent._fake = p  # type: ignore[attr-defined]
     return agent

@@ -21,9 +21,12 @@ from agent.schema import parse_report
 
 
 class Listener:
-    """A collector stand-in: persistent-session QoS 1 subscriber recording what arrives."""
+    """A collector stand-in: persistent-session QoS 1 subscriber recording what arrives and,
+    like the collector after its commit, answering each report on the agent's ack topic
+    (`ack=False`: a collector that takes reports and never commits them)."""
 
-    def __init__(self, port: int, name: str, tls_ca: Path | None = None) -> None:
+    def __init__(self, port: int, name: str, tls_ca: Path | None = None, ack: bool = True) -> None:
+        self.ack = ack
         self.reports: list[dict] = []
         self.status: list[dict] = []
         self.status_by_agent: dict[str, dict] = {}
@@ -54,6 +57,10 @@ class Listener:
         with self.lock:
             if msg.topic.endswith("/report"):
                 self.reports.append(doc)
+                if self.ack:
+                    ack = msg.topic.rsplit("/", 1)[0] + "/ack"
+                    answer = {"seq": doc["seq"], "result": "accepted"}
+                    c.publish(ack, json.dumps(answer), qos=1)
             else:
                 self.status.append(doc)
                 self.status_by_agent[msg.topic.split("/")[-2]] = doc

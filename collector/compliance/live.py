@@ -20,21 +20,32 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from collector.compliance.periods import Compliance
-from collector.metrics import Fleet
+from collector.metrics import BoundedLabel, Fleet
 
 
 class ComplianceGauges(Collector):
-    def __init__(self, fleet: Fleet, compliance: Compliance, sites: list[str]) -> None:
+    def __init__(
+        self,
+        fleet: Fleet,
+        compliance: Compliance,
+        sites: list[str],
+        site_label: BoundedLabel | None = None,
+        department_label: BoundedLabel | None = None,
+    ) -> None:
         self.fleet = fleet
         self.compliance = compliance
         self.sites = sites
+        # label values come from reports: bounded like every other fleet label
+        self.site = site_label or BoundedLabel(sites)
+        self.department = department_label or BoundedLabel()
         self.last_report: dict[str, Any] | None = None
         self.by_group: dict[tuple[str, str], tuple[float | None, int]] = {}
 
     def set_report(self, rows: list[dict[str, Any]]) -> None:
         counts: dict[tuple[str, str], Counter[str]] = {}
         for r in rows:
-            counts.setdefault((r["site"], r["department"]), Counter())[r["status"]] += 1
+            key = (self.site(r["site"]), self.department(r["department"]))
+            counts.setdefault(key, Counter())[r["status"]] += 1
         self.by_group = {
             k: ((c["compliant"] / sum(c.values())) if c else None, c["noncompliant"])
             for k, c in counts.items()
@@ -63,19 +74,20 @@ class ComplianceGauges(Collector):
             labels=["site", "department"],
         )
         snap = self.fleet.snapshot(now)
-        sites = set(self.sites) | {h.site for _, h, _ in snap}
+        sites = set(self.sites) | {self.site(h.site) for _, h, _ in snap}
         offhours: dict[tuple[str, str], bool] = {}
         for site in sorted(sites):
             cal = self.compliance.calendar_for(site, None)
             working.add_metric([site], 0.0 if cal.period_at(now) is not None else 1.0)
         counts: Counter[tuple[str, str]] = Counter()
         for _, h, state in snap:
-            key = (h.site, h.department)
-            if key not in offhours:
+            raw = (h.site, h.department)
+            if raw not in offhours:
                 cal = self.compliance.calendar_for(h.site, h.department)
-                offhours[key] = cal.period_at(now) is not None
+                offhours[raw] = cal.period_at(now) is not None
+            key = (self.site(h.site), self.department(h.department))
             counts[key] += 0  # every group is present, at 0 during working hours
-            if offhours[key] and state in ("active", "idle") and not h.exempt:
+            if offhours[raw] and state in ("active", "idle") and not h.exempt:
                 counts[key] += 1
         for (site, dept), n in counts.items():
             on.add_metric([site, dept], n)

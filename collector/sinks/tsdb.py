@@ -1,9 +1,9 @@
 """Time-series sink: InfluxDB v2 write API (influxdb-client), explicit timestamps.
 
 Each accepted interval becomes one point at its *start* time, so a segment reported after a
-wake lands where it happened. Points are batched in memory and written by one thread; a batch
-the TSDB does not take goes to an on-disk buffer (`<state_dir>/tsdb-buffer/*.lp`), drained
-oldest first, with backoff, once the TSDB answers again. The buffer is bounded; past the bound
+wake lands where it happened. Points go to an on-disk journal (`<state_dir>/tsdb-buffer/*.lp`)
+before the reports they come from are acknowledged, and one thread writes them to the TSDB,
+oldest first, with backoff while it does not answer. The journal is bounded; past the bound
 the oldest files are dropped and counted (`energy_sink_dropped_points`).
 
 Series (VictoriaMetrics names them `<measurement>_<field>`):
@@ -13,6 +13,7 @@ Series (VictoriaMetrics names them `<measurement>_<field>`):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -50,13 +51,30 @@ def lines_for(batch: RecordBatch, figures: list[Figure]) -> list[str]:
 
 
 class TsdbSink(Sink):
+    """Every point is on disk before anything it came from is acknowledged.
+
+    `write` collects an ingest batch's lines; `commit` (called by the pipeline after the
+    ledger commit, before the acks) writes them as one journal file in `tsdb-buffer/`;
+    `write_lines` (SNMP, LoRaWAN) writes its own file at once. One thread sends the files,
+    oldest first, several per request, and deletes each only once the TSDB took it. A
+    collector killed at any point finds its points there at the next start (a process crash
+    loses nothing; files are renamed into place whole, so a half-written one never counts).
+    """
+
     def __init__(self, cfg: TsdbConfig, state_dir: Path, metrics: Metrics) -> None:
         self.cfg = cfg
         self.metrics = metrics
         self.dir = state_dir / "tsdb-buffer"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.pending: deque[str] = deque()
+        for tmp in self.dir.glob("*.tmp"):
+            tmp.unlink(missing_ok=True)  # interrupted before its rename: its batch was never acked
         self.lock = threading.Lock()
+        self._batch: list[str] = []  # lines of the ingest batch being processed
+        # journal files not yet written to the TSDB, oldest first: (path, lines, bytes)
+        self.files: deque[tuple[Path, int, int]] = deque(
+            (p, _count_lines(p), p.stat().st_size) for p in sorted(self.dir.glob("*.lp"))
+        )
+        self._bytes = sum(size for _, _, size in self.files)
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.written = 0
@@ -74,7 +92,15 @@ class TsdbSink(Sink):
         )
         self.api = self.client.write_api(write_options=SYNCHRONOUS)
         self.thread = threading.Thread(target=self._run, name="tsdb", daemon=True)
+        if self.files:
+            log.info("tsdb: %d points from before the last stop to write", self.pending)
         self._update_gauge()
+
+    @property
+    def pending(self) -> int:
+        """Points on disk not yet taken by the TSDB."""
+        with self.lock:
+            return sum(n for _, n, _ in self.files)
 
     def start(self) -> None:
         self.thread.start()
@@ -82,27 +108,25 @@ class TsdbSink(Sink):
     def write(self, batch: RecordBatch, figures: list[Figure]) -> None:
         lines = lines_for(batch, figures)
         with self.lock:
-            self.pending.extend(lines)
-            big = len(self.pending) >= self.cfg.batch_size
-        if big:
-            self.wake.set()
+            self._batch.extend(lines)
+
+    def commit(self) -> None:
+        with self.lock:
+            lines, self._batch = self._batch, []
+        self.write_lines(lines)
 
     def write_lines(self, lines: list[str]) -> None:
-        """Points already in line protocol (other sources: LoRaWAN meters)."""
-        with self.lock:
-            self.pending.extend(lines)
-            big = len(self.pending) >= self.cfg.batch_size
-        if big:
+        """Journal points (already in line protocol) before their source acknowledges them."""
+        if not lines:
+            return
+        self._journal(lines)
+        if self.pending >= self.cfg.batch_size:
             self.wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         self.stopping.set()
         self.wake.set()
         self.thread.join(timeout)
-        with self.lock:
-            if self.pending:  # whatever could not be written goes to disk, never lost
-                self._spill(list(self.pending))
-                self.pending.clear()
         self.client.close()
 
     # -- worker ------------------------------------------------------------------------------
@@ -115,28 +139,34 @@ class TsdbSink(Sink):
         self.flush()
 
     def flush(self) -> None:
-        if time.monotonic() < self._retry_at and not self.stopping.is_set():
-            with self.lock:
-                if len(self.pending) > self.cfg.batch_size * 4:
-                    self._spill(list(self.pending))
-                    self.pending.clear()
-            return
-        for path in sorted(self.dir.glob("*.lp")):
-            data = path.read_text()
-            if not self._send(data.splitlines()):
-                self._spill_pending()
-                return
-            path.unlink()
-            self._update_gauge()
+        """Send journal files, oldest first, up to `batch_size` points per request."""
         while True:
+            if time.monotonic() < self._retry_at and not self.stopping.is_set():
+                return
             with self.lock:
-                if not self.pending:
-                    return
-                n = min(len(self.pending), self.cfg.batch_size)
-                batch = [self.pending.popleft() for _ in range(n)]
-            if not self._send(batch):
-                self._spill(batch)
-                self._spill_pending()
+                take: list[tuple[Path, int, int]] = []
+                n = 0
+                for item in self.files:
+                    if take and n + item[1] > self.cfg.batch_size:
+                        break
+                    take.append(item)
+                    n += item[1]
+            if not take:
+                return
+            lines: list[str] = []
+            for path, _, _ in take:
+                with contextlib.suppress(FileNotFoundError):  # dropped by the bound meanwhile
+                    lines.extend(path.read_text(encoding="utf-8").splitlines())
+            if not self._send(lines):
+                return
+            with self.lock:
+                for item in take:
+                    item[0].unlink(missing_ok=True)
+                    with contextlib.suppress(ValueError):  # dropped by the bound meanwhile
+                        self.files.remove(item)
+                        self._bytes -= item[2]
+            self._update_gauge()
+            if self.stopping.is_set() and time.monotonic() < self._retry_at:
                 return
 
     def _send(self, lines: list[str]) -> bool:
@@ -156,7 +186,7 @@ class TsdbSink(Sink):
             self._backoff = min(max(self._backoff * 2, 1.0), 60.0)
             self._retry_at = time.monotonic() + self._backoff
             log.warning(
-                "tsdb: write of %d points failed (%s); buffered, retry in %.0f s",
+                "tsdb: write of %d points failed (%s); kept on disk, retry in %.0f s",
                 len(lines),
                 str(exc).splitlines()[0][:200],
                 self._backoff,
@@ -166,37 +196,41 @@ class TsdbSink(Sink):
         self.written += len(lines)
         return True
 
-    def _spill_pending(self) -> None:
+    def _journal(self, lines: list[str]) -> None:
         with self.lock:
-            if self.pending:
-                self._spill(list(self.pending))
-                self.pending.clear()
-
-    def _spill(self, lines: list[str]) -> None:
-        self._seq += 1
-        path = self.dir / f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}.lp"
+            self._seq += 1
+            path = self.dir / f"{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}.lp"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text("\n".join(lines) + "\n")
+        data = ("\n".join(lines) + "\n").encode("utf-8")
+        tmp.write_bytes(data)
         os.replace(tmp, path)
+        with self.lock:
+            self.files.append((path, len(lines), len(data)))
+            self._bytes += len(data)
         self._enforce_bound()
         self._update_gauge()
 
     def _enforce_bound(self) -> None:
-        files = sorted(self.dir.glob("*.lp"))
-        total = sum(p.stat().st_size for p in files)
-        while files and total > self.cfg.buffer_max_bytes:
-            victim = files.pop(0)
-            size = victim.stat().st_size
-            n = sum(1 for _ in victim.open())
-            victim.unlink()
-            total -= size
-            self.metrics.sink_dropped.labels("tsdb").inc(n)
-            log.error(
-                "tsdb: buffer over %d bytes: dropped %d oldest points", self.cfg.buffer_max_bytes, n
-            )
+        with self.lock:
+            while len(self.files) > 1 and self._bytes > self.cfg.buffer_max_bytes:
+                path, n, size = self.files.popleft()
+                path.unlink(missing_ok=True)
+                self._bytes -= size
+                self.metrics.sink_dropped.labels("tsdb").inc(n)
+                log.error(
+                    "tsdb: buffer over %d bytes: dropped %d oldest points",
+                    self.cfg.buffer_max_bytes,
+                    n,
+                )
 
     def buffered_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.dir.glob("*.lp"))
+        with self.lock:
+            return self._bytes
 
     def _update_gauge(self) -> None:
         self.metrics.sink_buffer.labels("tsdb").set(self.buffered_bytes())
+
+
+def _count_lines(path: Path) -> int:
+    with path.open("rb") as f:
+        return sum(1 for _ in f)

@@ -4,6 +4,10 @@
 the broker queues reports while this collector restarts, and collectors in the same group
 split the load. Acknowledgements are manual (paho `manual_ack`): a PUBACK goes out only once
 the report is in the ledger, so a crash before that makes the broker deliver it again.
+After the commit the collector also answers on the agent's own `<prefix>/<id>/ack` topic
+(`{"seq", "result"}`, with the agent's correlation data): the agent keeps a report until that
+answer comes, so a report a broker or a collector loses is sent again (docs/collector.md,
+"Delivery"). A report naming an agent other than its topic's is rejected (`identity`).
 Status topics (`<prefix>/+/status`, retained, the agents' Last Will) are followed without
 sharing, so every collector knows which agents vanished.
 """
@@ -13,6 +17,9 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from collector.config import MqttIngestConfig
 from collector.metrics import Fleet, Metrics
@@ -74,12 +81,39 @@ class MqttIngest:
             client.ack(msg.mid, msg.qos)
             return
         mid, qos = msg.mid, msg.qos
+        # the topic is the agent's own (the broker's ACL binds it to its credentials)
+        parts = msg.topic.split("/")
+        sender = parts[-2] if len(parts) >= 2 else ""
+        # the agent's answer goes to its own ack topic only, whatever response topic the
+        # message names: no one can make the collector acknowledge another agent's reports
+        seq = _correlated_seq(msg)
+        ack_topic = f"{self.cfg.topic_prefix}/{sender}/ack" if seq is not None else None
 
         def done(outcome: Outcome) -> None:
+            if ack_topic is not None:
+                self._answer(ack_topic, seq, outcome)
             # rejected reports are acknowledged too: redelivery would not make them valid
             client.ack(mid, qos)
 
-        self.pipeline.submit(msg.payload, done)
+        self.pipeline.submit(msg.payload, done, sender)
+
+    def _answer(self, topic: str, seq: int | None, outcome: Outcome) -> None:
+        """Tell the agent its report is committed (or rejected, with the reason): only then
+        does it forget the report."""
+        doc: dict[str, Any] = {"seq": seq, "result": outcome.result}
+        if outcome.reason:
+            doc["reason"] = outcome.reason
+        if outcome.detail:
+            doc["detail"] = outcome.detail[:200]
+        props = Properties(PacketTypes.PUBLISH)
+        props.CorrelationData = str(seq).encode()
+        info = self.client.publish(
+            topic, json.dumps(doc, separators=(",", ":")), qos=1, properties=props
+        )
+        if info.rc != 0:
+            # not connected: the report is committed; the agent resends after its timeout
+            # and gets `duplicate`, which it takes as an acknowledgement
+            self.metrics.acks_unsent.inc()
 
     def _status(self, msg: Any) -> None:
         agent_id = msg.topic.split("/")[-2]
@@ -91,3 +125,16 @@ class MqttIngest:
         status = "online" if state == "online" else "stopped" if doc.get("clean") else "vanished"
         self.fleet.set_status(agent_id, status)
         self.metrics.agent_status.labels(status).inc()
+
+
+def _correlated_seq(msg: Any) -> int | None:
+    """The seq an agent put in the message's MQTT 5 correlation data (agents that expect an
+    end-to-end acknowledgement do); None for older agents or anything unreadable."""
+    props = getattr(msg, "properties", None)
+    data = getattr(props, "CorrelationData", None) if props is not None else None
+    if not data or len(data) > 20:
+        return None
+    try:
+        return int(bytes(data).decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None

@@ -41,4 +41,6 @@ def to_batch(report: Report) -> RecordBatch:
         intervals=intervals,
         sent_at=report.sent_at,
         sleep_blockers=report.sleep_blockers,
+        stream=report.incarnation or "",
+        spool_dropped=report.spool_dropped,
     )

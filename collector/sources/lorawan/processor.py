@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,9 +27,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from collector import meterstore
 from collector.config import LorawanConfig, MeterConfig, MeterProfileConfig
+from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
 from collector.meterstore import MeterFacts
+from collector.metrics import BoundedLabel
 from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
 
@@ -179,6 +181,12 @@ class LoraProcessor:
         self._thread = threading.Thread(target=self._run, name="lorawan", daemon=True)
         self.processed = 0
         self.outcomes: deque[str] = deque(maxlen=10_000)  # the latest results, for status/tests
+        self._last_invalid_log = -1e9
+        # label values from the air are bounded: configured ones, then a few more, then `other`
+        self.gw_label = BoundedLabel(list(self.gw_power), 100)
+        self.dev_label = BoundedLabel(list(self.by_eui), 200)
+        self.freq_label = BoundedLabel((), 64)
+        self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down)
 
     # -- mapping -------------------------------------------------------------------------------
 
@@ -240,6 +248,9 @@ class LoraProcessor:
     def start(self) -> None:
         self._thread.start()
 
+    def _ledger_down(self, exc: Exception, delay: float) -> None:
+        log.error("lorawan: ledger unavailable (%s); retrying in %.1f s", exc, delay)
+
     def stop(self, timeout: float = 10.0) -> None:
         self.q.put(None)
         self._thread.join(timeout)
@@ -264,8 +275,10 @@ class LoraProcessor:
                 items.append(nxt)
             try:
                 self.process(items)
-            except Exception:
-                log.exception("lorawan: batch failed; not acknowledged, the broker resends")
+            except Exception:  # process() isolates messages: this is a bug in the loop
+                log.exception(
+                    "lorawan: %d messages not acknowledged, the broker resends", len(items)
+                )
 
     # -- processing ----------------------------------------------------------------------------
 
@@ -307,24 +320,56 @@ class LoraProcessor:
             except m.LoraError as exc:
                 results[i] = exc.reason
                 self.metrics.rejected.labels(exc.reason).inc()
+            except Exception as exc:  # a shape no parser foresaw: this message only
+                results[i] = "invalid"
+                self.metrics.rejected.labels("invalid").inc()
+                self._log_invalid(topic, exc)
         ups = [(i, r) for i, r in records if isinstance(r, m.Uplink)]
         stats = [(i, r) for i, r in records if isinstance(r, m.GatewayStats)]
         for _, r in records:
             if isinstance(r, m.GatewayState):
                 self.gw_online[r.gateway_id] = r.online
-                self.metrics.gw_up.labels(r.gateway_id).set(1 if r.online else 0)
+                self.metrics.gw_up.labels(self.gw_label(r.gateway_id)).set(1 if r.online else 0)
                 self.metrics.messages.labels("gateway_state", "ok").inc()
             elif isinstance(r, m.DeviceStatus):
                 if r.battery_level is not None:
-                    self.metrics.battery.labels(r.dev_eui).set(r.battery_level)
+                    self.metrics.battery.labels(self.dev_label(r.dev_eui)).set(r.battery_level)
                 self.metrics.messages.labels("status", "ok").inc()
-        self._commit(ups, stats, results)
+        work = ups + stats  # what the ledger stores, isolated: one bad message fails alone
+
+        def commit(chunk: Sequence[tuple[int, Any]]) -> None:
+            self._commit(
+                [(i, r) for i, r in chunk if isinstance(r, m.Uplink)],
+                [(i, r) for i, r in chunk if isinstance(r, m.GatewayStats)],
+                results,
+            )
+
+        def poison(item: tuple[int, Any], exc: Exception) -> None:
+            results[item[0]] = "ledger"
+            self.metrics.rejected.labels("ledger").inc()
+            self._log_invalid(items[item[0]][0], exc)
+
+        self.committer.run(work, commit, poison)
         for (_, _, done), res in zip(items, results, strict=True):
             if done is not None:
-                done(res)
+                try:
+                    done(res)
+                except Exception:
+                    log.exception("lorawan: acknowledgement failed")
         self.outcomes.extend(results)
         self.processed += len(items)
         return results
+
+    def _log_invalid(self, topic: str, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_invalid_log >= 60:
+            self._last_invalid_log = now
+            log.warning(
+                "lorawan: message on %s rejected (%s: %s); acknowledged, the others go on",
+                topic[:120],
+                type(exc).__name__,
+                str(exc)[:200],
+            )
 
     def _commit(
         self,
@@ -397,12 +442,12 @@ class LoraProcessor:
         lines: list[str] = []
         for i, u in ups:
             self.metrics.uplinks.labels(u.network).inc()
-            self.metrics.last_seen.labels(u.dev_eui).set(u.time)
+            self.metrics.last_seen.labels(self.dev_label(u.dev_eui)).set(u.time)
             for rx in u.rx:
                 if rx.rssi is not None:
-                    self.metrics.gw_rssi.labels(rx.gateway_id).set(rx.rssi)
+                    self.metrics.gw_rssi.labels(self.gw_label(rx.gateway_id)).set(rx.rssi)
                 if rx.snr is not None:
-                    self.metrics.gw_snr.labels(rx.gateway_id).set(rx.snr)
+                    self.metrics.gw_snr.labels(self.gw_label(rx.gateway_id)).set(rx.snr)
             try:
                 meter = self.meter_for(u)
             except LookupError as exc:
@@ -485,16 +530,17 @@ class LoraProcessor:
             power = self.gw_power.get(gid, self.cfg.default_gateway_power_w)
             wh = power * interval / 3600.0
             g = self.metrics
-            g.gw_packets.labels(gid, "rx", "received").inc(s.rx_received)
-            g.gw_packets.labels(gid, "rx", "ok").inc(s.rx_ok)
-            g.gw_packets.labels(gid, "tx", "received").inc(s.tx_received)
-            g.gw_packets.labels(gid, "tx", "emitted").inc(s.tx_emitted)
+            gl = self.gw_label(gid)
+            g.gw_packets.labels(gl, "rx", "received").inc(s.rx_received)
+            g.gw_packets.labels(gl, "rx", "ok").inc(s.rx_ok)
+            g.gw_packets.labels(gl, "tx", "received").inc(s.tx_received)
+            g.gw_packets.labels(gl, "tx", "emitted").inc(s.tx_emitted)
             for f, n in s.rx_per_frequency.items():
-                g.gw_freq.labels(gid, f).inc(n)
+                g.gw_freq.labels(gl, self.freq_label(str(f))).inc(n)
             for sf, n in s.rx_per_sf.items():
-                g.gw_sf.labels(gid, sf).inc(n)
-            g.gw_energy.labels(gid).inc(wh)
-            g.gw_up.labels(gid).set(1 if self.gw_online.get(gid, True) else 0)
+                g.gw_sf.labels(gl, self.freq_label(str(sf))).inc(n)
+            g.gw_energy.labels(gl).inc(wh)
+            g.gw_up.labels(gl).set(1 if self.gw_online.get(gid, True) else 0)
             g.messages.labels("gateway_stats", "ok").inc()
             day = datetime.fromtimestamp(s.time, self.tz).date().isoformat()
             d = days.setdefault((gid, day), [0, 0, 0, 0.0, 0.0, 0])
@@ -529,4 +575,6 @@ class LoraProcessor:
         now = time.time() if now is None else now
         for gid, last in self.gw_last_stats.items():
             fresh = now - last <= self.cfg.gateway_stale_s
-            self.metrics.gw_up.labels(gid).set(1 if fresh and self.gw_online.get(gid, True) else 0)
+            self.metrics.gw_up.labels(self.gw_label(gid)).set(
+                1 if fresh and self.gw_online.get(gid, True) else 0
+            )

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +24,7 @@ from collector import meterstore
 from collector.config import SnmpConfig, SnmpDeviceConfig
 from collector.datacenter import hostpower
 from collector.datacenter.facility import pue
+from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
 from collector.meterstore import MeterFacts
@@ -255,6 +256,7 @@ class Poller:
         # secrets read once, at start: a missing file stops the collector with its name
         self.targets = {d.name: target(d, f"snmp.devices[{i}]") for i, d in enumerate(cfg.devices)}
         self._stop = threading.Event()
+        self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down, self._stop)
         # pysnmp binds its transport to the loop it first runs on: one loop for all cycles
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="snmp", daemon=True)
@@ -355,7 +357,10 @@ class Poller:
             async with sem:
                 try:
                     poll = await self.poll_device(d)
-                except SnmpError as exc:
+                except Exception as exc:  # SnmpError, or a bug: this device only
+                    if not isinstance(exc, SnmpError):
+                        log.exception("snmp: %s: poll failed", d.name)
+                        exc = SnmpError("internal", f"{type(exc).__name__}: {exc}")
                     st.failures += 1
                     delay = min(self.interval(d) * 2 ** (st.failures - 1), self.cfg.backoff_max_s)
                     st.next_try = time.time() + delay
@@ -498,6 +503,30 @@ class Poller:
                 )
 
     def account(self, polls: list[Poll], lines: list[str] | None = None) -> None:
+        """Store the polls' readings, one device's failure isolated from the others'; waits
+        (with backoff) only while the ledger itself is down."""
+
+        def commit(chunk: Sequence[Poll]) -> None:
+            chunk_lines: list[str] = []
+            self._account(list(chunk), chunk_lines)
+            if lines is not None:
+                lines.extend(chunk_lines)
+
+        def poison(poll: Poll, exc: Exception) -> None:
+            self.metrics.errors.labels(poll.device.name, "ledger").inc()
+            log.error(
+                "snmp: %s: readings refused (%s: %s); the other devices are stored",
+                poll.device.name,
+                type(exc).__name__,
+                str(exc)[:200],
+            )
+
+        self.committer.run(polls, commit, poison)
+
+    def _ledger_down(self, exc: Exception, delay: float) -> None:
+        log.error("snmp: ledger unavailable (%s); retrying in %.1f s", exc, delay)
+
+    def _account(self, polls: list[Poll], lines: list[str] | None = None) -> None:
         led = self.ledger
         with led._lock:
             cur = led.conn.cursor()
