@@ -80,7 +80,12 @@ class MqttIngestConfig:
         "energy/v1/agents", "Reports on `<prefix>/+/report`, status on `<prefix>/+/status`."
     )
     session_expiry_s: int = opt(
-        7 * 86400, "How long the broker keeps the session while the collector is away.", minimum=0
+        3600,
+        "How long the broker keeps this collector's session (and queues reports for it) while "
+        "it is away. Short on purpose: agents keep every report until a collector acknowledges "
+        "it, so nothing waits on a dead collector's session longer than this (a dead member of "
+        "a shared group keeps receiving its share until its session expires).",
+        minimum=0,
     )
     max_inflight: int = opt(
         1000, "Unacknowledged messages the broker may send at once.", minimum=1, maximum=65535

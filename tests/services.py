@@ -80,6 +80,40 @@ class Mosquitto:
         self.conf.write_text("\n".join(lines) + "\n" + extra_conf)
         self.proc: subprocess.Popen[bytes] | None = None
 
+    @classmethod
+    def production(
+        cls, workdir: Path, passwd: Path | None = None, acl: Path | None = None
+    ) -> Mosquitto:
+        """A broker running the shipped configs/mosquitto/energy.conf: every directive as
+        shipped but the listener, the paths and the credential files (test ones; anonymous
+        when none are given)."""
+        m = cls(workdir)
+        shipped = (Path(__file__).parent.parent / "configs/mosquitto/energy.conf").read_text()
+        swap = {
+            "listener": f"listener {m.port} 127.0.0.1",
+            "persistence_location": f"persistence_location {m.dir}/",
+            "log_dest": f"log_dest file {m.dir}/mosquitto.log",
+            "password_file": f"password_file {passwd}" if passwd else "",
+            "acl_file": f"acl_file {acl}" if acl else "",
+            "allow_anonymous": "allow_anonymous false" if passwd else "allow_anonymous true",
+            "cafile": "",
+            "certfile": "",
+            "keyfile": "",
+        }
+        lines = []
+        for line in shipped.splitlines():
+            key = line.split(" ", 1)[0]
+            lines.append(swap.get(key, line) if not line.startswith("#") else line)
+        if os.geteuid() == 0:
+            lines.append("user root")  # else it drops to 'mosquitto' and cannot write here
+        m.conf.write_text("\n".join(lines) + "\n")
+        return m
+
+    def kill(self) -> None:
+        """SIGKILL: a broker crash (whatever it had not saved is gone)."""
+        stop_process(self.proc, signal.SIGKILL, 10)
+        self.proc = None
+
     def start(self) -> Mosquitto:
         self.proc = subprocess.Popen(
             [self.binary, "-c", str(self.conf)],
