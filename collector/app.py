@@ -38,7 +38,7 @@ from collector.config import CollectorConfig
 from collector.datacenter.hostpower import AttributionCounts, HostPower
 from collector.datacenter.report import eu_report, pue_report
 from collector.ledger import Ledger
-from collector.metrics import Fleet, HostView, Metrics
+from collector.metrics import REJECTION_REASONS, Fleet, HostView, Metrics
 from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.energy import Hypervisor, embodied_kg_per_day
 from collector.model.profiles import ProfileBook
@@ -480,6 +480,24 @@ class Collector:
             "carbon_basis": self.carbon.static_basis
             if not self.carbon.hourly
             else self.carbon.hourly_basis,
+            "ingest": self._ingest_status(),
+        }
+
+    def _ingest_status(self) -> dict[str, Any]:
+        m = self.metrics
+        rejected = {
+            reason: int(m.rejections.labels(reason)._value.get()) for reason in REJECTION_REASONS
+        }
+        dropped = self.ledger.execute(
+            "SELECT COUNT(*), COALESCE(SUM(spool_dropped), 0) FROM hosts WHERE spool_dropped > 0"
+        )[0]
+        return {
+            "ledger": "unavailable" if self.pipeline.committer.down else "ok",
+            "queued": self.pipeline.q.qsize(),
+            "rejected": {k: v for k, v in rejected.items() if v},
+            "agents_with_spool_drops": int(dropped[0]),
+            "reports_dropped_by_agents": int(dropped[1]),
+            "tsdb_points_pending": self.tsdb.pending if self.tsdb is not None else 0,
         }
 
 

@@ -65,6 +65,17 @@ def status_table(doc: dict) -> str:
         f"today CO2e         {doc['today_kgco2e']:>12.3f} kg ({doc['carbon_basis']})",
         f"reporting today    {doc['hosts_reporting_today']:>12d} hosts",
     ]
+    ing = doc.get("ingest")
+    if ing:
+        rejected = ", ".join(f"{k} {v}" for k, v in sorted(ing["rejected"].items())) or "none"
+        lines += [
+            "",
+            f"ledger             {ing['ledger']:>12}",
+            f"queued             {ing['queued']:>12d} reports",
+            f"rejected           {rejected}",
+            f"spool drops        {ing['reports_dropped_by_agents']:>12d} reports "
+            f"({ing['agents_with_spool_drops']} agents)",
+        ]
     return "\n".join(lines)
 
 

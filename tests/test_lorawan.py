@@ -677,3 +677,79 @@ def test_calibration_ratio_exposed_on_metrics(tmp_path):
         assert metric(
             scrape(url(c, "/metrics")), "energy_plug_calibration_ratio", host="PC-042"
         ) == pytest.approx(cal.ratio)
+
+
+def _paths(doc, prefix=()):
+    yield prefix
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _paths(v, (*prefix, i))
+
+
+def _replace(doc, path, value):
+    if not path:
+        return value
+    out = copy.deepcopy(doc)
+    cur = out
+    for k in path[:-1]:
+        cur = cur[k]
+    cur[path[-1]] = value
+    return out
+
+
+def test_fuzzed_uplinks_never_stop_the_good_ones(tmp_path, broker):
+    """Any value at any place of a real uplink or gateway message: each gets an outcome of its
+    own and the good uplink in the same batch is stored (the field trial's "object is a list"
+    and every shape like it)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    name = "lora-fuzz"
+    cfg = {**LORA, "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": name}}
+    dev = "0018b21000006c3a"
+    sources = [
+        (UP.format(dev), json.loads(pulse(dev, T0, 100.0))),
+        (UP.format("24e124148d042a77"), json.loads(plug(T0, 5000.0))),
+        ("eu868/gateway/0016c001ff10a235/event/stats", json.loads(STATS)),
+        ("eu868/gateway/0016c001ff10a235/state/conn", json.loads(ONLINE)),
+    ]
+    weird = st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(min_value=-(2**70), max_value=2**70),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+        st.lists(st.integers(), max_size=3),
+        st.dictionaries(st.text(max_size=4), st.integers(), max_size=2),
+    )
+    counter = iter(range(10**9))
+    with running(make_config(tmp_path, lorawan=cfg)) as c:
+
+        @settings(
+            max_examples=80,
+            deadline=None,
+            suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+        )
+        @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 10**6), weird), max_size=6))
+        def run(mutations):
+            items = []
+            for which, pick, value in mutations:
+                topic, doc = sources[which]
+                paths = list(_paths(doc))
+                items.append(
+                    (
+                        topic,
+                        json.dumps(_replace(doc, paths[pick % len(paths)], value)).encode(),
+                        None,
+                    )
+                )
+            t = T0 + 60 * next(counter)
+            items.append((UP.format(dev), pulse(dev, t, 100.0 + t - T0), None))
+            results = c.lora.process(items)
+            assert len(results) == len(items)
+            assert results[-1] in ("ok", "duplicate"), results
+
+        run()

@@ -8,7 +8,7 @@ import json
 import time
 
 import pytest
-from collector_helpers import make_config, metric, post, running, scrape, url
+from collector_helpers import make_config, metric, post, running, scrape, url, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -149,9 +149,16 @@ def test_a_report_the_ledger_refuses_is_isolated_not_retried_forever(tmp_path, s
         assert metric(text, "energy_report_rejections_total", reason="ledger") == sum(poisoned)
 
 
-def test_a_ledger_that_is_down_holds_the_batch_and_loses_nothing(tmp_path, sim, postgres_url):
-    """Only a ledger that is really unavailable makes ingest wait; then everything commits."""
+def test_a_ledger_that_is_down_holds_the_batch_and_loses_nothing(
+    tmp_path, sim, postgres_url, monkeypatch
+):
+    """Only a ledger that is really unavailable makes ingest wait (HTTP 503 says so); then
+    everything commits."""
     import psycopg
+
+    from collector.sources.agents import http
+
+    monkeypatch.setattr(http, "WAIT_FOR_LEDGER_S", 1.0)
 
     goods = good_reports(sim, 50)
     with running(make_config(tmp_path, postgres_url)) as c:
@@ -163,11 +170,21 @@ def test_a_ledger_that_is_down_holds_the_batch_and_loses_nothing(tmp_path, sim, 
             time.sleep(2.0)
             assert results == []  # waiting, not rejecting
             assert c.pipeline.committer.down
+            status = json.loads(scrape(url(c, "/api/v1/status")))
+            assert status["ingest"]["ledger"] == "unavailable"
+            code, doc = post(url(c), good_reports(sim, 51)[50])
+            assert code == 503 and doc["error"].startswith("ledger unavailable"), doc
             admin.execute("ALTER TABLE processed_away RENAME TO processed")
         deadline = time.monotonic() + 30
         while len(results) < 50 and time.monotonic() < deadline:
             time.sleep(0.1)
         assert sorted(o.result for o in results) == ["accepted"] * 50
+        # the report answered 503 was committed meanwhile: its retry is a duplicate
+        wait_for(
+            lambda: post(url(c), good_reports(sim, 51)[50])[1].get("result") == "duplicate",
+            30,
+            "the 503'd report committed",
+        )
 
 
 def test_absurd_model_power_is_rejected_as_value(tmp_path, sim):

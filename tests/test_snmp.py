@@ -737,3 +737,32 @@ def test_ups_output_and_pdus_are_one_it_load_seen_twice_not_added(tmp_path):
             urllib.request.urlopen(base + "&category=3")
         assert err.value.code == 400
         assert "no IT meter of category 3" in err.value.read().decode()
+
+
+def test_one_devices_failure_never_stops_the_others(tmp_path, sim):
+    """A device whose poll raises (an unknown forced profile: a KeyError inside the poll) and
+    a device whose readings the ledger refuses are failures of their own; the healthy UPS
+    beside them is polled and stored."""
+    bad = device(sim, "bad-profile", profile="nosuch")
+    ups = device(sim, "ups-1", "ups-rfc1628")
+    poison = device(sim, "pdu-poison")
+    cfg = make_config(tmp_path, snmp={"devices": [bad, ups, poison]})
+    with running(cfg) as c:
+        real = c.snmp._poll_rows
+
+        def refusing(cur, poll, *rest):
+            real(cur, poll, *rest)
+            if poll.device.name == "pdu-poison":  # a value the database cannot store
+                cur.execute("INSERT INTO meter_hours VALUES (?, ?, 0, 0)", ("x", 2**70))
+
+        c.snmp._poll_rows = refusing
+        polls = c.snmp.run_cycle()
+        assert sorted(p.device.name for p in polls) == ["pdu-poison", "ups-1"]
+        stored = {m for (m,) in c.ledger.execute("SELECT DISTINCT meter FROM meter_state")}
+        assert any(m.startswith("ups-1") for m in stored), stored
+        assert not any(m.startswith("pdu-poison") for m in stored), stored
+        text = scrape(url(c, "/metrics"))
+        errors = "energy_snmp_poll_errors_total"
+        assert metric(text, errors, device="bad-profile", reason="internal") == 1
+        assert metric(text, errors, device="pdu-poison", reason="ledger") == 1
+        assert metric(text, "energy_snmp_up", device="ups-1") == 1

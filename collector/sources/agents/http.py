@@ -1,9 +1,11 @@
 """HTTP: agents POST reports; the same server answers /metrics, /api/v1/status, /healthz.
 
 POST /api/v1/reports answers only after the ledger has committed the report (200 with
-`{"result": "accepted" | "duplicate"}`), 400 with the rejection reason (the agent then keeps
-the report aside and moves on), 401 without the right bearer token, 413 for a body over the
-limit, 503 when the ledger is not answering in time (the agent retries later).
+`{"result": "accepted" | "duplicate"}`), 400 with the rejection reason whatever went wrong
+with this report alone (the agent then keeps it aside and moves on), 401 without the right
+bearer token (the agent keeps everything and retries), 413 for a body over the limit, 503
+only when the report could not be committed in time: the ledger is down, or the queue is
+long (the agent retries later; the queued report is committed meanwhile).
 """
 
 from __future__ import annotations
@@ -149,7 +151,13 @@ class IngestServer:
 
                 pipeline.submit(body, finished)
                 if not done.wait(WAIT_FOR_LEDGER_S):
-                    self._json(503, {"error": "ledger busy; retry later"})
+                    # still queued: it will be committed, and the retry answered `duplicate`
+                    why = (
+                        "ledger unavailable"
+                        if pipeline.committer.down
+                        else f"ingest queue busy ({pipeline.q.qsize()} waiting)"
+                    )
+                    self._json(503, {"error": f"{why}; retry later"})
                     return
                 o = box[0]
                 if o.result == "rejected":
