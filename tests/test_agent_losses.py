@@ -64,7 +64,7 @@ def test_corrupt_state_starts_a_new_incarnation_and_nothing_is_answered_duplicat
         b = agent_at(tmp_path, p)
         run_for(b, p, 3)
         second = [json.loads(b.spool.read(s)) for s in b.spool.seqs()]
-        assert [r["seq"] for r in second][0] == 0  # the sequence restarted…
+        assert next(r["seq"] for r in second) == 0  # the sequence restarted…
         assert second[0]["agent_id"] == first[0]["agent_id"]  # …for the same agent
         assert second[0]["incarnation"] != first[0]["incarnation"]
         assert drain(b, c) == ["accepted"] * 3  # none mistaken for a replay
@@ -136,7 +136,7 @@ def test_a_report_naming_another_agent_on_an_agents_topic_is_refused(tmp_path, b
     rejected (`identity`), answered to A alone, and B's genuine report is then accepted."""
     sim = Simulation(SimConfig(agents=2, days=1, seed=9))
     by = {}
-    for _, aid, seq, body in sim.reports():
+    for _, aid, _seq, body in sim.reports():
         by.setdefault(aid, []).append(body)
     a_id, b_id = list(by)
     forged = json.loads(by[b_id][0])
@@ -185,7 +185,7 @@ def test_a_report_naming_another_agent_on_an_agents_topic_is_refused(tmp_path, b
 def test_a_report_for_an_old_collector_is_still_parsed(tmp_path):
     """Reports without an incarnation (agents before this change) keep their old key."""
     sim = Simulation(SimConfig(agents=1, days=1, seed=10))
-    _, aid, seq, body = next(iter(sim.reports()))
+    _, aid, _seq, body = next(iter(sim.reports()))
     assert "incarnation" not in json.loads(body)
     rep = parse_report(body)
     assert rep.incarnation is None
