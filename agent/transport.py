@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import ssl
 import sys
 import threading
@@ -87,12 +88,14 @@ NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: the broker took it, but nobody 
 class MqttTransport(Transport):
     """End to end: a report leaves the spool only when the collector says it is committed.
 
-    Each report is published at QoS 1 with MQTT 5 request/response properties (response
-    topic `<prefix>/<agent_id>/ack`, correlation data = the seq). The broker's PUBACK only
-    means the broker has it; the collector publishes `{"seq", "result"}` on the ack topic
-    after its ledger commit. A report with no collector ack `ack_timeout_s` after its PUBACK
-    (a broker that restarted and lost it, a collector that died holding it, a PUBACK saying
-    "no matching subscribers") is sent again, waiting twice as long each time.
+    Each report is published at QoS 1 on `<prefix>/<agent_id>/report`; the agent subscribes
+    to `<prefix>/<agent_id>/ack`. The broker's PUBACK only means the broker has it; the
+    collector publishes `{"seq", "result", "incarnation"}` on the ack topic after its ledger
+    commit. An answer whose incarnation is not the spooled report's is ignored (an answer
+    to the sequence before a lost state must not delete a new report of the same seq). A
+    report with no collector ack `ack_timeout_s` after its PUBACK (a broker that restarted
+    and lost it, a collector that died holding it, a PUBACK saying "no matching
+    subscribers") is sent again, waiting twice as long each time.
     """
 
     SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our session (and QoS 1 state) this long
@@ -114,7 +117,8 @@ class MqttTransport(Transport):
         # seq -> (resend at, attempts): the broker has it, the collector has not answered
         self._awaiting: dict[int, tuple[float, int]] = {}
         self._attempts: dict[int, int] = {}  # seq -> sends so far (for the backoff)
-        self._answers: deque[tuple[int, str, str]] = deque()  # (seq, result, reason)
+        # (seq, result, reason, incarnation) as the collector answered
+        self._answers: deque[tuple[int, str, str, str | None]] = deque()
         self._early: dict[int, Any] = {}  # mid -> reason: acks that beat pump() to the mid
         self._connected = False
         self._retry_after = 0.0
@@ -239,11 +243,13 @@ class MqttTransport(Transport):
             doc = json.loads(msg.payload)
             seq = int(doc["seq"])
             result = str(doc["result"])
+            inc = doc.get("incarnation")
         except (ValueError, KeyError, TypeError):
             log.warning("mqtt: unreadable acknowledgement on %s ignored", msg.topic)
             return
         with self._lock:
-            self._answers.append((seq, result, str(doc.get("reason") or "")))
+            reason = str(doc.get("reason") or "")
+            self._answers.append((seq, result, reason, inc if isinstance(inc, str) else None))
         self.wake.set()
 
     # main thread -----------------------------------------------------------------------------
@@ -263,7 +269,11 @@ class MqttTransport(Transport):
             with self._lock:
                 if not self._answers:
                     break
-                seq, result, reason = self._answers.popleft()
+                seq, result, reason, inc = self._answers.popleft()
+            data = spool.read(seq)
+            if data is None or _incarnation(data) != inc:
+                continue  # not (or no longer) ours: an answer about another report
+            with self._lock:
                 self._awaiting.pop(seq, None)
                 self._queued.discard(seq)
                 self._attempts.pop(seq, None)
@@ -271,7 +281,7 @@ class MqttTransport(Transport):
                 spool.remove(seq)
                 self.sent += 1
                 moved = True
-            elif result == "rejected" and seq in spool.seqs():
+            elif result == "rejected":
                 spool.set_aside(seq, reason or "rejected")
                 moved = True
         with self._lock:
@@ -290,9 +300,6 @@ class MqttTransport(Transport):
             room = self.cfg.max_inflight - len(busy)
         if room <= 0:
             return moved
-        from paho.mqtt.packettypes import PacketTypes
-        from paho.mqtt.properties import Properties
-
         for seq in spool.seqs():
             if seq in busy:
                 continue
@@ -301,12 +308,9 @@ class MqttTransport(Transport):
             data = spool.read(seq)
             if data is None:
                 continue
-            props = Properties(PacketTypes.PUBLISH)
-            props.ResponseTopic = self.ack_topic
-            props.CorrelationData = str(seq).encode()
             # never call paho while holding self._lock: paho runs our callbacks under its own
             # locks, and the callbacks take self._lock (lock-order inversion → deadlock)
-            info = self.client.publish(self.report_topic, data, qos=1, properties=props)
+            info = self.client.publish(self.report_topic, data, qos=1)
             if info.rc != 0:
                 break
             with self._lock:
@@ -389,6 +393,14 @@ class HttpTransport(Transport):
             why,
             self._backoff,
         )
+
+
+_INCARNATION = re.compile(rb'"incarnation":"([0-9a-f]{8,32})"')
+
+
+def _incarnation(report: bytes) -> str | None:
+    m = _INCARNATION.search(report)
+    return m.group(1).decode() if m else None
 
 
 def make_transport(cfg: AgentConfig, agent_id: str, version: str) -> Transport:

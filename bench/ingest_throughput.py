@@ -3,7 +3,12 @@ measured in the same run, on the same broker and the same backlog, as `mosquitto
 delivery rate and a minimal paho-mqtt subscriber that only json-decodes (the ceiling for one
 Python consumer). Then 100,000 simulated agents held by one collector: its RSS.
 
-    .venv/bin/python bench/ingest_throughput.py --repeats 3
+    .venv/bin/python bench/ingest_throughput.py --repeats 3 --baseline 8126690
+
+`--baseline REV` also runs the collector of git revision REV (checked out in a temporary
+worktree, same virtualenv) on the same backlog in the same run, for a before/after ratio.
+The current collector answers every report on the agent's ack topic (QoS 1), as in
+production; older collectors do not.
 
 Each consumer drains a backlog of N simulator reports queued at QoS 1 for its persistent
 session (published before it connects). Consumers run pinned to CPU 1 (`taskset`), the broker
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -148,8 +154,9 @@ def run_collector(
     n: int,
     cid: str,
     group: str,
+    root: Path = ROOT,
 ) -> tuple[float, float, float]:
-    """Returns (reports/s, CPU seconds used, peak RSS MiB)."""
+    """Returns (reports/s, CPU seconds used, peak RSS MiB). `root`: the checkout to run."""
     http_port = free_port()
     cfg = {
         "state_dir": str(work / cid),
@@ -168,8 +175,10 @@ def run_collector(
     path = work / f"{cid}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     proc = subprocess.Popen(
-        [*PIN, str(ROOT / ".venv/bin/energy-collector"), "run", "-c", str(path)],
+        [*PIN, str(ROOT / ".venv/bin/python"), "-m", "collector.cli", "run", "-c", str(path)],
         stderr=open(work / f"{cid}.log", "wb"),
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
     )
     p = psutil.Process(proc.pid)
     wait_port(http_port, 30)
@@ -236,8 +245,17 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--fleet", type=int, default=100_000, help="agents for the RSS test")
     ap.add_argument("--out", default=str(ROOT / "bench/results/ingest_throughput.json"))
+    ap.add_argument("--baseline", help="git revision whose collector runs beside this one")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    base_root = None
+    if args.baseline:
+        base_root = work / "baseline"
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(base_root), args.baseline],
+            check=True,
+            capture_output=True,
+        )
     broker = Mosquitto(work / "broker")
     broker_proc = subprocess.Popen(
         ["taskset", "-c", "0", broker.binary, "-c", str(broker.conf)]
@@ -252,12 +270,16 @@ def main() -> None:
     payloads = [(aid, body) for _, aid, _, body in sim.reports()]
     n = len(payloads)
     size = statistics.median(len(b) for _, b in payloads)
-    results: dict[str, list[float]] = {"mosquitto_sub": [], "paho_json_only": [], "collector": []}
-    cpu_per_report = []
+    names = ["mosquitto_sub", "paho_json_only", "collector"]
+    if base_root is not None:
+        names.append("collector_baseline")
+    results: dict[str, list[float]] = {k: [] for k in names}
+    cpu_per_report: dict[str, list[float]] = {"collector": [], "collector_baseline": []}
     for r in range(args.repeats):
-        for name in ("mosquitto_sub", "paho_json_only", "collector"):
+        for name in names:
             cid = f"{name}-{r}"
-            topic = f"$share/{cid}/{TOPIC}/+/report" if name == "collector" else f"{TOPIC}/+/report"
+            shared = name.startswith("collector")
+            topic = f"$share/{cid}/{TOPIC}/+/report" if shared else f"{TOPIC}/+/report"
             session(broker.port, cid, topic)
             backlog(broker.port, payloads)
             if name == "mosquitto_sub":
@@ -265,8 +287,9 @@ def main() -> None:
             elif name == "paho_json_only":
                 rate = run_minimal(broker.port, n, cid)
             else:
-                rate, cpu, _ = run_collector(work, broker.port, vm.url, n, cid, cid)
-                cpu_per_report.append(cpu / n)
+                root = base_root if name == "collector_baseline" and base_root else ROOT
+                rate, cpu, _ = run_collector(work, broker.port, vm.url, n, cid, cid, root)
+                cpu_per_report[name].append(cpu / n)
             # drop the session so later backlogs are not queued for it too
             c = mqtt.Client(
                 callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
@@ -300,7 +323,16 @@ def main() -> None:
         "median_msg_s": med,
         "collector_vs_mosquitto_sub": med["collector"] / med["mosquitto_sub"],
         "collector_vs_paho_json_only": med["collector"] / med["paho_json_only"],
-        "collector_cpu_ms_per_report": statistics.median(cpu_per_report) * 1000,
+        "collector_cpu_ms_per_report": statistics.median(cpu_per_report["collector"]) * 1000,
+        "baseline": args.baseline,
+        "collector_vs_baseline": (
+            med["collector"] / med["collector_baseline"] if "collector_baseline" in med else None
+        ),
+        "baseline_cpu_ms_per_report": (
+            statistics.median(cpu_per_report["collector_baseline"]) * 1000
+            if cpu_per_report["collector_baseline"]
+            else None
+        ),
         "fleet_agents": args.fleet,
         "fleet_reports": len(fleet),
         "fleet_rate_msg_s": fleet_rate,
@@ -313,7 +345,7 @@ def main() -> None:
         f"\n| consumer (QoS 1 backlog of {n} reports, median {size:.0f} B) | median msg/s | "
         f"runs |\n|---|---|---|"
     )
-    for k in ("mosquitto_sub", "paho_json_only", "collector"):
+    for k in names:
         runs = ", ".join(f"{x:.0f}" for x in results[k])
         print(f"| {k} | {med[k]:.0f} | {runs} |")
     print(
@@ -324,6 +356,16 @@ def main() -> None:
     print(
         f"{args.fleet} agents × 2 reports: {fleet_rate:.0f} reports/s, peak RSS {fleet_rss:.0f} MiB"
     )
+    if base_root is not None:
+        print(
+            f"collector / collector@{args.baseline} = {out['collector_vs_baseline']:.3f}; "
+            f"CPU {out['baseline_cpu_ms_per_report']:.3f} ms per report at {args.baseline}"
+        )
+        subprocess.run(
+            ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(base_root)],
+            check=False,
+            capture_output=True,
+        )
 
 
 if __name__ == "__main__":

@@ -159,7 +159,6 @@ def test_a_report_naming_another_agent_on_an_agents_topic_is_refused(tmp_path, b
         client.subscribe([(f"energy/v1/agents/{x}/ack", 1) for x in (a_id, b_id)])
         time.sleep(0.3)
         props = Properties(PacketTypes.PUBLISH)
-        props.CorrelationData = b"0"
         # the forger also names B's ack topic as its response topic: ignored
         props.ResponseTopic = f"energy/v1/agents/{b_id}/ack"
         client.publish(
@@ -169,9 +168,7 @@ def test_a_report_naming_another_agent_on_an_agents_topic_is_refused(tmp_path, b
         assert acks[a_id][0]["result"] == "rejected"
         assert acks[a_id][0]["reason"] == "identity"
         assert acks[b_id] == []  # nothing told B its report was taken
-        props = Properties(PacketTypes.PUBLISH)
-        props.CorrelationData = b"0"
-        client.publish(f"energy/v1/agents/{b_id}/report", by[b_id][0], qos=1, properties=props)
+        client.publish(f"energy/v1/agents/{b_id}/report", by[b_id][0], qos=1)
         wait_for(lambda: acks[b_id], 10, "B's answer")
         assert acks[b_id][0] == {"seq": 0, "result": "accepted"}
         (name,) = c.ledger.execute("SELECT hostname FROM hosts WHERE host_id = ?", (b_id,))[0]
@@ -192,3 +189,42 @@ def test_a_report_for_an_old_collector_is_still_parsed(tmp_path):
     with running(make_config(tmp_path)) as c:
         assert post(url(c), encode_report(rep))[1]["result"] == "accepted"
         assert c.ledger.execute("SELECT entity FROM processed") == [(aid,)]
+
+
+def test_an_answer_about_the_old_incarnation_never_deletes_a_new_report(tmp_path, broker):
+    """After a lost state the sequence restarts: a late answer for seq 0 of the old sequence
+    (queued at the broker while the agent was down) must not delete the new seq 0."""
+    from agent.config import MqttConfig
+    from agent.spool import Spool
+    from agent.transport import MqttTransport
+
+    sim = Simulation(SimConfig(agents=1, days=1, seed=12))
+    _, aid, _, body = next(iter(sim.reports()))
+    new = json.loads(body)
+    new["incarnation"] = "b" * 16
+    spool = Spool(tmp_path / "spool", 1 << 20, 1e9)
+    spool.put(0, json.dumps(new, separators=(",", ":")).encode())
+    cfg = MqttConfig(host="127.0.0.1", port=broker.port, ack_timeout_s=60)
+    t = MqttTransport(cfg, aid, "test")
+    t.start()
+    pub = mqtt.Client(callback_api_version=mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    pub.connect("127.0.0.1", broker.port)
+    pub.loop_start()
+    try:
+        wait_for(lambda: t.connected, 10, "agent connected")
+        time.sleep(0.3)  # its SUBACK
+        ack = f"energy/v1/agents/{aid}/ack"
+        old = {"seq": 0, "result": "accepted", "incarnation": "a" * 16}
+        pub.publish(ack, json.dumps(old), qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            t.pump(spool)
+            time.sleep(0.05)
+        assert spool.seqs() == [0]  # the old sequence's answer was ignored
+        right = {**old, "incarnation": "b" * 16}
+        pub.publish(ack, json.dumps(right), qos=1).wait_for_publish(5)
+        wait_for(lambda: (t.pump(spool), len(spool) == 0)[1], 10, "the right answer")
+    finally:
+        pub.loop_stop()
+        pub.disconnect()
+        t.stop(clean=True)

@@ -60,6 +60,8 @@ class Listener:
                 if self.ack:
                     ack = msg.topic.rsplit("/", 1)[0] + "/ack"
                     answer = {"seq": doc["seq"], "result": "accepted"}
+                    if "incarnation" in doc:
+                        answer["incarnation"] = doc["incarnation"]
                     c.publish(ack, json.dumps(answer), qos=1)
             else:
                 self.status.append(doc)

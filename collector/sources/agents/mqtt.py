@@ -5,9 +5,9 @@ the broker queues reports while this collector restarts, and collectors in the s
 split the load. Acknowledgements are manual (paho `manual_ack`): a PUBACK goes out only once
 the report is in the ledger, so a crash before that makes the broker deliver it again.
 After the commit the collector also answers on the agent's own `<prefix>/<id>/ack` topic
-(`{"seq", "result"}`, with the agent's correlation data): the agent keeps a report until that
-answer comes, so a report a broker or a collector loses is sent again (docs/collector.md,
-"Delivery"). A report naming an agent other than its topic's is rejected (`identity`).
+(`{"seq", "result", "incarnation"}`): the agent keeps a report until that answer comes, so
+a report a broker or a collector loses is sent again (docs/collector.md, "Delivery"). A
+report naming an agent other than its topic's is rejected (`identity`).
 Status topics (`<prefix>/+/status`, retained, the agents' Last Will) are followed without
 sharing, so every collector knows which agents vanished.
 """
@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
-
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from collector.config import MqttIngestConfig
 from collector.metrics import Fleet, Metrics
@@ -84,32 +82,35 @@ class MqttIngest:
         # the topic is the agent's own (the broker's ACL binds it to its credentials)
         parts = msg.topic.split("/")
         sender = parts[-2] if len(parts) >= 2 else ""
-        # the agent's answer goes to its own ack topic only, whatever response topic the
-        # message names: no one can make the collector acknowledge another agent's reports
-        seq = _correlated_seq(msg)
-        ack_topic = f"{self.cfg.topic_prefix}/{sender}/ack" if seq is not None else None
+        # the answer goes to the sender's own ack topic only: no one can make the collector
+        # acknowledge another agent's reports
+        ack_topic = f"{self.cfg.topic_prefix}/{sender}/ack"
+        payload = msg.payload
 
         def done(outcome: Outcome) -> None:
-            if ack_topic is not None:
-                self._answer(ack_topic, seq, outcome)
+            self._answer(ack_topic, payload, outcome)
             # rejected reports are acknowledged too: redelivery would not make them valid
             client.ack(mid, qos)
 
-        self.pipeline.submit(msg.payload, done, sender)
+        self.pipeline.submit(payload, done, sender)
 
-    def _answer(self, topic: str, seq: int | None, outcome: Outcome) -> None:
+    def _answer(self, topic: str, payload: bytes, outcome: Outcome) -> None:
         """Tell the agent its report is committed (or rejected, with the reason): only then
-        does it forget the report."""
-        doc: dict[str, Any] = {"seq": seq, "result": outcome.result}
+        does it forget the report. No MQTT 5 properties: paho packs and parses them in
+        Python at ~50 µs each way, a third of this collector's cost per report."""
+        m = _SEQ.search(payload[:400])
+        if m is None:
+            self.metrics.acks_unsent.inc()  # no seq to name: the agent resends, if it is one
+            return
+        doc = f'{{"seq":{int(m.group(1))},"result":"{outcome.result}"'
+        inc = _INCARNATION.search(payload)
+        if inc is not None:
+            doc += f',"incarnation":"{inc.group(1).decode()}"'
         if outcome.reason:
-            doc["reason"] = outcome.reason
-        if outcome.detail:
-            doc["detail"] = outcome.detail[:200]
-        props = Properties(PacketTypes.PUBLISH)
-        props.CorrelationData = str(seq).encode()
-        info = self.client.publish(
-            topic, json.dumps(doc, separators=(",", ":")), qos=1, properties=props
-        )
+            doc += (
+                "," + json.dumps({"reason": outcome.reason, "detail": outcome.detail or ""})[1:-1]
+            )
+        info = self.client.publish(topic, doc + "}", qos=1)
         if info.rc != 0:
             # not connected: the report is committed; the agent resends after its timeout
             # and gets `duplicate`, which it takes as an acknowledgement
@@ -127,14 +128,6 @@ class MqttIngest:
         self.metrics.agent_status.labels(status).inc()
 
 
-def _correlated_seq(msg: Any) -> int | None:
-    """The seq an agent put in the message's MQTT 5 correlation data (agents that expect an
-    end-to-end acknowledgement do); None for older agents or anything unreadable."""
-    props = getattr(msg, "properties", None)
-    data = getattr(props, "CorrelationData", None) if props is not None else None
-    if not data or len(data) > 20:
-        return None
-    try:
-        return int(bytes(data).decode("ascii"))
-    except (UnicodeDecodeError, ValueError):
-        return None
+# where a report names itself: the agent writes compact JSON with these keys near the top
+_SEQ = re.compile(rb'"seq":\s*([0-9]{1,16})[,}\s]')
+_INCARNATION = re.compile(rb'"incarnation":\s*"([0-9a-f]{8,32})"')
