@@ -10,6 +10,7 @@ say: contiguity, ordering and plausible durations. docs/report-schema.json is ge
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -190,80 +191,121 @@ def _compile(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern)
 
 
-def validate(value: Any, schema: dict[str, Any], path: str = "$") -> None:
-    """Raise ReportError('schema', …) naming the JSON path of the first violation."""
+# In JSON text a control character or a surrogate can only reach a string through an escape
+# (\n, \u0000, \ud800…): a payload without one of these needs no per-string check.
+_SUSPECT_ESCAPE = re.compile(rb"\\(?:[bfnrt]|u00[0-1]|u007[fF]|u00[89]|u[dD][89a-fA-F])")
+
+
+class _Invalid(Exception):
+    """A violation found deep in the document; the path is built only on the way out."""
+
+    def __init__(self, msg: str) -> None:
+        self.msg = msg
+        self.parts: list[str] = []
+
+
+def validate(value: Any, schema: dict[str, Any], path: str = "$", chars: bool = True) -> None:
+    """Raise ReportError('schema', …) naming the JSON path of the first violation.
+    `chars=False` skips the per-string control-character check (the caller showed that the
+    JSON text has no escape that could produce one)."""
+    try:
+        _check(value, schema, chars)
+    except _Invalid as exc:
+        where = path + "".join(reversed(exc.parts))
+        raise ReportError("schema", f"{where}: {exc.msg}") from None
+
+
+def _check(value: Any, schema: dict[str, Any], chars: bool) -> None:
     if "const" in schema and value != schema["const"]:
-        raise ReportError("schema", f"{path}: must be {schema['const']!r}")
+        raise _Invalid(f"must be {schema['const']!r}")
     if "enum" in schema and value not in schema["enum"]:
-        raise ReportError("schema", f"{path}: {value!r} is not one of {schema['enum']}")
+        raise _Invalid(f"{value!r} is not one of {schema['enum']}")
     expected = schema.get("type")
     if expected is not None and not _type_ok(value, expected):
-        raise ReportError("schema", f"{path}: expected {expected}, got {type(value).__name__}")
+        raise _Invalid(f"expected {expected}, got {type(value).__name__}")
     if isinstance(value, str):
         if len(value) > schema.get("maxLength", 1 << 30):
-            raise ReportError("schema", f"{path}: longer than {schema['maxLength']}")
+            raise _Invalid(f"longer than {schema['maxLength']}")
         if len(value) < schema.get("minLength", 0):
-            raise ReportError("schema", f"{path}: shorter than {schema['minLength']}")
-        bad = _BAD_CHARS.search(value)
-        if bad is not None:
-            raise ReportError(
-                "schema", f"{path}: control character or lone surrogate {bad.group()!r}"
-            )
+            raise _Invalid(f"shorter than {schema['minLength']}")
+        if chars:
+            bad = _BAD_CHARS.search(value)
+            if bad is not None:
+                raise _Invalid(f"control character or lone surrogate {bad.group()!r}")
         pattern = schema.get("pattern")
         if pattern is not None:
             rx = _pattern_cache.get(pattern) or _pattern_cache.setdefault(
                 pattern, _compile(pattern)
             )
             if rx.search(value) is None:
-                raise ReportError("schema", f"{path}: {value[:64]!r} has the wrong format")
+                raise _Invalid(f"{value[:64]!r} has the wrong format")
             if schema.get("format") == "date-time":
                 try:
                     parse_time(value)
                 except ValueError:
-                    raise ReportError("schema", f"{path}: {value!r} is not a real date") from None
+                    raise _Invalid(f"{value!r} is not a real date") from None
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ReportError("schema", f"{path}: not a finite number")
+        if value != value or value in (_INF, _NINF):
+            raise _Invalid("not a finite number")
         if "minimum" in schema and value < schema["minimum"]:
-            raise ReportError("schema", f"{path}: {value} is below {schema['minimum']}")
+            raise _Invalid(f"{value} is below {schema['minimum']}")
         if "maximum" in schema and value > schema["maximum"]:
-            raise ReportError("schema", f"{path}: {value} is above {schema['maximum']}")
+            raise _Invalid(f"{value} is above {schema['maximum']}")
     elif isinstance(value, dict):
         props = schema.get("properties", {})
         for key in schema.get("required", ()):
             if key not in value:
-                raise ReportError("schema", f"{path}: missing required field {key!r}")
+                raise _Invalid(f"missing required field {key!r}")
         if len(value) > schema.get("maxProperties", 1 << 30):
-            raise ReportError("schema", f"{path}: more than {schema['maxProperties']} entries")
+            raise _Invalid(f"more than {schema['maxProperties']} entries")
         extra = schema.get("additionalProperties", True)
         for key, item in value.items():
             sub = props.get(key)
-            if sub is None:
-                if extra is False:
-                    raise ReportError("schema", f"{path}: unknown field {key[:64]!r}")
-                if isinstance(extra, dict):
-                    names = schema.get("propertyNames")
-                    if names is not None:
-                        validate(key, names, f"{path}.<key>")
-                    validate(item, extra, f"{path}.{key}")
-            else:
-                validate(item, sub, f"{path}.{key}")
+            try:
+                if sub is None:
+                    if extra is False:
+                        raise _Invalid(f"unknown field {key[:64]!r}")
+                    if isinstance(extra, dict):
+                        names = schema.get("propertyNames")
+                        if names is not None:
+                            try:
+                                _check(key, names, chars)
+                            except _Invalid as exc:
+                                exc.parts.append(".<key>")
+                                raise
+                        _check(item, extra, chars)
+                else:
+                    _check(item, sub, chars)
+            except _Invalid as exc:
+                if not exc.parts or exc.parts[-1] != ".<key>":
+                    exc.parts.append(f".{key}")
+                raise
     elif isinstance(value, list):
         if len(value) > schema.get("maxItems", 1 << 30):
-            raise ReportError("schema", f"{path}: more than {schema['maxItems']} items")
+            raise _Invalid(f"more than {schema['maxItems']} items")
         if len(value) < schema.get("minItems", 0):
-            raise ReportError("schema", f"{path}: fewer than {schema['minItems']} items")
+            raise _Invalid(f"fewer than {schema['minItems']} items")
         items = schema.get("items")
         if items is not None:
             for i, item in enumerate(value):
-                validate(item, items, f"{path}[{i}]")
+                try:
+                    _check(item, items, chars)
+                except _Invalid as exc:
+                    exc.parts.append(f"[{i}]")
+                    raise
+
+
+_INF = float("inf")
+_NINF = float("-inf")
 
 
 # --- typed view of a valid report -------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_time(text: str) -> float:
-    """RFC 3339 UTC timestamp ('…Z') to POSIX seconds."""
+    """RFC 3339 UTC timestamp ('…Z') to POSIX seconds. Cached: validation checks every
+    timestamp is a real date, parsing reads it again, and segments share their boundaries."""
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
@@ -352,7 +394,10 @@ def parse_report(
             raise ReportError("json", "nested too deeply") from None
     else:
         doc = payload
-    validate(doc, REPORT_SCHEMA)
+    # bytes straight off the wire: a control character or surrogate needs an escape in the
+    # JSON text; a str or a dict may hold them raw, so those get every string checked
+    chars = not isinstance(payload, bytes) or _SUSPECT_ESCAPE.search(payload) is not None
+    validate(doc, REPORT_SCHEMA, chars=chars)
     segments = tuple(_segment(s) for s in doc["segments"])
     sent_at = parse_time(doc["sent_at"])
     boot_time = parse_time(doc["boot_time"])

@@ -90,9 +90,10 @@ class MqttTransport(Transport):
 
     Each report is published at QoS 1 on `<prefix>/<agent_id>/report`; the agent subscribes
     to `<prefix>/<agent_id>/ack`. The broker's PUBACK only means the broker has it; the
-    collector publishes `{"seq", "result", "incarnation"}` on the ack topic after its ledger
-    commit. An answer whose incarnation is not the spooled report's is ignored (an answer
-    to the sequence before a lost state must not delete a new report of the same seq). A
+    collector publishes `{"acks": [{"seq", "result", "incarnation"}…]}` on the ack topic
+    after its ledger commit. An answer whose incarnation is not the spooled report's is
+    ignored (an answer to the sequence before a lost state must not delete a new report of
+    the same seq). A
     report with no collector ack `ack_timeout_s` after its PUBACK (a broker that restarted
     and lost it, a collector that died holding it, a PUBACK saying "no matching
     subscribers") is sent again, waiting twice as long each time.
@@ -241,15 +242,20 @@ class MqttTransport(Transport):
             return
         try:
             doc = json.loads(msg.payload)
-            seq = int(doc["seq"])
-            result = str(doc["result"])
-            inc = doc.get("incarnation")
-        except (ValueError, KeyError, TypeError):
+            answers = [
+                (
+                    int(a["seq"]),
+                    str(a["result"]),
+                    str(a.get("reason") or ""),
+                    a["incarnation"] if isinstance(a.get("incarnation"), str) else None,
+                )
+                for a in doc["acks"]
+            ]
+        except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("mqtt: unreadable acknowledgement on %s ignored", msg.topic)
             return
         with self._lock:
-            reason = str(doc.get("reason") or "")
-            self._answers.append((seq, result, reason, inc if isinstance(inc, str) else None))
+            self._answers.extend(answers)
         self.wake.set()
 
     # main thread -----------------------------------------------------------------------------

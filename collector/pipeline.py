@@ -98,6 +98,8 @@ class Pipeline:
         self._stopping = threading.Event()
         self.committed_batches = 0
         self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down, self._stopping)
+        # called once per batch, after every item's `done`
+        self.after_batch: list[Callable[[], None]] = []
 
     def start(self) -> None:
         self._thread.start()
@@ -202,6 +204,11 @@ class Pipeline:
                     done(outcome)
                 except Exception:
                     log.exception("ingest: acknowledgement failed")
+        for hook in self.after_batch:  # e.g. MQTT: one answer per agent for the whole batch
+            try:
+                hook()
+            except Exception:
+                log.exception("ingest: after-batch hook failed")
         return outcomes
 
     def _prepare(

@@ -151,8 +151,8 @@ def test_a_report_naming_another_agent_on_an_agents_topic_is_refused(tmp_path, b
             client_id="forger",
             protocol=mqtt.MQTTv5,
         )
-        client.on_message = lambda cl, u, m: acks[m.topic.split("/")[-2]].append(
-            json.loads(m.payload)
+        client.on_message = lambda cl, u, m: acks[m.topic.split("/")[-2]].extend(
+            json.loads(m.payload)["acks"]
         )
         client.connect("127.0.0.1", broker.port)
         client.loop_start()
@@ -215,14 +215,14 @@ def test_an_answer_about_the_old_incarnation_never_deletes_a_new_report(tmp_path
         time.sleep(0.3)  # its SUBACK
         ack = f"energy/v1/agents/{aid}/ack"
         old = {"seq": 0, "result": "accepted", "incarnation": "a" * 16}
-        pub.publish(ack, json.dumps(old), qos=1).wait_for_publish(5)
+        pub.publish(ack, json.dumps({"acks": [old]}), qos=1).wait_for_publish(5)
         deadline = time.monotonic() + 2
         while time.monotonic() < deadline:
             t.pump(spool)
             time.sleep(0.05)
         assert spool.seqs() == [0]  # the old sequence's answer was ignored
         right = {**old, "incarnation": "b" * 16}
-        pub.publish(ack, json.dumps(right), qos=1).wait_for_publish(5)
+        pub.publish(ack, json.dumps({"acks": [right]}), qos=1).wait_for_publish(5)
         wait_for(lambda: (t.pump(spool), len(spool) == 0)[1], 10, "the right answer")
     finally:
         pub.loop_stop()

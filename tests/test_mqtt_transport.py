@@ -62,7 +62,7 @@ class Listener:
                     answer = {"seq": doc["seq"], "result": "accepted"}
                     if "incarnation" in doc:
                         answer["incarnation"] = doc["incarnation"]
-                    c.publish(ack, json.dumps(answer), qos=1)
+                    c.publish(ack, json.dumps({"acks": [answer]}), qos=1)
             else:
                 self.status.append(doc)
                 self.status_by_agent[msg.topic.split("/")[-2]] = doc
