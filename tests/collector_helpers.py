@@ -68,6 +68,29 @@ def post(target: str, body: bytes, token: str | None = None) -> tuple[int, dict[
         return exc.code, json.loads(exc.read() or b"{}")
 
 
+def mutate(body: bytes | dict, **changes: Any) -> bytes:
+    """A report with some fields replaced: `host__site="x"`, `segments__0__state="off"`."""
+    d = json.loads(body) if isinstance(body, bytes) else json.loads(json.dumps(body))
+    for path, value in changes.items():
+        target = d
+        keys = path.split("__")
+        for k in keys[:-1]:
+            target = target[int(k)] if k.isdigit() else target[k]
+        target[keys[-1]] = value
+    return json.dumps(d).encode()
+
+
+def processed(ledger_url: str) -> int:
+    """Reports the ledger has taken (one row per report key)."""
+    from collector.ledger import Ledger
+
+    led = Ledger(ledger_url)
+    try:
+        return int(led.execute("SELECT COUNT(*) FROM processed")[0][0])
+    finally:
+        led.close()
+
+
 def metric(text: str, name: str, **labels: str) -> float:
     """Sum of a metric's samples in a Prometheus exposition whose labels match."""
     from prometheus_client.parser import text_string_to_metric_families

@@ -13,6 +13,7 @@ from collector_helpers import (
     ledger_seconds,
     make_config,
     metric,
+    mutate,
     post,
     running,
     scrape,
@@ -75,14 +76,7 @@ def corpus(sim) -> list[tuple[str, bytes]]:
     g = good_report(sim)
 
     def variant(**changes) -> bytes:
-        d = json.loads(json.dumps(g))
-        for path, value in changes.items():
-            target = d
-            keys = path.split("__")
-            for k in keys[:-1]:
-                target = target[int(k)] if k.isdigit() else target[k]
-            target[keys[-1]] = value
-        return json.dumps(d).encode()
+        return mutate(g, **changes)
 
     seg = g["segments"][0]
     soon_start = format_time(time.time() + 1800)

@@ -12,6 +12,7 @@ from collector_helpers import (
     config_dict,
     ledger_seconds,
     make_config,
+    processed,
     running,
     wait_for,
 )
@@ -19,14 +20,6 @@ from services import Mosquitto
 
 from collector.ledger import Ledger
 from collector.simulate import SimConfig, Simulation, send_mqtt
-
-
-def processed(ledger_url: str) -> int:
-    led = Ledger(ledger_url)
-    try:
-        return int(led.execute("SELECT COUNT(*) FROM processed")[0][0])
-    finally:
-        led.close()
 
 
 def test_kill_9_mid_stream_loses_and_double_counts_nothing(tmp_path, broker):

@@ -23,6 +23,7 @@ from collector_helpers import (
     assert_matches_truth,
     config_dict,
     ledger_seconds,
+    processed,
     wait_for,
 )
 from services import Mosquitto, require_binary
@@ -107,14 +108,6 @@ def credentials(tmp: Path, agent_ids: list[str]) -> tuple[Path, Path, dict[str, 
     for p in (passwd, acl):
         p.chmod(0o644)
     return passwd, acl, passwords
-
-
-def processed(ledger_url: str) -> int:
-    led = Ledger(ledger_url)
-    try:
-        return int(led.execute("SELECT COUNT(*) FROM processed")[0][0])
-    finally:
-        led.close()
 
 
 class Scenario:

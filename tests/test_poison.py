@@ -8,7 +8,16 @@ import json
 import time
 
 import pytest
-from collector_helpers import make_config, metric, post, running, scrape, url, wait_for
+from collector_helpers import (
+    make_config,
+    metric,
+    mutate,
+    post,
+    running,
+    scrape,
+    url,
+    wait_for,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,17 +45,6 @@ def good_reports(sim, n: int) -> list[bytes]:
                 break
         _CACHE[key] = out
     return _CACHE[key]
-
-
-def mutate(body: bytes, **changes) -> bytes:
-    d = json.loads(body)
-    for path, value in changes.items():
-        target = d
-        keys = path.split("__")
-        for k in keys[:-1]:
-            target = target[int(k)] if k.isdigit() else target[k]
-        target[keys[-1]] = value
-    return json.dumps(d).encode()
 
 
 def bad_cases(sim) -> list[tuple[str, str, bytes]]:

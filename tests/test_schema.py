@@ -140,6 +140,21 @@ json_values = st.recursive(
 )
 
 
+def stricter_on_purpose(exc: ReportError) -> bool:
+    """What the parser refuses although JSON Schema lets it through: control characters and
+    lone surrogates, dates that are not on the calendar, integers written as floats (5.0),
+    and a pattern matched only up to a trailing newline (Python's `$`)."""
+    return any(
+        words in exc.detail
+        for words in (
+            "control character",
+            "not a real date",
+            "expected integer, got float",
+            "\\n' has the wrong format",
+        )
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(path_index=st.integers(0, 40), value=json_values)
 def test_validator_agrees_with_jsonschema_on_mutations(path_index, value):
@@ -162,9 +177,9 @@ def test_validator_agrees_with_jsonschema_on_mutations(path_index, value):
         parse_report(json.dumps(doc))
     except ReportError as exc:
         ours_ok = False
-        assert exc.reason in ("schema", "timeline", "value")
+        assert exc.reason in ("schema", "timeline", "value", "past")
         schema_ok = jsonschema.Draft202012Validator(REPORT_SCHEMA).is_valid(doc)
-        if exc.reason == "schema":
+        if exc.reason == "schema" and not stricter_on_purpose(exc):
             assert not schema_ok, f"we rejected what JSON Schema accepts: {exc}"
     if ours_ok:
         assert jsonschema.Draft202012Validator(REPORT_SCHEMA).is_valid(doc)
