@@ -173,9 +173,17 @@ def load_config(path: str | None) -> AgentConfig:
 
 
 def read_secret(value: str | None, file: str | None, what: str) -> str | None:
+    """A secret from its file (first line) or the inline value. An empty secret is an error:
+    a blank first line must never mean "no authentication"."""
     if file is None:
+        if value is not None and not value.strip():
+            raise ConfigError(f"{what.removesuffix('_file')}: empty")
         return value
     try:
-        return Path(file).read_text(encoding="utf-8").splitlines()[0].strip()
-    except (OSError, IndexError) as exc:
-        raise ConfigError(f"{what}: cannot read {file}: {exc}") from None
+        lines = Path(file).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {file}: {exc.strerror or exc}") from None
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise ConfigError(f"{what}: {file}: the first line is empty")
+    return secret

@@ -43,10 +43,12 @@ from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.energy import Hypervisor, embodied_kg_per_day
 from collector.model.profiles import ProfileBook
 from collector.pipeline import Pipeline, Sink
-from collector.sources.agents.http import IngestServer
 from collector.sources.lorawan.calibration import Calibration, plug_calibration
 from collector.sources.lorawan.processor import LoraProcessor
 from collector.sources.snmp.poller import Poller
+from collector.web.auth import Auth
+from collector.web.routes import build_app
+from collector.web.server import WebServer
 
 log = logging.getLogger("energy_collector")
 
@@ -135,27 +137,26 @@ class Collector:
             cfg.ledger.batch_max,
             cfg.ledger.batch_wait_s,
         )
-        token = read_secret(cfg.http.token, cfg.http.token_file, "http.token_file")
-        tls = (
-            (cfg.http.tls_cert, cfg.http.tls_key)
-            if cfg.http.tls_cert and cfg.http.tls_key
-            else None
+        h = cfg.http
+        auth = Auth(
+            read_secret(h.token, h.token_file, "http.token_file"),
+            read_secret(h.read_token, h.read_token_file, "http.read_token_file"),
         )
-        self.http = IngestServer(
+        web = build_app(
             self.pipeline,
-            cfg.http.listen,
-            cfg.http.port,
-            token,
-            cfg.http.max_body_bytes,
+            auth,
+            h.max_body_bytes,
             self.status,
-            tls,
             routes={
                 "/api/v1/compliance/report": self._report_route,
                 "/api/v1/compliance/rates": self._rates_route,
                 "/api/v1/datacenter/pue": self._pue_route,
                 "/api/v1/datacenter/eu-report": self._eu_route,
             },
+            body_timeout_s=h.body_timeout_s,
         )
+        tls = (h.tls_cert, h.tls_key) if h.tls_cert and h.tls_key else None
+        self.http = WebServer(web, h.listen, h.port, tls, h.max_connections, h.keepalive_s)
         self.lora: LoraProcessor | None = None
         self.lora_mqtt = None
         if cfg.lorawan.enabled:
@@ -376,6 +377,8 @@ class Collector:
             raise ValueError("lang: fr or en")
         rep = self.morning_report(at, lang)
         fmt = query.get("format", "json")
+        if fmt not in ("json", "csv", "text"):
+            raise ValueError("format: json, csv or text")
         if fmt == "csv":
             return 200, to_csv(rep).encode(), "text/csv; charset=utf-8"
         if fmt == "text":
@@ -402,6 +405,8 @@ class Collector:
         """?datacenter=dc1&period=hour|day|month|year&start=YYYY-MM-DD[THH][&room=R]
         [&category=1|2|3] (with room: that zone's partial PUE; category: the ISO/IEC 30134-2
         measurement point of IT energy, default the lowest present)"""
+        if query.get("period", "day") not in ("hour", "day", "month", "year"):
+            raise ValueError("period: hour, day, month or year")
         cat = query.get("category")
         if cat is not None and cat not in ("1", "2", "3"):
             raise ValueError("category: 1 (UPS output), 2 (PDU output) or 3 (IT input)")
@@ -425,6 +430,8 @@ class Collector:
             year = int(query["year"])
         except (KeyError, ValueError):
             raise ValueError("year: YYYY") from None
+        if not 2000 <= year <= 2100:
+            raise ValueError("year: 2000 to 2100")
         rows = eu_report(
             self.ledger, year, list(self.cfg.datacenter_years), self.cfg.ledger.timezone
         )
@@ -437,7 +444,10 @@ class Collector:
             last = date.fromisoformat(query.get("to", query["from"])).isoformat()
         except (KeyError, ValueError):
             raise ValueError("from (and to): YYYY-MM-DD") from None
-        rows = rates_between(self.ledger, self.rules(), first, last, query.get("by", "site"))
+        by = query.get("by", "site")
+        if by not in ("site", "department"):
+            raise ValueError("by: site or department")
+        rows = rates_between(self.ledger, self.rules(), first, last, by)
         return (
             200,
             json.dumps({"from": first, "to": last, "rates": rows}).encode(),

@@ -52,10 +52,34 @@ class HttpConfig:
         "no authentication (loopback only).",
         secret=True,
     )
-    token_file: str | None = opt(None, "File holding the bearer token.")
-    max_body_bytes: int = opt(262144, "Larger request bodies are refused (413).", minimum=1024)
+    token_file: str | None = opt(None, "File holding the bearer token (first line; blank: error).")
+    read_token: str | None = opt(
+        None,
+        "Bearer token for reads: the JSON API and /metrics (prefer read_token_file). Unset: "
+        "reads are open (loopback only). Give Prometheus `authorization: {credentials_file}`.",
+        secret=True,
+    )
+    read_token_file: str | None = opt(None, "File holding the read token (first line).")
+    max_body_bytes: int = opt(
+        262144, "Larger request bodies are refused (413), whatever they declare.", minimum=1024
+    )
+    body_timeout_s: float = opt(
+        20.0, "A request body must arrive within this (408 otherwise).", minimum=0.5
+    )
+    max_connections: int = opt(
+        512, "Connections and requests served at once; more are answered 503.", minimum=8
+    )
+    keepalive_s: float = opt(15.0, "Idle keep-alive connections are closed after this.", minimum=1)
     tls_cert: str | None = opt(None, "PEM certificate: serve HTTPS.")
     tls_key: str | None = opt(None, "PEM private key for tls_cert.")
+    allow_insecure: bool = opt(
+        False,
+        "Allow listening beyond loopback without TLS, an ingest token and a read token "
+        "(check-config refuses it otherwise).",
+    )
+
+    def loopback(self) -> bool:
+        return self.listen in ("127.0.0.1", "::1", "localhost") or self.listen.startswith("127.")
 
 
 @dataclass
@@ -540,6 +564,22 @@ class CollectorConfig:
     def validate(self) -> None:
         if bool(self.http.tls_cert) != bool(self.http.tls_key):
             raise ValueError("http.tls_key: tls_cert and tls_key go together")
+        h = self.http
+        if not h.loopback() and not h.allow_insecure:
+            missing = [
+                what
+                for what, ok in (
+                    ("TLS (tls_cert, tls_key)", h.tls_cert),
+                    ("an ingest token (token_file)", h.token or h.token_file),
+                    ("a read token (read_token_file)", h.read_token or h.read_token_file),
+                )
+                if not ok
+            ]
+            if missing:
+                raise ValueError(
+                    f"http.listen: {h.listen} is reachable beyond this machine without "
+                    f"{', '.join(missing)}; add them or set http.allow_insecure: true"
+                )
         if not (
             self.ledger.url.startswith("sqlite:")
             or self.ledger.url.startswith(("postgresql://", "postgres://"))

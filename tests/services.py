@@ -352,7 +352,13 @@ class VictoriaMetrics:
 class Prometheus:
     """A throw-away Prometheus scraping the given targets every second."""
 
-    def __init__(self, workdir: Path, targets: list[str], rule_files: list[Path] = ()) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        targets: list[str],
+        rule_files: list[Path] = (),
+        credentials_file: Path | None = None,
+    ) -> None:
         self.binary = require_binary("prometheus")
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -362,7 +368,14 @@ class Prometheus:
         conf.write_text(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
             + (f"rule_files:\n{rules}" if rules else "")
-            + "scrape_configs:\n  - job_name: energy-collector\n    static_configs:\n"
+            + "scrape_configs:\n  - job_name: energy-collector\n"
+            + (
+                "    authorization:\n      type: Bearer\n"
+                f"      credentials_file: {credentials_file}\n"
+                if credentials_file
+                else ""
+            )
+            + "    static_configs:\n"
             + f"      - targets: {targets!r}\n"
         )
         self.conf = conf

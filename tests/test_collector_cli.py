@@ -75,3 +75,23 @@ def test_status_without_collector_says_so(tmp_path):
     p.write_text("http: {port: 9}\n")
     done = cli("status", "-c", str(p))
     assert done.returncode == 1 and "no collector answering" in done.stderr
+
+
+def test_shipped_production_configs_take_every_secret_from_a_file():
+    """Passwords, tokens, communities and SNMPv3 keys in a config file end up in backups and
+    tickets: the production examples name files (or the environment) instead."""
+    import yaml
+
+    secret_keys = {"password", "token", "read_token", "community", "auth_key", "priv_key"}
+
+    def walk(node, where):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                assert k not in secret_keys, f"{where}.{k}: inline secret"
+                walk(v, f"{where}.{k}")
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, f"{where}[{i}]")
+
+    for name in ("collector.example.yaml", "agent.example.yaml"):
+        walk(yaml.safe_load((ROOT / "configs" / name).read_text()), name)

@@ -156,7 +156,7 @@ def test_a_ledger_that_is_down_holds_the_batch_and_loses_nothing(
     everything commits."""
     import psycopg
 
-    from collector.sources.agents import http
+    from collector.web import routes as http
 
     monkeypatch.setattr(http, "WAIT_FOR_LEDGER_S", 1.0)
 
