@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from agent.schema import Limits, ReportError, parse_report
 from collector.accounting import Accountant, Figure
@@ -98,6 +99,7 @@ class Pipeline:
         self._stopping = threading.Event()
         self.committed_batches = 0
         self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down, self._stopping)
+        self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         # called once per batch, after every item's `done`
         self.after_batch: list[Callable[[], None]] = []
 
@@ -259,10 +261,14 @@ class Pipeline:
         e = batch.entity
         m = self.metrics
         site, dept = m.site(e.site or ""), m.department(e.department or "")
+        children = self._children  # labelled children, looked up once (labels are bounded)
         for f in figures:
-            labels = (site, dept, e.kind, f.provenance)
-            m.energy.labels(*labels).inc(f.energy.wh)
-            m.co2e.labels(*labels).inc(f.kgco2e)
+            key = (site, dept, e.kind, f.provenance)
+            pair = children.get(key)
+            if pair is None:
+                pair = children[key] = (m.energy.labels(*key), m.co2e.labels(*key))
+            pair[0].inc(f.energy.wh)
+            pair[1].inc(f.kgco2e)
         m.lag.observe(max(now - batch.sent_at, 0.0))
         for p in acc.periods:
             if p.wasted_wh:
