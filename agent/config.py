@@ -80,6 +80,15 @@ class HttpConfig:
     timeout_s: float = opt(10.0, "Request timeout in seconds.", minimum=0.5, maximum=300)
     ca_file: str | None = opt(None, "CA bundle for https:// URLs (system store if unset).")
     insecure: bool = opt(False, "Skip certificate verification (testing only).")
+    enrolment_secret_file: str | None = opt(
+        None,
+        "File holding the site enrolment secret (the installer drops it): on first start the "
+        "agent trades it for a token of its own, kept in `<state_dir>/credentials.json` (0600), "
+        "and uses that from then on. Takes precedence over token/token_file.",
+    )
+    enrolment_url: str | None = opt(
+        None, "Enrolment endpoint; default: `url` with `/reports` replaced by `/enrol`."
+    )
 
 
 @dataclass

@@ -18,12 +18,14 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
 import ssl
 import sys
 import threading
 import time
 from collections import deque
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent.config import AgentConfig, HttpConfig, MqttConfig, TlsConfig, read_secret
@@ -341,13 +343,85 @@ class MqttTransport(Transport):
 
 
 class HttpTransport(Transport):
-    def __init__(self, cfg: HttpConfig) -> None:
+    def __init__(
+        self,
+        cfg: HttpConfig,
+        state_dir: Path | None = None,
+        agent_id: str | None = None,
+        hostname: str = "",
+    ) -> None:
         super().__init__()
         self.cfg = cfg
-        self.token = read_secret(cfg.token, cfg.token_file, "http.token_file")
+        self.state_dir = state_dir
+        self.agent_id = agent_id
+        self.hostname = hostname
         self._ctx = _ssl_context(cfg) if cfg.url.startswith("https:") else None
         self._backoff = 0.0
         self._retry_at = 0.0
+        self.token: str | None = None
+        self._enrolment_secret: str | None = None
+        if cfg.enrolment_secret_file:
+            self.token = self._saved_token()
+            if self.token is None:
+                self._enrolment_secret = read_secret(
+                    None, cfg.enrolment_secret_file, "http.enrolment_secret_file"
+                )
+        else:
+            self.token = read_secret(cfg.token, cfg.token_file, "http.token_file")
+
+    # -- enrolment -------------------------------------------------------------------------
+    def _credentials_path(self) -> Path | None:
+        return self.state_dir / "credentials.json" if self.state_dir else None
+
+    def _saved_token(self) -> str | None:
+        path = self._credentials_path()
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8")) if path else None
+        except (OSError, ValueError):
+            return None
+        if isinstance(doc, dict) and doc.get("agent_id") == self.agent_id:
+            token = doc.get("http_token")
+            return token if isinstance(token, str) and token else None
+        return None
+
+    def _enrol(self) -> bool:
+        """Trade the site secret for this agent's own token, once; False: retry later."""
+        import urllib.error
+        import urllib.request
+
+        url = self.cfg.enrolment_url or self.cfg.url.replace("/reports", "/enrol")
+        body = json.dumps({"agent_id": self.agent_id, "hostname": self.hostname}).encode()
+        req = urllib.request.Request(url, data=body, method="POST")
+        req.add_header("Content-Type", "application/json")
+        req.add_header("Authorization", f"Bearer {self._enrolment_secret}")
+        try:
+            with urllib.request.urlopen(req, timeout=self.cfg.timeout_s, context=self._ctx) as r:
+                doc = json.loads(r.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read(300).decode(errors="replace")
+            self._fail(f"enrolment refused: HTTP {exc.code} {detail}")
+            return False
+        except (OSError, ValueError) as exc:
+            self._fail(f"enrolment: {getattr(exc, 'reason', exc)}")
+            return False
+        token = doc.get("token") if isinstance(doc, dict) else None
+        if not isinstance(token, str) or not token:
+            self._fail("enrolment: no token in the answer")
+            return False
+        path = self._credentials_path()
+        if path is not None:
+            tmp = path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(fd, json.dumps({"agent_id": self.agent_id, "http_token": token}).encode())
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        self.token = token
+        self._enrolment_secret = None
+        log.info("http: enrolled as %s; token kept in %s", self.agent_id, path)
+        return True
 
     def pump(self, spool: Spool) -> bool:
         import urllib.error
@@ -355,6 +429,8 @@ class HttpTransport(Transport):
 
         if time.monotonic() < self._retry_at:
             return False
+        if self._enrolment_secret is not None and not self._enrol():
+            return False  # not enrolled yet: everything stays spooled
         moved = False
         for seq in spool.seqs():
             data = spool.read(seq)
@@ -413,5 +489,7 @@ def make_transport(cfg: AgentConfig, agent_id: str, version: str) -> Transport:
     if cfg.transport == "mqtt":
         return MqttTransport(cfg.mqtt, agent_id, version)
     if cfg.transport == "http":
-        return HttpTransport(cfg.http)
+        import socket
+
+        return HttpTransport(cfg.http, cfg.state_path, agent_id, socket.gethostname())
     return StdoutTransport()

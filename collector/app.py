@@ -47,6 +47,7 @@ from collector.sources.lorawan.calibration import Calibration, plug_calibration
 from collector.sources.lorawan.processor import LoraProcessor
 from collector.sources.snmp.poller import Poller
 from collector.web.auth import Auth
+from collector.web.enrolment import Credentials
 from collector.web.routes import build_app
 from collector.web.server import WebServer
 
@@ -142,6 +143,22 @@ class Collector:
             read_secret(h.token, h.token_file, "http.token_file"),
             read_secret(h.read_token, h.read_token_file, "http.read_token_file"),
         )
+        en = cfg.enrolment
+        self.credentials = Credentials(
+            self.ledger,
+            [
+                x
+                for x in (
+                    read_secret(None, en.secret_file, "enrolment.secret_file")
+                    if en.secret_file
+                    else None,
+                    read_secret(None, en.previous_secret_file, "enrolment.previous_secret_file")
+                    if en.previous_secret_file
+                    else None,
+                )
+                if x
+            ],
+        )
         web = build_app(
             self.pipeline,
             auth,
@@ -154,6 +171,7 @@ class Collector:
                 "/api/v1/datacenter/eu-report": self._eu_route,
             },
             body_timeout_s=h.body_timeout_s,
+            credentials=self.credentials,
         )
         tls = (h.tls_cert, h.tls_key) if h.tls_cert and h.tls_key else None
         self.http = WebServer(web, h.listen, h.port, tls, h.max_connections, h.keepalive_s)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -111,6 +112,34 @@ def cmd_import_readings(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_agents(args: argparse.Namespace) -> int:
+    """Enrolled agents: list, revoke one (refused from now on, within 30 s on every
+    collector), reset one (its id may enrol again: a PC restored with its old state)."""
+    from collector.ledger import Ledger
+    from collector.web import enrolment
+
+    cfg = load_config(_config_path(args.config))
+    ledger = Ledger(cfg.ledger.url)
+    try:
+        if args.action == "list":
+            for agent_id, host, enrolled, revoked in enrolment.listing(ledger):
+                when = time.strftime("%Y-%m-%d %H:%M", time.localtime(enrolled))
+                state = "revoked" if revoked is not None else "active"
+                print(f"{agent_id}  {state:<8} {when}  {host}")
+            return 0
+        if not args.agent_id:
+            print(f"energy-collector agents {args.action}: give an agent id", file=sys.stderr)
+            return 2
+        fn = enrolment.revoke if args.action == "revoke" else enrolment.reset
+        if not fn(ledger, args.agent_id):
+            print(f"agent {args.agent_id}: not enrolled (or already revoked)", file=sys.stderr)
+            return 1
+        print(f"agent {args.agent_id}: {args.action} done")
+        return 0
+    finally:
+        ledger.close()
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from collector.simulate import main as simulate
 
@@ -130,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             cmd_import_readings,
             "import manual energy readings (utility bills) from CSV files",
         ),
+        ("agents", cmd_agents, "enrolled agents: list, revoke ID, reset ID"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument(
@@ -144,6 +174,9 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--url", help="status URL (default from the config)")
         if name == "import-readings":
             p.add_argument("files", nargs="+", help="CSV: meter,datacenter,role,start,end,kwh")
+        if name == "agents":
+            p.add_argument("action", choices=("list", "revoke", "reset"))
+            p.add_argument("agent_id", nargs="?", help="the agent (revoke, reset)")
     p = sub.add_parser("simulate", help="drive simulated agents against a collector")
     p.add_argument("--agents", type=int, default=50)
     p.add_argument("--days", type=int, default=1)

@@ -83,6 +83,18 @@ class HttpConfig:
 
 
 @dataclass
+class EnrolmentConfig:
+    secret_file: str | None = opt(
+        None,
+        "File holding the site enrolment secret agents present once to get their own token "
+        "(POST /api/v1/enrol). Unset: enrolment is off.",
+    )
+    previous_secret_file: str | None = opt(
+        None, "The secret being rotated out, still accepted until this is removed."
+    )
+
+
+@dataclass
 class MqttIngestConfig:
     enabled: bool = opt(False, "Subscribe to agent reports on an MQTT broker.")
     host: str = opt("localhost", "Broker host.")
@@ -554,6 +566,9 @@ class CollectorConfig:
     carbon: CarbonConfig = section(CarbonConfig, "Carbon intensity.")
     validation: ValidationConfig = section(ValidationConfig, "Report validation.")
     labels: LabelsConfig = section(LabelsConfig, "Bounds on label values taken from reports.")
+    enrolment: EnrolmentConfig = section(
+        EnrolmentConfig, "Agent enrolment: one token per agent, bound to its id."
+    )
     compliance: ComplianceConfig = section(ComplianceConfig, "Off-hours sleep compliance.")
     lorawan: LorawanConfig = section(LorawanConfig, "LoRaWAN meters and gateways.")
     snmp: SnmpConfig = section(SnmpConfig, "SNMP polling of PDUs, UPSes, network gear.")
@@ -570,7 +585,10 @@ class CollectorConfig:
                 what
                 for what, ok in (
                     ("TLS (tls_cert, tls_key)", h.tls_cert),
-                    ("an ingest token (token_file)", h.token or h.token_file),
+                    (
+                        "an ingest token (token_file) or enrolment (enrolment.secret_file)",
+                        h.token or h.token_file or self.enrolment.secret_file,
+                    ),
                     ("a read token (read_token_file)", h.read_token or h.read_token_file),
                 )
                 if not ok

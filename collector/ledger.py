@@ -140,6 +140,15 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "CREATE TABLE ledger_probe (id INTEGER PRIMARY KEY, at DOUBLE PRECISION NOT NULL)",
         ],
     ),
+    (
+        8,
+        [
+            # one bearer token per agent (its SHA-256 only), bound to the agent id
+            """CREATE TABLE agent_credentials (
+            agent_id TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL UNIQUE, hostname TEXT,
+            enrolled_at DOUBLE PRECISION NOT NULL, revoked_at DOUBLE PRECISION)""",
+        ],
+    ),
 ]
 
 
@@ -242,6 +251,20 @@ class Ledger:
             if self.postgres:
                 self.conn.commit()
             return [tuple(r) for r in rows]
+
+    def write(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one write in its own transaction; returns the rows it touched."""
+        with self._lock:
+            cur = self.conn.cursor()
+            self._begin()
+            try:
+                cur.execute(self._sql(sql), tuple(params))
+                n = cur.rowcount
+                self._commit()
+            except Exception:
+                self._rollback()
+                raise
+            return int(n)
 
     def close(self) -> None:
         with self._lock:

@@ -20,10 +20,12 @@ READ = "r3ad"
 def api(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("openapi")
     (tmp / "read").write_text(READ + "\n")
+    # the enrolment secret is the read token here, so that generated enrolments succeed too
     cfg = make_config(
         tmp,
         http={"read_token_file": str(tmp / "read")},
         compliance={"enabled": True},
+        enrolment={"secret_file": str(tmp / "read")},
     )
     with running(cfg) as c:
         yield f"http://127.0.0.1:{c.http.port}"

@@ -15,6 +15,15 @@ class Auth:
     def may_write(self, header: str | None) -> bool:
         return self._write is None or _same(header, self._write)
 
+    def shared_write(self, header: str | None) -> bool:
+        """The shared ingest token (http.token_file): posts for any agent id. For labs and
+        migrations; enrolled agents each have their own (collector/web/enrolment.py)."""
+        return self._write is not None and _same(header, self._write)
+
+    @property
+    def open_write(self) -> bool:
+        return self._write is None
+
     def may_read(self, header: str | None) -> bool:
         return self._read is None or _same(header, self._read)
 

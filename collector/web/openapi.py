@@ -74,6 +74,11 @@ SPEC: dict[str, Any] = {
         "securitySchemes": {
             "ingest": {"type": "http", "scheme": "bearer", "description": "http.token_file"},
             "read": {"type": "http", "scheme": "bearer", "description": "http.read_token_file"},
+            "enrolment": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "enrolment.secret_file",
+            },
         },
         "schemas": {"Report": REPORT_SCHEMA},
     },
@@ -124,6 +129,51 @@ SPEC: dict[str, Any] = {
                         "content": _JSON_OBJECT,
                     },
                     "503": _error("Not committed in time (ledger down or long queue): retry."),
+                },
+            }
+        },
+        "/api/v1/enrol": {
+            "post": {
+                "summary": "An agent's first call: the site enrolment secret for its own token.",
+                "security": [{"enrolment": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["agent_id", "hostname"],
+                                "properties": {
+                                    "agent_id": REPORT_SCHEMA["properties"]["agent_id"],
+                                    "hostname": REPORT_SCHEMA["properties"]["host"]["properties"][
+                                        "hostname"
+                                    ],
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "201": {
+                        "description": "The agent's token (shown once; the ledger keeps a hash).",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["agent_id", "token"],
+                                    "properties": {
+                                        "agent_id": {"type": "string"},
+                                        "token": {"type": "string"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _error("The body is not {agent_id, hostname}."),
+                    "401": _error("Missing or wrong enrolment secret."),
+                    "403": _error("This agent id is revoked."),
+                    "404": _error("Enrolment is not configured."),
+                    "409": _error("This agent id is already enrolled (ops can reset it)."),
                 },
             }
         },

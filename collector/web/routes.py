@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from collector.pipeline import Outcome, Pipeline
 from collector.web.auth import Auth
+from collector.web.enrolment import Credentials, EnrolmentError
 from collector.web.openapi import SPEC
 
 # extra GET routes: query parameters → (status code, body, content type)
@@ -46,6 +47,7 @@ def build_app(
     status: Callable[[], dict[str, Any]],
     routes: dict[str, ApiRoute] | None = None,
     body_timeout_s: float = 20.0,
+    credentials: Credentials | None = None,
 ) -> Starlette:
     metrics = pipeline.metrics
 
@@ -66,9 +68,45 @@ def build_app(
         await asyncio.wait_for(consume(), body_timeout_s)
         return bytes(body)
 
+    async def writer(request: Request) -> tuple[Response | None, str | None]:
+        """Who is posting: (a refusal, or None; the agent id the token is bound to, or None
+        for the shared ingest token and an open loopback collector)."""
+        header = request.headers.get("authorization")
+        if auth.shared_write(header):
+            return None, None
+        token = _bearer(header)
+        if token and credentials is not None:
+            cred = await run_in_threadpool(credentials.lookup, token)
+            if cred is not None:
+                if cred.revoked:
+                    return JSONResponse({"error": f"agent {cred.agent_id} is revoked"}, 403), None
+                return None, cred.agent_id
+        if auth.open_write and not (credentials is not None and credentials.enabled):
+            return None, None  # no authentication configured at all (loopback only)
+        return JSONResponse({"error": "missing or wrong bearer token"}, 401), None
+
+    async def enrol(request: Request) -> Response:
+        if credentials is None or not credentials.enabled:
+            return JSONResponse({"error": "enrolment is not configured"}, 404)
+        if not credentials.is_site_secret(_bearer(request.headers.get("authorization")) or ""):
+            return JSONResponse({"error": "missing or wrong enrolment secret"}, 401)
+        try:
+            doc = json.loads(await read_body(request))
+            agent_id, hostname = doc["agent_id"], doc.get("hostname", "")
+            if not isinstance(agent_id, str) or not isinstance(hostname, str):
+                raise TypeError
+        except (_TooLarge, asyncio.TimeoutError, ValueError, KeyError, TypeError):
+            return JSONResponse({"error": 'body: {"agent_id": UUID, "hostname": name}'}, 400)
+        try:
+            token = await run_in_threadpool(credentials.enrol, agent_id, hostname)
+        except EnrolmentError as exc:
+            return JSONResponse({"error": str(exc)}, exc.code)
+        return JSONResponse({"agent_id": agent_id, "token": token}, 201)
+
     async def ingest(request: Request) -> Response:
-        if not auth.may_write(request.headers.get("authorization")):
-            return JSONResponse({"error": "missing or wrong bearer token"}, 401)
+        refusal, sender = await writer(request)
+        if refusal is not None:
+            return refusal
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > max_body:
             return rejected("oversized", f"{declared} bytes > {max_body}", 413)
@@ -84,7 +122,7 @@ def build_app(
         def finished(outcome: Outcome) -> None:  # on the ingest thread
             loop.call_soon_threadsafe(_settle, answer, outcome)
 
-        pipeline.submit(body, finished)
+        pipeline.submit(body, finished, sender)
         try:
             o = await asyncio.wait_for(asyncio.shield(answer), WAIT_FOR_LEDGER_S)
         except asyncio.TimeoutError:
@@ -134,6 +172,7 @@ def build_app(
     table = [
         Route("/api/v1/reports", ingest, methods=["POST"]),
         Route("/api/v1/openapi.json", openapi, methods=["GET"]),
+        Route("/api/v1/enrol", enrol, methods=["POST"]),
         Route("/metrics", reader(metrics_route), methods=["GET"]),
         Route("/api/v1/status", reader(status_route), methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
@@ -149,6 +188,12 @@ def build_app(
         return JSONResponse({"error": "method not allowed"}, 405, getattr(exc, "headers", None))
 
     return Starlette(routes=table, exception_handlers={404: not_found, 405: not_allowed})
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
 
 
 def _settle(fut: asyncio.Future[Outcome], outcome: Outcome) -> None:
