@@ -67,6 +67,15 @@ class MqttConfig:
     ack_timeout_max_s: float = opt(
         900.0, "Longest wait for the collector's acknowledgement before a resend.", minimum=1
     )
+    enrolment_secret_file: str | None = opt(
+        None,
+        "File holding the site enrolment secret: on first start the agent trades it (at "
+        "enrolment_url) for MQTT credentials of its own, scoped to its topics, kept in "
+        "`<state_dir>/credentials.json` (0600). Takes precedence over username/password.",
+    )
+    enrolment_url: str | None = opt(
+        None, "The collector's enrolment endpoint, e.g. https://collector:8750/api/v1/enrol."
+    )
     tls: TlsConfig = section(TlsConfig, "TLS for the broker connection.")
 
 
@@ -171,6 +180,8 @@ class AgentConfig:
             raise ValueError("idle_poll_interval_s: must be shorter than idle_threshold_s")
         if self.mqtt.password and self.mqtt.password_file:
             raise ValueError("mqtt.password_file: set either password or password_file")
+        if self.mqtt.enrolment_secret_file and not self.mqtt.enrolment_url:
+            raise ValueError("mqtt.enrolment_url: needed with mqtt.enrolment_secret_file")
 
     @property
     def state_path(self) -> Path:

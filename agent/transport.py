@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
 import ssl
 import sys
@@ -28,6 +27,7 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agent import enrolment
 from agent.config import AgentConfig, HttpConfig, MqttConfig, TlsConfig, read_secret
 from agent.spool import Spool
 
@@ -103,7 +103,14 @@ class MqttTransport(Transport):
 
     SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our session (and QoS 1 state) this long
 
-    def __init__(self, cfg: MqttConfig, agent_id: str, version: str) -> None:
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        agent_id: str,
+        version: str,
+        state_dir: Path | None = None,
+        hostname: str = "",
+    ) -> None:
         super().__init__()
         import paho.mqtt.client as mqtt
 
@@ -134,8 +141,22 @@ class MqttTransport(Transport):
         client.max_inflight_messages_set(cfg.max_inflight)
         client.max_queued_messages_set(0)
         client.reconnect_delay_set(min_delay=1, max_delay=int(cfg.reconnect_max_s))
-        password = read_secret(cfg.password, cfg.password_file, "mqtt.password_file")
-        if cfg.username:
+        self.state_dir = state_dir
+        self.hostname = hostname
+        self._enrolment_secret: str | None = None
+        self._enrol_retry_at = 0.0
+        self._enrol_backoff = 0.0
+        self._started = False
+        creds = enrolment.load(state_dir, agent_id) if cfg.enrolment_secret_file else None
+        if cfg.enrolment_secret_file and not (creds and creds.get("mqtt")):
+            self._enrolment_secret = read_secret(
+                None, cfg.enrolment_secret_file, "mqtt.enrolment_secret_file"
+            )
+        if creds and isinstance(creds.get("mqtt"), dict):
+            # the credentials enrolment gave: this agent's own, scoped to its topics
+            client.username_pw_set(creds["mqtt"]["username"], creds["mqtt"]["password"])
+        elif cfg.username:
+            password = read_secret(cfg.password, cfg.password_file, "mqtt.password_file")
             # `{agent_id}` lets one config serve a fleet whose broker ACL uses %u
             client.username_pw_set(cfg.username.replace("{agent_id}", agent_id), password)
         if cfg.tls.enabled:
@@ -158,9 +179,39 @@ class MqttTransport(Transport):
         return json.dumps(doc, separators=(",", ":")).encode()
 
     def start(self) -> None:
+        if self._enrolment_secret is not None and not self._enrol():
+            return  # pump() tries again; reports stay spooled meanwhile
+        self._connect()
+
+    def _enrol(self) -> bool:
+        if time.monotonic() < self._enrol_retry_at:
+            return False
+        url = self.cfg.enrolment_url or ""
+        ctx = _ssl_context(self.cfg.tls) if url.startswith("https:") else None
+        try:
+            doc = enrolment.enrol(
+                url, self._enrolment_secret or "", self.agent_id, self.hostname, ctx, 10.0
+            )
+        except enrolment.EnrolmentFailed as exc:
+            self._enrol_backoff = min(max(self._enrol_backoff * 2, 5.0), 600.0)
+            self._enrol_retry_at = time.monotonic() + self._enrol_backoff
+            log.warning("mqtt: enrolment failed (%s); retrying in %.0f s", exc, self._enrol_backoff)
+            return False
+        mq = doc.get("mqtt")
+        if not isinstance(mq, dict):
+            log.error("mqtt: enrolled, but the collector gave no MQTT credentials (dynsec off?)")
+        else:
+            self.client.username_pw_set(mq["username"], mq["password"])
+        enrolment.save(self.state_dir, doc)
+        self._enrolment_secret = None
+        log.info("mqtt: enrolled as %s; credentials kept in %s", self.agent_id, self.state_dir)
+        return True
+
+    def _connect(self) -> None:
         from paho.mqtt.packettypes import PacketTypes
         from paho.mqtt.properties import Properties
 
+        self._started = True
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self.SESSION_EXPIRY_S
         self.client.connect_async(
@@ -271,6 +322,10 @@ class MqttTransport(Transport):
             return len(self._queued) + len(self._awaiting)
 
     def pump(self, spool: Spool) -> bool:
+        if not self._started:
+            if self._enrolment_secret is None or self._enrol():
+                self._connect()
+            return False
         moved = False
         now = time.monotonic()
         while True:
@@ -332,6 +387,8 @@ class MqttTransport(Transport):
         return moved
 
     def stop(self, clean: bool) -> None:
+        if not self._started:
+            return
         if self._connected:
             info = self.client.publish(
                 self.status_topic, self._status(False, clean=clean), qos=1, retain=True
@@ -369,58 +426,30 @@ class HttpTransport(Transport):
         else:
             self.token = read_secret(cfg.token, cfg.token_file, "http.token_file")
 
-    # -- enrolment -------------------------------------------------------------------------
-    def _credentials_path(self) -> Path | None:
-        return self.state_dir / "credentials.json" if self.state_dir else None
-
     def _saved_token(self) -> str | None:
-        path = self._credentials_path()
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8")) if path else None
-        except (OSError, ValueError):
-            return None
-        if isinstance(doc, dict) and doc.get("agent_id") == self.agent_id:
-            token = doc.get("http_token")
-            return token if isinstance(token, str) and token else None
-        return None
+        doc = enrolment.load(self.state_dir, self.agent_id or "")
+        token = doc.get("token") if doc else None
+        return token if isinstance(token, str) and token else None
 
     def _enrol(self) -> bool:
         """Trade the site secret for this agent's own token, once; False: retry later."""
-        import urllib.error
-        import urllib.request
-
         url = self.cfg.enrolment_url or self.cfg.url.replace("/reports", "/enrol")
-        body = json.dumps({"agent_id": self.agent_id, "hostname": self.hostname}).encode()
-        req = urllib.request.Request(url, data=body, method="POST")
-        req.add_header("Content-Type", "application/json")
-        req.add_header("Authorization", f"Bearer {self._enrolment_secret}")
         try:
-            with urllib.request.urlopen(req, timeout=self.cfg.timeout_s, context=self._ctx) as r:
-                doc = json.loads(r.read())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(300).decode(errors="replace")
-            self._fail(f"enrolment refused: HTTP {exc.code} {detail}")
+            doc = enrolment.enrol(
+                url,
+                self._enrolment_secret or "",
+                self.agent_id or "",
+                self.hostname,
+                self._ctx,
+                self.cfg.timeout_s,
+            )
+        except enrolment.EnrolmentFailed as exc:
+            self._fail(f"enrolment refused or failed: {exc}")
             return False
-        except (OSError, ValueError) as exc:
-            self._fail(f"enrolment: {getattr(exc, 'reason', exc)}")
-            return False
-        token = doc.get("token") if isinstance(doc, dict) else None
-        if not isinstance(token, str) or not token:
-            self._fail("enrolment: no token in the answer")
-            return False
-        path = self._credentials_path()
-        if path is not None:
-            tmp = path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                os.write(fd, json.dumps({"agent_id": self.agent_id, "http_token": token}).encode())
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, path)
-        self.token = token
+        enrolment.save(self.state_dir, doc)
+        self.token = doc["token"]
         self._enrolment_secret = None
-        log.info("http: enrolled as %s; token kept in %s", self.agent_id, path)
+        log.info("http: enrolled as %s; credentials kept in %s", self.agent_id, self.state_dir)
         return True
 
     def pump(self, spool: Spool) -> bool:
@@ -486,10 +515,10 @@ def _incarnation(report: bytes) -> str | None:
 
 
 def make_transport(cfg: AgentConfig, agent_id: str, version: str) -> Transport:
-    if cfg.transport == "mqtt":
-        return MqttTransport(cfg.mqtt, agent_id, version)
-    if cfg.transport == "http":
-        import socket
+    import socket
 
+    if cfg.transport == "mqtt":
+        return MqttTransport(cfg.mqtt, agent_id, version, cfg.state_path, socket.gethostname())
+    if cfg.transport == "http":
         return HttpTransport(cfg.http, cfg.state_path, agent_id, socket.gethostname())
     return StdoutTransport()

@@ -47,7 +47,7 @@ from collector.sources.lorawan.calibration import Calibration, plug_calibration
 from collector.sources.lorawan.processor import LoraProcessor
 from collector.sources.snmp.poller import Poller
 from collector.web.auth import Auth
-from collector.web.enrolment import Credentials
+from collector.web.enrolment import Credentials, dynsec_for
 from collector.web.routes import build_app
 from collector.web.server import WebServer
 
@@ -158,6 +158,7 @@ class Collector:
                 )
                 if x
             ],
+            dynsec_for(cfg),
         )
         web = build_app(
             self.pipeline,

@@ -131,7 +131,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
             print(f"energy-collector agents {args.action}: give an agent id", file=sys.stderr)
             return 2
         fn = enrolment.revoke if args.action == "revoke" else enrolment.reset
-        if not fn(ledger, args.agent_id):
+        if not fn(ledger, args.agent_id, enrolment.dynsec_for(cfg)):
             print(f"agent {args.agent_id}: not enrolled (or already revoked)", file=sys.stderr)
             return 1
         print(f"agent {args.agent_id}: {args.action} done")

@@ -83,6 +83,20 @@ class HttpConfig:
 
 
 @dataclass
+class DynsecConfig:
+    enabled: bool = opt(
+        False,
+        "Give each enrolled agent MQTT credentials of its own through Mosquitto's "
+        "dynamic-security plugin (configs/mosquitto/dynsec.conf).",
+    )
+    host: str = opt("localhost", "Broker host.")
+    port: int = opt(1883, "Broker port.", minimum=1, maximum=65535)
+    username: str = opt("admin", "The plugin's admin user (mosquitto_ctrl dynsec init).")
+    password_file: str | None = opt(None, "File holding the admin user's password.")
+    tls: TlsConfig = section(TlsConfig, "TLS for the broker connection.")
+
+
+@dataclass
 class EnrolmentConfig:
     secret_file: str | None = opt(
         None,
@@ -92,6 +106,7 @@ class EnrolmentConfig:
     previous_secret_file: str | None = opt(
         None, "The secret being rotated out, still accepted until this is removed."
     )
+    dynsec: DynsecConfig = section(DynsecConfig, "MQTT credentials per agent (dynamic security).")
 
 
 @dataclass

@@ -82,20 +82,36 @@ class Mosquitto:
 
     @classmethod
     def production(
-        cls, workdir: Path, passwd: Path | None = None, acl: Path | None = None
+        cls,
+        workdir: Path,
+        passwd: Path | None = None,
+        acl: Path | None = None,
+        dynsec: Path | None = None,
     ) -> Mosquitto:
         """A broker running the shipped configs/mosquitto/energy.conf: every directive as
         shipped but the listener, the paths and the credential files (test ones; anonymous
-        when none are given)."""
+        when none are given). `dynsec`: the plugin lines of configs/mosquitto/dynsec.conf
+        instead of the password and ACL files, with this plugin state file."""
         m = cls(workdir)
-        shipped = (Path(__file__).parent.parent / "configs/mosquitto/energy.conf").read_text()
+        configs = Path(__file__).parent.parent / "configs/mosquitto"
+        shipped = (configs / "energy.conf").read_text()
+        if dynsec is not None:
+            plugin = [
+                f"plugin_opt_config_file {dynsec}"
+                if line.startswith("plugin_opt_config_file")
+                else line
+                for line in (configs / "dynsec.conf").read_text().splitlines()
+            ]
+            shipped = shipped.replace("password_file", "\n".join(plugin) + "\n#password_file")
         swap = {
             "listener": f"listener {m.port} 127.0.0.1",
             "persistence_location": f"persistence_location {m.dir}/",
             "log_dest": f"log_dest file {m.dir}/mosquitto.log",
             "password_file": f"password_file {passwd}" if passwd else "",
-            "acl_file": f"acl_file {acl}" if acl else "",
-            "allow_anonymous": "allow_anonymous false" if passwd else "allow_anonymous true",
+            "acl_file": f"acl_file {acl}" if acl and dynsec is None else "",
+            "allow_anonymous": "allow_anonymous false"
+            if passwd or dynsec
+            else "allow_anonymous true",
             "cafile": "",
             "certfile": "",
             "keyfile": "",

@@ -68,7 +68,7 @@ def test_a_real_agent_enrols_once_and_reports_with_its_own_token(tmp_path, site)
         assert len(agent.spool) == 0
         creds = tmp_path / "state/credentials.json"
         assert stat.S_IMODE(creds.stat().st_mode) == 0o600
-        token = json.loads(creds.read_text())["http_token"]
+        token = json.loads(creds.read_text())["token"]
         (n,) = c.ledger.execute("SELECT COUNT(*) FROM processed")[0]
         assert n == 3
         ((agent_id, h),) = c.ledger.execute("SELECT agent_id, token_sha256 FROM agent_credentials")
@@ -146,9 +146,7 @@ def test_a_revoked_agent_is_refused_and_keeps_its_reports(tmp_path, site, two, m
         # the agent's side: a 403 keeps the report spooled (retried, loudly)
         state = tmp_path / "agent-state"
         state.mkdir()
-        (state / "credentials.json").write_text(
-            json.dumps({"agent_id": a_id, "http_token": a["token"]})
-        )
+        (state / "credentials.json").write_text(json.dumps({"agent_id": a_id, "token": a["token"]}))
         (tmp_path / "unused").write_text("x\n")
         t = HttpTransport(
             HttpConfig(url=url(c), enrolment_secret_file=str(tmp_path / "unused")), state, a_id

@@ -22,9 +22,11 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from agent.schema import REPORT_SCHEMA, ReportError, validate
 from collector.ledger import Ledger
+from collector.web.dynsec import Dynsec, DynsecError
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 CACHE_S = 30.0  # a revocation reaches every collector within this
@@ -49,8 +51,9 @@ class EnrolmentError(Exception):
 class Credentials:
     """The agents' tokens, in the ledger (shared by every collector on it), cached briefly."""
 
-    def __init__(self, ledger: Ledger, secrets_: list[str]) -> None:
+    def __init__(self, ledger: Ledger, secrets_: list[str], dynsec: Dynsec | None = None) -> None:
         self.ledger = ledger
+        self.dynsec = dynsec
         self.secrets = [s.encode() for s in secrets_ if s]
         self._cache: dict[str, tuple[float, Credential | None]] = {}
         self._lock = threading.Lock()
@@ -81,7 +84,9 @@ class Credentials:
             self._cache[h] = (now, cred)
         return cred
 
-    def enrol(self, agent_id: str, hostname: str) -> str:
+    def enrol(self, agent_id: str, hostname: str) -> dict[str, Any]:
+        """The new agent's credentials: `token` (HTTP), and `mqtt` {username, password}
+        when the broker's dynamic-security plugin is configured."""
         if not UUID.match(agent_id):
             raise EnrolmentError(400, "agent_id: a lower-case UUID")
         try:  # the same rules as the hostname in a report
@@ -106,19 +111,33 @@ class Credentials:
             )
         except Exception as exc:  # two enrolments of one id at once: one wins
             raise EnrolmentError(409, f"agent {agent_id} is already enrolled") from exc
-        return token
+        out: dict[str, Any] = {"agent_id": agent_id, "token": token}
+        if self.dynsec is not None:
+            try:
+                out["mqtt"] = {"username": agent_id, "password": self.dynsec.create_agent(agent_id)}
+            except DynsecError as exc:
+                # nothing half-made stays: the agent enrols again later
+                self.ledger.write("DELETE FROM agent_credentials WHERE agent_id = ?", (agent_id,))
+                raise EnrolmentError(503, f"broker credentials not created: {exc}") from None
+        return out
 
 
-def revoke(ledger: Ledger, agent_id: str) -> bool:
+def revoke(ledger: Ledger, agent_id: str, dynsec: Dynsec | None = None) -> bool:
+    """Refuse the agent from now on: its HTTP token (within CACHE_S on every collector) and
+    its MQTT client (at once: the plugin disconnects it)."""
     n = ledger.write(
         "UPDATE agent_credentials SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL",
         (time.time(), agent_id),
     )
+    if dynsec is not None:
+        dynsec.delete_agent(agent_id)
     return n > 0
 
 
-def reset(ledger: Ledger, agent_id: str) -> bool:
+def reset(ledger: Ledger, agent_id: str, dynsec: Dynsec | None = None) -> bool:
     """Forget an agent's credentials: it may enrol again (a PC restored with its old id)."""
+    if dynsec is not None:
+        dynsec.delete_agent(agent_id)
     return ledger.write("DELETE FROM agent_credentials WHERE agent_id = ?", (agent_id,)) > 0
 
 
@@ -130,3 +149,14 @@ def listing(ledger: Ledger) -> list[tuple[str, str, float, float | None]]:
     return [
         (str(a), str(h or ""), float(e), None if r is None else float(r)) for a, h, e, r in rows
     ]
+
+
+def dynsec_for(cfg: Any) -> Dynsec | None:
+    """The dynamic-security client the configuration asks for (CollectorConfig), or None."""
+    from agent.config import read_secret
+
+    d = cfg.enrolment.dynsec
+    if not d.enabled:
+        return None
+    password = read_secret(None, d.password_file, "enrolment.dynsec.password_file")
+    return Dynsec(d, password, cfg.mqtt.topic_prefix)

@@ -98,10 +98,10 @@ def build_app(
         except (_TooLarge, asyncio.TimeoutError, ValueError, KeyError, TypeError):
             return JSONResponse({"error": 'body: {"agent_id": UUID, "hostname": name}'}, 400)
         try:
-            token = await run_in_threadpool(credentials.enrol, agent_id, hostname)
+            answer = await run_in_threadpool(credentials.enrol, agent_id, hostname)
         except EnrolmentError as exc:
             return JSONResponse({"error": str(exc)}, exc.code)
-        return JSONResponse({"agent_id": agent_id, "token": token}, 201)
+        return JSONResponse(answer, 201)
 
     async def ingest(request: Request) -> Response:
         refusal, sender = await writer(request)
