@@ -175,7 +175,9 @@ class Collector:
             credentials=self.credentials,
         )
         tls = (h.tls_cert, h.tls_key) if h.tls_cert and h.tls_key else None
-        self.http = WebServer(web, h.listen, h.port, tls, h.max_connections, h.keepalive_s)
+        self.http = WebServer(
+            web, h.listen, h.port, tls, h.max_connections, h.keepalive_s, h.header_timeout_s
+        )
         self.lora: LoraProcessor | None = None
         self.lora_mqtt = None
         if cfg.lorawan.enabled:

@@ -70,6 +70,12 @@ class HttpConfig:
         512, "Connections and requests served at once; more are answered 503.", minimum=8
     )
     keepalive_s: float = opt(15.0, "Idle keep-alive connections are closed after this.", minimum=1)
+    header_timeout_s: float = opt(
+        10.0,
+        "A request line and headers must arrive within this of the connection (or of the "
+        "previous answer); else the connection is closed (slow clients hold nothing).",
+        minimum=0.5,
+    )
     tls_cert: str | None = opt(None, "PEM certificate: serve HTTPS.")
     tls_key: str | None = opt(None, "PEM private key for tls_cert.")
     allow_insecure: bool = opt(

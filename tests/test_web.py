@@ -208,3 +208,29 @@ def test_prometheus_scrapes_with_the_read_token_and_is_refused_without(tmp_path)
         finally:
             good.stop()
             bad.stop()
+
+
+def test_a_client_sending_its_headers_a_byte_at_a_time_is_cut_off(tmp_path, body):
+    with running(make_config(tmp_path, http={"header_timeout_s": 1.0})) as c:
+        s = socket.create_connection(("127.0.0.1", c.http.port), timeout=10)
+        try:
+            t0 = time.monotonic()
+            closed = False
+            for ch in b"POST /api/v1/reports HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 40:
+                try:
+                    s.sendall(bytes([ch]))
+                except OSError:
+                    closed = True
+                    break
+                s.settimeout(0.1)
+                try:
+                    if s.recv(100) == b"":
+                        closed = True
+                        break
+                except TimeoutError:
+                    pass
+            assert closed, "the server kept a connection whose headers never ended"
+            assert time.monotonic() - t0 < 4
+        finally:
+            s.close()
+        assert post(url(c), body)[1]["result"] == "accepted"

@@ -2,12 +2,13 @@
 
 uvicorn runs on asyncio: a TLS handshake, a slow client or a half-sent body holds a
 coroutine, never the accept loop or a thread. Bounds: `limit_concurrency` connections and
-tasks at once (then 503), keep-alive idle timeout, a header size cap (h11), and the routes'
-own body limit and read timeout (collector/web/routes.py).
+tasks at once (then 503), keep-alive idle timeout, a deadline and a size cap for the request
+line and headers, and the routes' own body limit and read timeout (collector/web/routes.py).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import ssl
@@ -16,8 +17,34 @@ import time
 
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("energy_collector.http")
+
+
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline for the request line and headers: uvicorn's
+    keep-alive timer stops at the first byte received, so a client sending its headers a
+    byte at a time (slowloris) would hold its connection for ever."""
+
+    header_timeout_s = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.header_timeout_s)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        # the next request may wait the keep-alive time, then has the header time
+        self._arm(self.config.timeout_keep_alive + self.header_timeout_s)
+
+    def _arm(self, after: float) -> None:
+        self.loop.call_later(after, self._headers_due, self.cycle)
+
+    def _headers_due(self, before: object) -> None:
+        idle = self.cycle is before  # no new request since the timer was armed
+        if idle and not self.transport.is_closing():
+            self.transport.close()
 
 
 class WebServer:
@@ -29,6 +56,7 @@ class WebServer:
         tls: tuple[str, str] | None = None,
         max_connections: int = 512,
         keepalive_s: float = 15.0,
+        header_timeout_s: float = 10.0,
     ) -> None:
         family = socket.AF_INET6 if ":" in listen else socket.AF_INET
         self.sock = socket.socket(family, socket.SOCK_STREAM)
@@ -38,8 +66,10 @@ class WebServer:
         self.sock.setblocking(False)
         self.port = int(self.sock.getsockname()[1])
         self.tls = tls is not None
+        protocol = type("Protocol", (_Protocol,), {"header_timeout_s": header_timeout_s})
         config = uvicorn.Config(
             app,
+            http=protocol,
             log_level="warning",
             access_log=False,
             lifespan="off",
