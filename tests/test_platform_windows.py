@@ -167,3 +167,73 @@ def test_latest_input_over_several_sessions(tmp_path):
     write_helper_file(tmp_path, 5, now - 30)
     plat = WindowsPlatform(api=FakeWinApi(), helper_dir=tmp_path)
     assert plat.last_input(Clocks(now, 0, 0), 300) == pytest.approx(now - 30, abs=0.1)
+
+
+class FakeDll:
+    """A stand-in for ctypes.windll: the functions a Windows build may or may not export."""
+
+    def __init__(self, **funcs):
+        self.kernelbase = type("KernelBase", (), {})()
+        self.kernel32 = type("Kernel32", (), {})()
+        for name, fn in funcs.items():
+            lib = self.kernelbase if name == "QueryInterruptTime" else self.kernel32
+            setattr(lib, name, fn)
+
+
+def out(value):
+    """A fake API function writing `value` through its byref() argument, returning TRUE."""
+
+    def call(ref):
+        ref._obj.value = value
+        return 1
+
+    return call
+
+
+class Ticks:
+    restype = None
+
+    def __init__(self, ms):
+        self.ms = ms
+
+    def __call__(self):
+        return self.ms
+
+
+def test_interrupt_times_with_every_call_present():
+    from agent.platform._windows import WinApi
+
+    api = WinApi(
+        FakeDll(
+            QueryInterruptTime=out(9_000_000_000), QueryUnbiasedInterruptTime=out(5_000_000_000)
+        )
+    )
+    assert api.interrupt_times() == (9_000_000_000, 5_000_000_000)
+
+
+def test_without_query_interrupt_time_the_tick_count_gives_time_since_boot(caplog):
+    """Windows 7/8 and Wine 8 have no QueryInterruptTime: GetTickCount64 (milliseconds,
+    sleep included) takes its place, once logged, never a crash."""
+    from agent.platform._windows import WinApi, WindowsPlatform
+
+    api = WinApi(
+        FakeDll(GetTickCount64=Ticks(900_000), QueryUnbiasedInterruptTime=out(5_000_000_000))
+    )
+    with caplog.at_level("WARNING"):
+        assert api.interrupt_times() == (9_000_000_000, 5_000_000_000)
+        api.interrupt_times()
+    assert sum("GetTickCount64" in r.message for r in caplog.records) == 1
+    clocks = WindowsPlatform(api=api).clocks()
+    assert clocks.since_boot - clocks.running == pytest.approx(400.0)  # suspended for 400 s
+
+
+def test_without_unbiased_time_suspend_is_not_measured_but_nothing_fails(caplog):
+    from agent.platform._windows import WinApi
+
+    def false(ref):
+        return 0
+
+    api = WinApi(FakeDll(QueryInterruptTime=out(7_000_000_000), QueryUnbiasedInterruptTime=false))
+    with caplog.at_level("WARNING"):
+        assert api.interrupt_times() == (7_000_000_000, 7_000_000_000)
+    assert any("suspend not measurable" in r.message for r in caplog.records)

@@ -50,18 +50,58 @@ def default_helper_dir() -> Path:
 
 
 class WinApi:
-    """The raw Windows calls, nothing else. Replaced by a fake in tests."""
+    """The raw Windows calls, nothing else. Replaced by a fake in tests; `windll` too, for
+    the fallbacks inside a call."""
+
+    def __init__(self, windll: Any = None) -> None:
+        self._windll = windll
+        self._warned: set[str] = set()
+
+    @property
+    def windll(self) -> Any:
+        return self._windll if self._windll is not None else ctypes.windll  # type: ignore[attr-defined]
+
+    def _once(self, key: str, msg: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(msg, *args)
 
     def interrupt_times(self) -> tuple[int, int]:
-        """(interrupt time, unbiased interrupt time), both in 100 ns units since boot."""
+        """(time since boot including sleep, time since boot in the working state), both in
+        100 ns units. Their difference is the time spent suspended.
+
+        Since boot including sleep: QueryInterruptTime (Windows 10+, KernelBase), else
+        GetTickCount64 (Vista+, milliseconds, "includes time the system spends in sleep or
+        hibernation"), which Windows 7/8 and Wine 8 have. Working state: QueryUnbiased-
+        InterruptTime (Windows 7+); without it the suspended time cannot be told, and both
+        values are the same (suspends then show as time the machine was on)."""
+        dll = self.windll
         biased = ctypes.c_ulonglong()
+        try:
+            dll.kernelbase.QueryInterruptTime(ctypes.byref(biased))
+            since_boot = int(biased.value)
+        except (AttributeError, OSError) as exc:
+            self._once(
+                "QueryInterruptTime",
+                "clock: QueryInterruptTime unavailable (%s); using GetTickCount64",
+                exc,
+            )
+            get_ticks = dll.kernel32.GetTickCount64
+            get_ticks.restype = ctypes.c_ulonglong
+            since_boot = int(get_ticks()) * 10_000
         unbiased = ctypes.c_ulonglong()
-        windll: Any = ctypes.windll  # type: ignore[attr-defined]
-        # QueryInterruptTime (Windows 10+) lives in the realtime API set, exported by KernelBase.
-        windll.kernelbase.QueryInterruptTime(ctypes.byref(biased))
-        if not windll.kernel32.QueryUnbiasedInterruptTime(ctypes.byref(unbiased)):
-            raise OSError("QueryUnbiasedInterruptTime failed")
-        return biased.value, unbiased.value
+        try:
+            if not dll.kernel32.QueryUnbiasedInterruptTime(ctypes.byref(unbiased)):
+                raise OSError("QueryUnbiasedInterruptTime returned FALSE")
+            running = int(unbiased.value)
+        except (AttributeError, OSError) as exc:
+            self._once(
+                "QueryUnbiasedInterruptTime",
+                "clock: QueryUnbiasedInterruptTime unavailable (%s); suspend not measurable",
+                exc,
+            )
+            running = since_boot
+        return max(since_boot, running), running
 
     def idle_ms_this_session(self) -> int:
         """Milliseconds since the last input of *this* process's session (GetLastInputInfo)."""
