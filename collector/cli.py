@@ -38,11 +38,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from agent.config import read_secret
     from collector.model.carbon import load_eco2mix
     from collector.model.profiles import ProfileBook
 
     path = _config_path(args.config)
     cfg = load_config(path)
+    # every secret the collector reads at start: a missing file or a blank first line is an
+    # error now, not at the first start of the service
+    h, en = cfg.http, cfg.enrolment
+    for value, file, what in (
+        (h.token, h.token_file, "http.token_file"),
+        (h.read_token, h.read_token_file, "http.read_token_file"),
+        (None, en.secret_file, "enrolment.secret_file"),
+        (None, en.previous_secret_file, "enrolment.previous_secret_file"),
+        (cfg.mqtt.password, cfg.mqtt.password_file, "mqtt.password_file"),
+    ):
+        if value is not None or file is not None:
+            read_secret(value, file, what)
     book = ProfileBook.load(cfg.profiles_path())
     if cfg.carbon.hourly_file:
         load_eco2mix(cfg.carbon.hourly_file)

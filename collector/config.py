@@ -628,7 +628,22 @@ class CollectorConfig:
         for vm, host in self.model.vm_hosts.items():
             if host not in names:
                 raise ValueError(f"model.vm_hosts.{vm}: {host!r} is not in model.hypervisors")
+        known_profiles: set[str] | None = None
+        device_names: set[str] = set()
         for i, d in enumerate(self.snmp.devices):
+            if d.name in device_names:
+                raise ValueError(f"snmp.devices[{i}].name: {d.name!r} is used twice")
+            device_names.add(d.name)
+            if d.profile:
+                if known_profiles is None:
+                    from collector.sources.snmp.profiles import load_profiles
+
+                    known_profiles = set(load_profiles())
+                if d.profile not in known_profiles:
+                    raise ValueError(
+                        f"snmp.devices[{i}].profile: no profile named {d.profile!r} "
+                        f"(known: {', '.join(sorted(known_profiles))})"
+                    )
             for key, server in d.outlets.items():
                 if server not in names:
                     raise ValueError(

@@ -44,6 +44,16 @@ def test_example_and_dev_configs_are_valid():
             "model.hypervisors[0].cpus: 0 is below the minimum 1",
         ),
         ("http:\n  tls_cert: /x.pem\n", "http.tls_key: tls_cert and tls_key go together"),
+        (
+            "snmp:\n  devices:\n    - {name: ups, host: 10.0.0.1, community: x, profile: nosuch}\n",
+            "snmp.devices[0].profile: no profile named 'nosuch'",
+        ),
+        (
+            "snmp:\n  devices:\n    - {name: a, host: 10.0.0.1, community: x}\n"
+            "    - {name: a, host: 10.0.0.2, community: x}\n",
+            "snmp.devices[1].name: 'a' is used twice",
+        ),
+        ("http:\n  listen: 0.0.0.0\n", "http.listen: 0.0.0.0 is reachable beyond this machine"),
     ],
 )
 def test_invalid_collector_config_names_the_key(tmp_path, text, expected):
@@ -95,3 +105,15 @@ def test_shipped_production_configs_take_every_secret_from_a_file():
 
     for name in ("collector.example.yaml", "agent.example.yaml"):
         walk(yaml.safe_load((ROOT / "configs" / name).read_text()), name)
+
+
+def test_check_config_reads_every_secret(tmp_path):
+    (tmp_path / "blank").write_text("\n")
+    p = tmp_path / "c.yaml"
+    p.write_text(f"http:\n  read_token_file: {tmp_path / 'blank'}\n")
+    done = cli("check-config", "-c", str(p))
+    assert done.returncode == 2
+    assert "http.read_token_file" in done.stderr and "first line is empty" in done.stderr
+    p.write_text(f"enrolment:\n  secret_file: {tmp_path / 'missing'}\n")
+    done = cli("check-config", "-c", str(p))
+    assert done.returncode == 2 and "enrolment.secret_file: cannot read" in done.stderr

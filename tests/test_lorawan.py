@@ -753,3 +753,26 @@ def test_fuzzed_uplinks_never_stop_the_good_ones(tmp_path, broker):
             assert results[-1] in ("ok", "duplicate"), results
 
         run()
+
+
+def test_the_things_stack_version_ids_under_the_uplink_message_name_the_profile():
+    """TTS v3.13+ sends `uplink_message.version_ids` (brand, model, firmware): the device's
+    model is its profile, so profile matching works for TTS as for ChirpStack."""
+    tts = {
+        "end_device_ids": {"device_id": "plug-1", "dev_eui": "24E124148D042A77"},
+        "received_at": iso(T0),
+        "uplink_message": {
+            "f_cnt": 3,
+            "decoded_payload": {"power_consumption": 1200},
+            "version_ids": {
+                "brand_id": "milesight-iot",
+                "model_id": "ws523",
+                "hardware_version": "1.0",
+                "firmware_version": "1.0",
+                "band_id": "EU_863_870",
+            },
+            "received_at": iso(T0),
+        },
+    }
+    up = m.tts_v3_up(json.dumps(tts).encode())
+    assert up.profile == "ws523"

@@ -341,7 +341,9 @@ def tts_v3_up(payload: bytes) -> Uplink:
     lora = ((up.get("settings") or {}).get("data_rate") or {}).get("lora") or {}
     sf = lora.get("spreading_factor")
     fcnt = up.get("f_cnt", 0)  # TTS omits zero values
-    version = doc.get("version_ids") or ids.get("version_ids") or {}
+    # TTS sends the device's version identifiers in uplink_message.version_ids (v3.13+, the
+    # data-formats documentation); older messages at the top level or under end_device_ids
+    version = up.get("version_ids") or doc.get("version_ids") or ids.get("version_ids") or {}
     corr = [c for c in doc.get("correlation_ids") or [] if isinstance(c, str)]
     key = (
         next((c for c in corr if c.startswith("as:up:")), None)
