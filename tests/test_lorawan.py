@@ -776,3 +776,16 @@ def test_the_things_stack_version_ids_under_the_uplink_message_name_the_profile(
     }
     up = m.tts_v3_up(json.dumps(tts).encode())
     assert up.profile == "ws523"
+
+
+def test_a_meter_replaced_at_the_same_address_with_its_own_index_goes_on(lora):
+    """The same dev_eui, a replacement meter whose index is lower but not zero: a new
+    segment after the confirming uplink; the meter never stalls (the field trial lost a
+    third of an hour in one reboot, and months for a swapped unit)."""
+    dev = "0018b21000006c3b"
+    seq = [(0, 90_000), (600, 90_010), (1200, 40_000), (1800, 40_012), (2400, 40_024)]
+    lora.lora.process([(UP.format(dev), pulse(dev, T0 + t, 0, v), None) for t, v in seq])
+    # Wh: 10 before, the interval to the swap lost, then 12 + 12
+    assert energy(lora, "dc1-ups-out") == pytest.approx(10 + 24)
+    text = scrape(url(lora, "/metrics"))
+    assert metric(text, "energy_lora_meter_events_total", meter="dc1-ups-out", event="rebase") == 1

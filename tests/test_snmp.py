@@ -740,14 +740,15 @@ def test_ups_output_and_pdus_are_one_it_load_seen_twice_not_added(tmp_path):
 
 
 def test_one_devices_failure_never_stops_the_others(tmp_path, sim):
-    """A device whose poll raises (an unknown forced profile: a KeyError inside the poll) and
-    a device whose readings the ledger refuses are failures of their own; the healthy UPS
-    beside them is polled and stored."""
-    bad = device(sim, "bad-profile", profile="nosuch")
+    """A device whose poll raises (its forced profile gone at run time: a KeyError inside
+    the poll; check-config refuses an unknown one) and a device whose readings the ledger
+    refuses are failures of their own; the healthy UPS beside them is polled and stored."""
+    bad = device(sim, "bad-profile", profile="eaton-epdu")
     ups = device(sim, "ups-1", "ups-rfc1628")
     poison = device(sim, "pdu-poison")
     cfg = make_config(tmp_path, snmp={"devices": [bad, ups, poison]})
     with running(cfg) as c:
+        del c.snmp.profiles["eaton-epdu"]
         real = c.snmp._poll_rows
 
         def refusing(cur, poll, *rest):
@@ -766,3 +767,22 @@ def test_one_devices_failure_never_stops_the_others(tmp_path, sim):
         assert metric(text, errors, device="bad-profile", reason="internal") == 1
         assert metric(text, errors, device="pdu-poison", reason="ledger") == 1
         assert metric(text, "energy_snmp_up", device="ups-1") == 1
+
+
+def test_a_register_restored_to_a_lower_stored_value_starts_a_new_segment(tmp_path):
+    """A PDU card that reboots to a stored register (no sysUpTime drop seen) reads lower but
+    far from zero: after the confirming reading a new segment starts at that value; one
+    interval is lost, nothing stalls, the event is counted."""
+    devices = [{"name": "pdu-s", "host": "127.0.0.1", "datacenter": "dc7", "role": "it"}]
+    cfg = make_config(tmp_path, snmp={"devices": devices})
+    with running(cfg) as c:
+        dev = cfg.snmp.devices[0]
+        t0 = 1_790_000_000.0
+        readings = [900_000.0, 900_200.0, 600_000.0, 600_150.0, 600_300.0, 600_450.0]
+        for i, wh in enumerate(readings):
+            c.snmp.account([Poll(dev, t0 + 600 * i, rows_at(900, wh))])
+        (wh,) = c.ledger.execute("SELECT SUM(wh) FROM meter_hours")[0]
+        # 200 before; the interval to the first low reading lost; then 150 + 150 + 150
+        assert wh == pytest.approx(200 + 450)
+        text = scrape(url(c, "/metrics"))
+        assert "rebase" in text

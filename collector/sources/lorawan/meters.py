@@ -106,8 +106,11 @@ def step(
     value: float,
     max_power_w: float,
     max_gap_s: float,
+    restarted: bool = False,
 ) -> Step:
-    """Advance a meter by one reading; updates `state` unless the reading is rejected."""
+    """Advance a meter by one reading; updates `state` unless the reading is rejected.
+    `restarted`: the device itself says it restarted since the last reading (SNMP
+    sysUpTime went back)."""
     if state.time is None or state.value is None:
         state.value, state.time = value, t
         return Step(t, t, 0.0, not spec.cumulative, "first")
@@ -132,11 +135,29 @@ def step(
             # tells: back above the old value means a glitch, still low means a reset.
             state.suspect = value
             return Step(t, t, 0.0, False, "suspect")
+        elif value < state.suspect:
+            # lower again: the first low reading was no reference either; wait for two
+            # readings that agree
+            state.suspect = value
+            return Step(t, t, 0.0, False, "suspect")
         else:
+            # confirmed: still below the old value and rising from the first low reading. A
+            # new segment starts there. What the register shows at that reading counts as
+            # energy only after a restart from zero that physics allows (a meter rebooted to
+            # 0, or a new meter at the same address); a card restored to a stored value, or a
+            # swapped unit with its own history, starts the new segment without it. Either
+            # way at most the one interval before the first low reading is lost.
             low = state.suspect
-            since_reset = value - low if value >= low else value
-            delta = (low if spec.resets_to_zero else 0.0) + since_reset
-            note = "reset"
+            rising = value - low
+            # from zero: the device said it restarted, or the low reading is a few readings'
+            # worth of what it uses now (a stored index or another unit's history is not)
+            from_zero = (
+                spec.resets_to_zero
+                and low / dt * 3600.0 <= max_power_w
+                and (restarted or low <= 3.0 * rising)
+            )
+            delta = (low if from_zero else 0.0) + rising
+            note = "reset" if from_zero else "rebase"
     state.suspect = None
     if delta / dt * 3600.0 > max_power_w:
         return Step(start, t, 0.0, False, "glitch")  # keep the old reading as reference

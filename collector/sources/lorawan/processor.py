@@ -481,6 +481,13 @@ class LoraProcessor:
             res = step(meter.spec, st, u.time, value, meter.cfg.max_power_w, self.cfg.max_gap_s)
             if res.note != "ok":
                 self.metrics.meter_events.labels(meter.name, res.note).inc()
+            if res.note in ("reset", "rebase"):
+                log.warning(
+                    "lorawan: meter %s restarted lower (%s): new segment at %.0f Wh",
+                    meter.name,
+                    res.note,
+                    value,
+                )
             self.metrics.messages.labels("uplink", res.note).inc()
             if res.end > res.start:
                 meterstore.spread(hours, meter.name, res)

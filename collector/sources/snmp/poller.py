@@ -115,6 +115,14 @@ class SnmpMetrics:
         self.errors = Counter(
             "energy_snmp_poll_errors", "Failed polls by reason.", ["device", "reason"], registry=r
         )
+        self.register_events = Counter(
+            "energy_snmp_register_events",
+            "Energy register readings that were not a plain step: suspect (lower, waiting for "
+            "the next), glitch, wrap, reset (restarted from zero), rebase (restarted at a "
+            "lower stored value), gap, stale.",
+            ["device", "event"],
+            registry=r,
+        )
         self.duration = Gauge(
             "energy_snmp_poll_duration_seconds",
             "Duration of the device's last poll.",
@@ -598,8 +606,26 @@ class Poller:
             # outlet feeding something else takes that role, carved out of the total
             own_role = self._outlet_role(d, row)
             role = own_role or (f"{d.role}:{row.table}" if row.breakdown else d.role)
-            res = step(spec, st, poll.time, value, self.cfg.max_power_w, 3 * self.interval(d))
-            if res.end > res.start and res.note in ("ok", "wrap", "reset"):
+            res = step(
+                spec,
+                st,
+                poll.time,
+                value,
+                self.cfg.max_power_w,
+                3 * self.interval(d),
+                restarted=poll.rebooted,
+            )
+            if res.note not in ("ok", "first"):
+                self.metrics.register_events.labels(d.name, res.note).inc()
+            if res.note in ("reset", "rebase"):
+                log.warning(
+                    "snmp: %s: register %s restarted lower (%s): new segment at %.0f Wh",
+                    d.name,
+                    name,
+                    res.note,
+                    value,
+                )
+            if res.end > res.start and res.note in ("ok", "wrap", "reset", "rebase"):
                 # a flat register (coarse resolution) is a valid reading: it covers its time
                 meterstore.spread(hours, name, res)
                 fields.append(f"wh={res.wh:.6g}")
