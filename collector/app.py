@@ -270,6 +270,7 @@ class Collector:
         # weekdays are named, never numbered: APScheduler counts 0 as Monday, cron as Sunday
         s.add_job(self.rollup_yesterday, "cron", hour=0, minute=15, id="rollup")
         s.add_job(self.rollup_today, "interval", minutes=15, id="rollup-today")
+        s.add_job(self.rollup_touched, "interval", minutes=5, id="rollup-late")
         s.add_job(self.purge, "cron", hour=3, minute=0, id="retention")
         s.add_job(self.reload_carbon, "interval", minutes=10, id="carbon-reload")
         s.add_job(self.log_stale, "interval", minutes=1, id="stale-hosts")
@@ -324,6 +325,28 @@ class Collector:
 
     def rollup_today(self) -> None:
         self.ledger.rollup_day(self.local_day(0), self.embodied_by_host())
+
+    def rollup_touched(self) -> None:
+        """Every local day an accepted report added to since the last run, however old: a PC
+        off over a weekend, an agent offline for days, a backfilled fleet. `fleet_days` is
+        recomputed from `host_days`, so rolling a day again is always safe."""
+        days = self.pipeline.take_touched_days()
+        if not days:
+            return
+        done = 0
+        try:
+            embodied = self.embodied_by_host()
+            for day in days:
+                self.ledger.rollup_day(day, embodied)
+                done += 1
+        except Exception:
+            self.pipeline.retouch(days[done:])  # the next run tries these again
+            raise
+        late = [d for d in days if d < self.local_day(-1)]
+        if late:
+            log.info(
+                "rollup: %d day(s) again for late reports (%s … %s)", len(late), late[0], late[-1]
+            )
 
     def purge(self) -> None:
         n = self.ledger.purge_processed(time.time() - self.cfg.ledger.retention_days * 86400)

@@ -100,6 +100,9 @@ class Pipeline:
         self.committed_batches = 0
         self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down, self._stopping)
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        # local days that accepted reports added to since the last roll-up (late data too)
+        self.touched_days: set[str] = set()
+        self._touched_lock = threading.Lock()
         # called once per batch, after every item's `done`
         self.after_batch: list[Callable[[], None]] = []
 
@@ -189,6 +192,8 @@ class Pipeline:
                 key = (acc.source, acc.entity, acc.seq)
                 if key in fresh and key not in seen:
                     seen.add(key)
+                    with self._touched_lock:
+                        self.touched_days.update(d.day for d in acc.days)
                     outcomes[i] = Outcome("accepted")
                     self.metrics.reports.labels("accepted").inc()
                     self._guarded(self._observe, batch, acc, figures, now)
@@ -212,6 +217,16 @@ class Pipeline:
             except Exception:
                 log.exception("ingest: after-batch hook failed")
         return outcomes
+
+    def take_touched_days(self) -> list[str]:
+        """The days to roll up again, and forget them (a failed roll-up puts them back)."""
+        with self._touched_lock:
+            days, self.touched_days = sorted(self.touched_days), set()
+        return days
+
+    def retouch(self, days: list[str]) -> None:
+        with self._touched_lock:
+            self.touched_days.update(days)
 
     def _prepare(
         self, payload: bytes, now: float, sender: str | None

@@ -176,3 +176,29 @@ def test_daily_rollup_by_site_department_kind_with_embodied(tmp_path, sim):
         assert sum(r[1] for r in rows) == pytest.approx(wh_days)
         assert sum(r[0] for r in rows) == len(sim.hosts)
         assert all(r[2] > 0 for r in rows)  # embodied reported, separately from usage
+
+
+def test_late_reports_are_rolled_up_for_the_days_they_touch(tmp_path):
+    """A fleet backfilled ten days late, a PC off all weekend reporting on Monday: every
+    day an accepted report added to is rolled up again, not only yesterday and today."""
+    ten_days_ago = time.time() - 10 * 86400
+    sim = Simulation(SimConfig(agents=6, days=3, seed=30, end=ten_days_ago))
+    with running(make_config(tmp_path)) as c:
+        c.pipeline.process([(b, None) for _, _, _, b in sim.reports()])
+        days = [d for (d,) in c.ledger.execute("SELECT DISTINCT day FROM host_days ORDER BY day")]
+        assert days and days[-1] < c.local_day(-1)  # all older than yesterday
+        c.rollup_yesterday()
+        c.rollup_today()
+        assert c.ledger.execute("SELECT COUNT(*) FROM fleet_days")[0][0] == 0  # the old bug
+        c.rollup_touched()
+        for day in days:
+            (fleet_wh,) = c.ledger.execute(
+                "SELECT COALESCE(SUM(wh), 0) FROM fleet_days WHERE day = ?", (day,)
+            )[0]
+            (host_wh,) = c.ledger.execute(
+                "SELECT SUM(wh_measured + wh_modelled + wh_attributed) FROM host_days "
+                "WHERE day = ?",
+                (day,),
+            )[0]
+            assert fleet_wh == pytest.approx(host_wh)
+        assert c.pipeline.take_touched_days() == []  # rolled: nothing left to do
