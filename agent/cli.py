@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from agent import __version__
-from agent.config import AgentConfig, ConfigError, load_config
+from agent.config import AgentConfig, ConfigError, load_config, read_secret
 
 DEFAULT_CONFIG = (
     "/etc/energy-agent/agent.yaml"
@@ -40,6 +40,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         level=cfg.log_level.upper(),
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("energy_agent").info(
+        "configuration: %s", _config_path(args.config) or "built-in defaults"
     )
     Agent(cfg).run()
     return 0
@@ -113,9 +116,19 @@ def cmd_once(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     path = _config_path(args.config)
     cfg = load_config(path)
+    # the resolved state directory (not `None` for the default), and every secret file read
+    # now rather than at the service's first start
+    for value, file, what in (
+        (cfg.mqtt.password, cfg.mqtt.password_file, "mqtt.password_file"),
+        (cfg.http.token, cfg.http.token_file, "http.token_file"),
+        (None, cfg.http.enrolment_secret_file, "http.enrolment_secret_file"),
+        (None, cfg.mqtt.enrolment_secret_file, "mqtt.enrolment_secret_file"),
+    ):
+        if value is not None or file is not None:
+            read_secret(value, file, what)
     print(
         f"{path or '<built-in defaults>'}: OK (transport: {cfg.transport}, "
-        f"state_dir: {cfg.state_dir})"
+        f"state_dir: {cfg.state_path.resolve()})"
     )
     return 0
 

@@ -182,6 +182,15 @@ class AgentConfig:
             raise ValueError("mqtt.password_file: set either password or password_file")
         if self.mqtt.enrolment_secret_file and not self.mqtt.enrolment_url:
             raise ValueError("mqtt.enrolment_url: needed with mqtt.enrolment_secret_file")
+        if not self.mqtt.host.strip():
+            raise ValueError("mqtt.host: empty")
+        for key, url in (
+            ("http.url", self.http.url),
+            ("http.enrolment_url", self.http.enrolment_url),
+            ("mqtt.enrolment_url", self.mqtt.enrolment_url),
+        ):
+            if url is not None:
+                check_url(key, url)
 
     @property
     def state_path(self) -> Path:
@@ -190,6 +199,18 @@ class AgentConfig:
 
 def load_config(path: str | None) -> AgentConfig:
     return load_file(AgentConfig, path)
+
+
+def check_url(key: str, url: str) -> None:
+    """An http(s) URL with a host, or a ValueError naming the key: what `run` would fail on
+    at its first request, said by check-config."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{key}: {url!r} must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError(f"{key}: {url!r} has no host")
 
 
 def read_secret(value: str | None, file: str | None, what: str) -> str | None:

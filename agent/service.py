@@ -271,6 +271,15 @@ class Agent:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self.stop)
         self.startup()
+        log.info(
+            "energy-agent %s on %s: agent id %s (incarnation %s), state in %s, reports %s",
+            __version__,
+            self.platform.name,
+            self.agent_id,
+            self.state.incarnation,
+            self.state_dir,
+            _destination(self.cfg),
+        )
         self.transport.start()
         self.refresh_blockers()
         self.report()  # at once on start: boot, or back after a stop
@@ -307,3 +316,13 @@ class Agent:
         self.transport.flush(self.spool, 3.0)
         self.transport.stop(clean=True)
         log.info("stopped cleanly; %d report(s) left in the spool", len(self.spool))
+
+
+def _destination(cfg: AgentConfig) -> str:
+    if cfg.transport == "mqtt":
+        m = cfg.mqtt
+        tls = "TLS" if m.tls.enabled else "no TLS"
+        return f"over MQTT to {m.host}:{m.port} ({tls}, topic {m.topic_prefix}/<id>/report)"
+    if cfg.transport == "http":
+        return f"over HTTP to {cfg.http.url}"
+    return "to standard output (transport: stdout)"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import TlsConfig
+from agent.config import TlsConfig, check_url
 from agent.configspec import ConfigError, load_file, opt, section
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -601,6 +601,12 @@ class CollectorConfig:
         if bool(self.http.tls_cert) != bool(self.http.tls_key):
             raise ValueError("http.tls_key: tls_cert and tls_key go together")
         h = self.http
+        if self.mqtt.enabled and not self.mqtt.host.strip():
+            raise ValueError("mqtt.host: empty")
+        if self.tsdb.enabled:
+            check_url("tsdb.url", self.tsdb.url)
+        if self.enrolment.dynsec.enabled and not self.enrolment.dynsec.password_file:
+            raise ValueError("enrolment.dynsec.password_file: needed with dynsec.enabled")
         if not h.loopback() and not h.allow_insecure:
             missing = [
                 what

@@ -33,6 +33,12 @@ def test_check_config_ok_and_errors(tmp_path):
     good.write_text("transport: mqtt\nmqtt: {host: broker.example.org}\n")
     done = run("check-config", "-c", str(good))
     assert done.returncode == 0 and "OK" in done.stdout
+    assert "state_dir: /" in done.stdout and "None" not in done.stdout  # the resolved path
+    (tmp_path / "blank").write_text("\n")
+    blank = tmp_path / "blank.yaml"
+    blank.write_text(f"transport: http\nhttp:\n  enrolment_secret_file: {tmp_path / 'blank'}\n")
+    done = run("check-config", "-c", str(blank))
+    assert done.returncode == 2 and "first line is empty" in done.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("mqtt:\n  prot: 8883\n")
     done = run("check-config", "-c", str(bad))

@@ -54,6 +54,9 @@ def test_example_and_dev_configs_are_valid():
             "snmp.devices[1].name: 'a' is used twice",
         ),
         ("http:\n  listen: 0.0.0.0\n", "http.listen: 0.0.0.0 is reachable beyond this machine"),
+        ("mqtt:\n  enabled: true\n  host: ''\n", "mqtt.host: empty"),
+        ("tsdb:\n  enabled: true\n  url: ''\n", "tsdb.url: '' must start with http"),
+        ("tsdb:\n  enabled: true\n  url: vm:8428\n", "tsdb.url: 'vm:8428' must start"),
     ],
 )
 def test_invalid_collector_config_names_the_key(tmp_path, text, expected):

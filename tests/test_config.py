@@ -58,6 +58,14 @@ def test_empty_file_means_defaults(tmp_path):
             "idle_poll_interval_s: must be shorter than idle_threshold_s",
         ),
         ("kind: toaster\n", "kind: 'toaster' is not one of auto, desktop"),
+        ("http:\n  url: collector:8750/api\n", "http.url: 'collector:8750/api' must start"),
+        ("http:\n  url: ftp://collector/x\n", "http.url: 'ftp://collector/x' must start"),
+        ("http:\n  url: 'http:///x'\n", "http.url: 'http:///x' has no host"),
+        ("mqtt:\n  host: ''\n", "mqtt.host: empty"),
+        (
+            "mqtt:\n  enrolment_secret_file: /x\n",
+            "mqtt.enrolment_url: needed with mqtt.enrolment_secret_file",
+        ),
     ],
 )
 def test_invalid_config_names_file_key_and_problem(tmp_path, text, expected):

@@ -74,7 +74,10 @@ class MqttIngest:
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         self.connected = False
-        log.warning("mqtt: disconnected (%s); reconnecting", reason)
+        if getattr(reason, "value", 0) == 0:  # our own disconnect: a clean stop
+            log.info("mqtt: disconnected")
+        else:
+            log.warning("mqtt: disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         if msg.topic.endswith("/status"):

@@ -57,7 +57,10 @@ class LoraMqtt:
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         self.connected = False
-        log.warning("lorawan mqtt: disconnected (%s); reconnecting", reason)
+        if getattr(reason, "value", 0) == 0:  # our own disconnect: a clean stop
+            log.info("lorawan mqtt: disconnected")
+        else:
+            log.warning("lorawan mqtt: disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         mid, qos = msg.mid, msg.qos
