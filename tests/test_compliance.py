@@ -196,7 +196,7 @@ def test_morning_report_after_patch_night_names_repeat_offender(collector):
         {"hostname": "PC-B", "site": "mairie", "department": "DSI", "periods_running": 3}
     ]
     text = to_text(rep, "fr")
-    assert "Taux de conformité : 75.0 %" in text and "PC-B" in text
+    assert "Taux de conformité : 75,0 %" in text and "PC-B" in text  # French decimals
     assert "Compliance rate: 75.0 %" in to_text(rep, "en").replace(" :", ":")
     csv_text = to_csv(rep)
     assert csv_text.splitlines()[0].startswith("hostname,site,department")
@@ -236,3 +236,21 @@ def test_simulated_month_matches_ground_truth(tmp_path):
         bad = {hid for hid, per in truth.items() if any(v > 900 for v in per.values())}
         left_on = {h.agent_id for h in sim.hosts if h.left_on}
         assert left_on <= bad
+
+
+def test_the_trend_ends_at_the_reports_own_day_and_times_are_the_sites(collector):
+    """A report for an earlier morning shows the trend up to its own day, not the newest
+    days in the ledger; generated_at is in the site's time zone (CEST before the end of
+    DST, CET after), whatever the collector machine's zone."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    paris = ZoneInfo("Europe/Paris")
+    at = datetime(2027, 10, 30, 10, 0, tzinfo=paris).timestamp()
+    rep = morning_report(collector.ledger, collector.compliance, RULES, at)
+    days = [t["period_day"] for t in rep["trend"]]
+    assert days and days[-1] == "2027-10-29" and all(d <= "2027-10-29" for d in days)
+    assert rep["generated_at"] == "2027-10-30T10:00:00+02:00"
+    later = morning_report(collector.ledger, collector.compliance, RULES, nov(3, 10))
+    assert later["generated_at"].endswith("+01:00")
+    assert [t["period_day"] for t in later["trend"]][-1] == "2027-11-02"

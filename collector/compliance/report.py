@@ -215,8 +215,14 @@ def morning_report(
             (s,),
         ):
             blockers[(app, what)] += int(n)
+    tz = compliance.calendar_for(None, None).tz
+    # the trend ends at the report's own day, whatever newer days the ledger already holds
+    last_day = max(
+        (r["period_day"] for r in rows),
+        default=datetime.fromtimestamp(at, tz).date().isoformat(),
+    )
     trend = []
-    for day, judged, ok in _trend(ledger, trend_periods, rules):
+    for day, judged, ok in _trend(ledger, trend_periods, rules, last_day):
         trend.append(
             {
                 "period_day": day,
@@ -228,7 +234,7 @@ def morning_report(
     n = len(rows)
     return {
         "language": language,
-        "generated_at": datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds"),
+        "generated_at": datetime.fromtimestamp(at, tz).isoformat(timespec="seconds"),
         "periods": sorted({(r["period_day"], r["period_kind"]) for r in rows}),
         "summary": {
             "hosts": n,
@@ -300,16 +306,17 @@ def rates_between(
     ]
 
 
-def _trend(ledger: Ledger, n: int, rules: Rules) -> list[tuple[str, int, int]]:
-    """(period day, host-periods reported, of which within tolerance) for the last n days."""
+def _trend(ledger: Ledger, n: int, rules: Rules, last_day: str) -> list[tuple[str, int, int]]:
+    """(period day, host-periods reported, of which within tolerance) for the n period days
+    up to and including `last_day`."""
     return [
         (d, int(total), int(ok or 0))
         for d, total, ok in sorted(
             ledger.execute(
                 "SELECT day, COUNT(*), SUM(CASE WHEN on_s <= ? THEN 1 ELSE 0 END) "
                 "FROM host_periods WHERE day IN (SELECT DISTINCT day FROM host_periods "
-                "ORDER BY day DESC LIMIT ?) GROUP BY day",
-                (rules.tolerance_s, n),
+                "WHERE day <= ? ORDER BY day DESC LIMIT ?) GROUP BY day",
+                (rules.tolerance_s, last_day, n),
             )
         )
     ]
@@ -353,20 +360,32 @@ WORDS = {
 }
 
 
-def _pct(x: float | None) -> str:
-    return "—" if x is None else f"{x * 100:.1f} %"
+def _number(x: float, digits: int, language: str) -> str:
+    """French writes 82,2 and 1 234,56 (a narrow no-break space between thousands)."""
+    text = f"{x:,.{digits}f}"
+    if language == "fr":
+        return text.replace(",", "\u202f").replace(".", ",")
+    return text
 
 
 def to_text(rep: dict[str, Any], language: str | None = None) -> str:
-    w = WORDS[language or rep.get("language", "fr")]
+    lang = language or rep.get("language", "fr")
+    w = WORDS[lang]
     s = rep["summary"]
+
+    def _pct(x: float | None) -> str:
+        return "—" if x is None else f"{_number(x * 100, 1, lang)} %"
+
+    def n2(x: float) -> str:
+        return _number(x, 2, lang)
+
     lines = [
         f"**{w['title']}**",
         "",
         f"{w['rate']} : {_pct(s['rate'])} ({s['compliant']}/{s['hosts']} {w['hosts']}, "
         f"{s['unknown']} {w['unknown']})",
-        f"{w['left_on']} : {s['noncompliant']} — {w['wasted']} {s['wasted_kwh']:.2f} kWh, "
-        f"{s['eur']:.2f} €, {s['kgco2e']:.2f} kgCO2e",
+        f"{w['left_on']} : {s['noncompliant']} — {w['wasted']} {n2(s['wasted_kwh'])} kWh, "
+        f"{n2(s['eur'])} €, {n2(s['kgco2e'])} kgCO2e",
         "",
         f"{w['by_site']} :",
     ]
@@ -387,8 +406,8 @@ def to_text(rep: dict[str, Any], language: str | None = None) -> str:
             continue
         lines.append(
             f"- {r['hostname']} ({r['site']}, {r['department']}) : "
-            f"{r['on_s'] / 3600:.1f} {w['hours']}, {r['wasted_kwh']:.2f} kWh, "
-            f"{r['eur']:.2f} €, {r['kgco2e']:.3f} kgCO2e"
+            f"{_number(r['on_s'] / 3600, 1, lang)} {w['hours']}, {n2(r['wasted_kwh'])} kWh, "
+            f"{n2(r['eur'])} €, {_number(r['kgco2e'], 3, lang)} kgCO2e"
         )
     if rep["repeat_offenders"]:
         lines += ["", f"{w['repeat']} :"]
