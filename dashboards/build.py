@@ -276,7 +276,8 @@ DATACENTER = [
         (
             'sum by (datacenter) (increase(energy_snmp_energy_wh_total{role="facility"}'
             "[$__range])) / sum by (datacenter) "
-            '(increase(energy_snmp_energy_wh_total{role="it"}[$__range]))',
+            '(increase(energy_snmp_energy_wh_total{role="it"}[$__range]) '
+            "* on (datacenter, category) group_left energy_dc_pue_category)",
         ),
         "stat",
         legend="{{datacenter}}",

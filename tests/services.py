@@ -428,12 +428,13 @@ class Prometheus:
         except OSError:
             return False
 
-    def query(self, promql: str) -> list[dict]:
+    def query(self, promql: str, at: float | None = None) -> list[dict]:
         import json
         import urllib.parse
         import urllib.request
 
-        q = urllib.parse.urlencode({"query": promql})
+        params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+        q = urllib.parse.urlencode(params)
         with urllib.request.urlopen(f"{self.url}/api/v1/query?{q}", timeout=10) as r:
             doc = json.load(r)
         if doc.get("status") != "success":

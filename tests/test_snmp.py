@@ -786,3 +786,25 @@ def test_a_register_restored_to_a_lower_stored_value_starts_a_new_segment(tmp_pa
         assert wh == pytest.approx(200 + 450)
         text = scrape(url(c, "/metrics"))
         assert "rebase" in text
+
+
+def test_the_dashboards_pue_takes_one_it_measurement_point(dc_prometheus):
+    """The UPS output (category 1) and the PDU below it (category 2) measure the same load:
+    the dashboard's PUE over the range divides by the category the API uses, not by both
+    (the field trial read 1.51 on the dashboard where the API said 1.74)."""
+    _, prom = dc_prometheus
+    expr = _dc_panels()[0].exprs[0].replace("$__range", "10m")
+    at = time.time()  # every query at the same instant: increase() extrapolates to it
+    (panel,) = prom.query(expr, at)
+    fac = prom.query('sum(increase(energy_snmp_energy_wh_total{role="facility"}[10m]))', at)
+    it1 = prom.query('sum(increase(energy_snmp_energy_wh_total{role="it",category="1"}[10m]))', at)
+    f, one = (float(q[0]["value"][1]) for q in (fac, it1))
+    assert one > 0
+    assert float(panel["value"][1]) == pytest.approx(f / one, rel=1e-9)
+    # which category the PUE takes, per datacenter, as the API: the lowest present (the
+    # recording's PDU register is flat, so its energy alone would not show the double count)
+    cats = {
+        r["metric"]["category"]: float(r["value"][1])
+        for r in prom.query("energy_dc_pue_category", at)
+    }
+    assert cats == {"1": 1.0, "2": 0.0}

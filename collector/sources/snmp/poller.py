@@ -137,8 +137,18 @@ class SnmpMetrics:
         )
         self.energy = Counter(
             "energy_snmp_energy_wh",
-            "Energy accounted from the device (registers; integrated power where `estimated`).",
-            ["device", "table", "role", "datacenter", "estimated"],
+            "Energy accounted from the device (registers; integrated power where `estimated`). "
+            "`category`: the ISO/IEC 30134-2 measurement point of IT energy (1 UPS output, "
+            "2 PDU output, 3 IT input; empty for other roles).",
+            ["device", "table", "role", "datacenter", "estimated", "category"],
+            registry=r,
+        )
+        self.pue_category = Gauge(
+            "energy_dc_pue_category",
+            "1 for the IT measurement category a datacenter's PUE uses (the lowest present, "
+            "as the PUE API): multiply IT energy by it so a UPS output and the PDUs below it "
+            "are never added.",
+            ["datacenter", "category"],
             registry=r,
         )
         self.co2e = Counter(
@@ -450,6 +460,9 @@ class Poller:
         for dc in {dc for dc, _ in it_by_cat}:
             lowest = min(c for d_, c in it_by_cat if d_ == dc)
             by[(dc, "it")] = it_by_cat[(dc, lowest)]
+            for d_, c in it_by_cat:
+                if d_ == dc:
+                    self.metrics.pue_category.labels(dc, str(c)).set(1 if c == lowest else 0)
         for (dc, room, rack), w in racks.items():
             self.metrics.rack_power.labels(dc, room, rack).set(w)
         for (dc, role), w in by.items():
@@ -631,7 +644,12 @@ class Poller:
                 fields.append(f"wh={res.wh:.6g}")
             if res.end > res.start and res.wh > 0:
                 self.metrics.energy.labels(
-                    d.name, row.table, role, dc, "0" if use_register else "1"
+                    d.name,
+                    row.table,
+                    role,
+                    dc,
+                    "0" if use_register else "1",
+                    str(d.category) if role == "it" else "",
                 ).inc(res.wh)
                 if self.carbon is not None:
                     kg, basis = self.carbon.kg(res.wh / 1000, res.start, res.end)
