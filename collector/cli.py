@@ -190,10 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         if name == "agents":
             p.add_argument("action", choices=("list", "revoke", "reset"))
             p.add_argument("agent_id", nargs="?", help="the agent (revoke, reset)")
-    p = sub.add_parser("simulate", help="drive simulated agents against a collector")
-    p.add_argument("--agents", type=int, default=50)
-    p.add_argument("--days", type=int, default=1)
-    p.add_argument("--seed", type=int, default=1)
+    p = sub.add_parser(
+        "simulate",
+        help="drive simulated agents against a collector",
+        description="Simulated agents (office days in Europe/Paris) sent through the real "
+        "transports, with the ground truth of every second.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--agents", type=int, default=50, help="simulated agents")
+    p.add_argument("--days", type=int, default=1, help="office days simulated, up to now")
+    p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same fleet)")
     p.add_argument("--left-on", type=float, default=0.2, help="share of desktops left on")
     p.add_argument(
         "--speed",
@@ -201,8 +207,10 @@ def main(argv: list[str] | None = None) -> int:
         default=0.0,
         help="simulated seconds per real second (0: as fast as possible)",
     )
-    p.add_argument("--url", default="http://127.0.0.1:8750/api/v1/reports")
-    p.add_argument("--token")
+    p.add_argument(
+        "--url", default="http://127.0.0.1:8750/api/v1/reports", help="collector ingest URL"
+    )
+    p.add_argument("--token", help="bearer token for the collector (none: open collector)")
     p.add_argument("--mqtt", help="HOST:PORT: publish over MQTT instead of HTTP")
     p.add_argument("--truth", help="write the ground truth (JSON) here")
     p.set_defaults(func=cmd_simulate)

@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.schema import Host, Report, Segment, encode_report
@@ -131,6 +133,9 @@ class Simulation:
     def _live(self, h: SimHost) -> None:
         r = self.rng
         d = self.first_day
+        # what the host does after the last segment added: after leaving work it is its
+        # night state, not the "active" of the day that just ended
+        after: tuple[str, float | None, bool | None] | None = None
         while True:
             if self._local(d, 0) >= self.end:
                 break
@@ -198,11 +203,21 @@ class Simulation:
                     self._add(h, self._local(d, crash), "active", r.uniform(0.08, 0.3))
                     self._add(h, self._local(d, crash) + r.uniform(60, 240), "off", None, False)
                 self._add(h, self._local(d, leave), "active", r.uniform(0.08, 0.3))
+                after = (
+                    night,
+                    0.02 if night == "idle" else None,
+                    True if night == "off" else None,
+                )
+            if h.kind == "vm" or weekend:
+                after = None
             d += timedelta(days=1)
-        # close the day that contains `end` up to `end` (the loop already stops at it)
+        # close the day that contains `end` up to `end` (the loop already stops at it): with
+        # what the host is doing then, never by stretching its last segment (a simulation
+        # run in the evening made every PC active from its departure until now)
         if h.segments and h.segments[-1].end < self.end:
             last = h.segments[-1]
-            self._add(h, self.end, last.state, last.cpu_util, last.clean)
+            state, util, clean = after or (last.state, last.cpu_util, last.clean)
+            self._add(h, self.end, state, util, clean)
 
     # -- ground truth ------------------------------------------------------------------------
 
@@ -406,12 +421,33 @@ def paced(
         yield item
 
 
+def progress(
+    items: Iterator[tuple[float, str, int, bytes]],
+    start: float,
+    end: float,
+    every_s: float = 10.0,
+    out: Any = None,
+) -> Iterator[tuple[float, str, int, bytes]]:
+    """Pass items through, saying every `every_s` how far the run is (reports sent, the
+    simulated time reached and its share of the period) on stderr."""
+    out = out or sys.stderr
+    next_at = time.monotonic() + every_s
+    for n, item in enumerate(items, start=1):
+        if time.monotonic() >= next_at:
+            share = (item[0] - start) / max(end - start, 1e-9)
+            when = datetime.fromtimestamp(item[0], PARIS).strftime("%Y-%m-%d %H:%M")
+            print(f"simulate: {n} reports sent, simulated time {when} ({share:.0%})", file=out)
+            out.flush()
+            next_at = time.monotonic() + every_s
+        yield item
+
+
 def main(args: argparse.Namespace) -> int:
     """`energy-collector simulate`: run a fleet against a collector and save the truth."""
     cfg = SimConfig(agents=args.agents, days=args.days, seed=args.seed, left_on_share=args.left_on)
     sim = Simulation(cfg)
     t0 = time.monotonic()
-    stream = paced(sim.reports(), args.speed, sim.start)
+    stream = progress(paced(sim.reports(), args.speed, sim.start), sim.start, sim.end)
     if args.mqtt:
         mhost, _, mport = args.mqtt.partition(":")
         n = send_mqtt(((aid, body) for _, aid, _, body in stream), mhost, int(mport or 1883))

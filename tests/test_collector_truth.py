@@ -85,3 +85,46 @@ def test_simulated_fleet_matches_ground_truth(tmp_path, broker, backend, request
     expected = independent_kwh(sim)
     for hid, e in expected.items():
         assert kwh[hid] == pytest.approx(e, rel=0.005), hid
+
+
+def test_a_simulation_run_in_the_evening_never_invents_active_time():
+    """Run at 21:00 on a weekday: PCs that left at 17:00–18:45 are off, asleep, or (left on)
+    idle from their departure on; none is active until now (the field trial saw every PC
+    active until the moment the simulator ran)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from collector.simulate import SimConfig, Simulation
+
+    end = datetime(2026, 11, 25, 21, 0, tzinfo=ZoneInfo("Europe/Paris")).timestamp()  # a Wed
+    sim = Simulation(SimConfig(agents=40, days=1, seed=8, reboot_share=0.0, end=end))
+    for h in sim.hosts:
+        if h.kind == "vm":
+            continue
+        evening = [s for s in h.segments if s.end > end - 3600]  # 20:00–21:00
+        assert evening, h.hostname
+        assert all(s.state != "active" for s in evening), (h.hostname, evening[-1])
+        assert h.segments[-1].end == end  # still covered to the end: no gap either
+
+
+def test_the_simulator_says_how_far_it_is_and_documents_its_options():
+    import io
+    import subprocess
+    import sys
+
+    from collector.simulate import SimConfig, Simulation, progress
+
+    sim = Simulation(SimConfig(agents=3, days=1, seed=2))
+    out = io.StringIO()
+    items = list(progress(sim.reports(), sim.start, sim.end, every_s=0.0, out=out))
+    assert len(items) == len(list(sim.reports()))  # nothing lost on the way
+    assert "reports sent, simulated time" in out.getvalue() and "%" in out.getvalue()
+    done = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "simulate", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    for option in ("--agents", "--days", "--seed", "--left-on", "--speed", "--url", "--mqtt"):
+        assert option in done.stdout
+    assert "(default: 50)" in done.stdout and "(default: 0.2)" in done.stdout
