@@ -463,11 +463,40 @@ class LorawanConfig:
 
     def validate(self) -> None:
         names = {p.name for p in self.profiles}
+        fields = {p.name: {f.name for f in p.fields} for p in self.profiles}
+        by_eui: dict[str, list[int]] = {}
         for i, m in enumerate(self.meters):
             if not (m.dev_eui or m.device_profile):
                 raise ValueError(f"meters[{i}]: give dev_eui or device_profile")
             if m.profile and m.profile not in names:
                 raise ValueError(f"meters[{i}].profile: no profile named {m.profile!r}")
+            if m.profile and m.field and m.field not in fields[m.profile]:
+                raise ValueError(
+                    f"meters[{i}].field: profile {m.profile!r} has no field {m.field!r}"
+                )
+            if m.dev_eui:
+                by_eui.setdefault(m.dev_eui.lower(), []).append(i)
+        for eui, idx in by_eui.items():
+            if len(idx) < 2:
+                continue
+            # a multi-channel device: one meter per channel, each its own field and name
+            seen_fields: set[str] = set()
+            seen_names: set[str] = set()
+            for i in idx:
+                m = self.meters[i]
+                if not m.field:
+                    raise ValueError(
+                        f"meters[{i}].field: device {eui} appears {len(idx)} times; each "
+                        "entry is one channel and names its field"
+                    )
+                if m.field in seen_fields:
+                    raise ValueError(f"meters[{i}].field: {m.field!r} of {eui} used twice")
+                if not m.name or m.name in seen_names:
+                    raise ValueError(
+                        f"meters[{i}].name: each channel of {eui} needs a name of its own"
+                    )
+                seen_fields.add(m.field)
+                seen_names.add(m.name)
             if m.role == "host_plug" and not m.host:
                 raise ValueError(f"meters[{i}].host: a host_plug meter names its host")
         for p in self.profiles:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import re
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -789,3 +790,114 @@ def test_a_meter_replaced_at_the_same_address_with_its_own_index_goes_on(lora):
     assert energy(lora, "dc1-ups-out") == pytest.approx(10 + 24)
     text = scrape(url(lora, "/metrics"))
     assert metric(text, "energy_lora_meter_events_total", meter="dc1-ups-out", event="rebase") == 1
+
+
+def test_a_multi_channel_device_is_one_meter_per_channel(tmp_path, broker):
+    """A pulse counter with two channels on one dev_eui: two meters, each with its own name,
+    room, category and register (three entries for one device used to keep the last)."""
+    dev = "0018b21000006c3d"
+    cfg = copy.deepcopy(LORA)
+    cfg["mqtt"] = {"host": "127.0.0.1", "port": broker.port, "client_id": "multi"}
+    cfg["meters"] = [
+        {
+            "dev_eui": dev,
+            "name": "tgbt-A",
+            "field": "chA",
+            "profile": "pulse4",
+            "role": "facility",
+            "datacenter": "dc1",
+            "room": "A",
+            "site": "dc1",
+        },
+        {
+            "dev_eui": dev,
+            "name": "tgbt-B",
+            "field": "chB",
+            "profile": "pulse4",
+            "role": "it",
+            "category": 1,
+            "datacenter": "dc1",
+            "room": "B",
+            "site": "dc1",
+        },
+    ]
+    with running(make_config(tmp_path, lorawan=cfg)) as c:
+        res = c.lora.process(
+            [
+                (UP.format(dev), pulse(dev, T0, 100, 1000), None),
+                (UP.format(dev), pulse(dev, T0 + 600, 130, 1400), None),
+            ]
+        )
+        assert res == ["ok", "ok"]
+        assert energy(c, "tgbt-A") == pytest.approx(30 * 10)  # 10 Wh per pulse
+        assert energy(c, "tgbt-B") == pytest.approx(400)  # 1 Wh per pulse
+        rooms = dict(c.ledger.execute("SELECT meter, room FROM meters"))
+        assert rooms == {"tgbt-A": "A", "tgbt-B": "B"}
+
+
+@pytest.mark.parametrize(
+    "meters,expected",
+    [
+        (
+            [{"dev_eui": "aa01", "name": "a"}, {"dev_eui": "AA01", "name": "b"}],
+            "meters[0].field: device aa01 appears 2 times",
+        ),
+        (
+            [
+                {"dev_eui": "aa01", "name": "a", "field": "chA", "profile": "pulse4"},
+                {"dev_eui": "aa01", "name": "b", "field": "chA", "profile": "pulse4"},
+            ],
+            "meters[1].field: 'chA' of aa01 used twice",
+        ),
+        (
+            [
+                {"dev_eui": "aa01", "field": "chA", "profile": "pulse4"},
+                {"dev_eui": "aa01", "name": "b", "field": "chB", "profile": "pulse4"},
+            ],
+            "meters[0].name: each channel of aa01 needs a name of its own",
+        ),
+        (
+            [{"dev_eui": "aa01", "name": "a", "field": "chZ", "profile": "pulse4"}],
+            "meters[0].field: profile 'pulse4' has no field 'chZ'",
+        ),
+    ],
+)
+def test_repeated_devices_without_channels_are_config_errors(tmp_path, meters, expected):
+    from agent.configspec import ConfigError
+
+    cfg = {**copy.deepcopy(LORA), "meters": meters}
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        make_config(tmp_path, lorawan=cfg)
+
+
+def test_a_meter_naming_no_field_takes_the_devices_register_before_its_power(tmp_path, broker):
+    """A smart plug sends both its energy total and its instantaneous power: without a field
+    named, the register is used (exact), not the power integrated between uplinks."""
+    cfg = copy.deepcopy(LORA)
+    cfg["mqtt"] = {"host": "127.0.0.1", "port": broker.port, "client_id": "pref"}
+    cfg["profiles"] = [
+        {
+            "name": "plug-power-first",
+            "version": "1",
+            "fields": [
+                {"name": "power", "path": "active_power", "meaning": "power", "unit": "W"},
+                {
+                    "name": "energy",
+                    "path": "power_consumption",
+                    "meaning": "energy_index",
+                    "unit": "Wh",
+                },
+            ],
+        }
+    ]
+    cfg["meters"] = [{"dev_eui": "24e124148d042a77", "name": "plug", "profile": "plug-power-first"}]
+    with running(make_config(tmp_path, lorawan=cfg)) as c:
+        c.lora.process(
+            [
+                (UP.format("24e124148d042a77"), plug(T0, 5000.0, w=10.0), None),
+                (UP.format("24e124148d042a77"), plug(T0 + 3600, 5120.0, w=10.0), None),
+            ]
+        )
+        assert energy(c, "plug") == pytest.approx(120)  # the register, not 10 W × 1 h
+        (est,) = c.ledger.execute("SELECT estimated FROM meters WHERE meter = 'plug'")[0]
+        assert est == 0

@@ -170,13 +170,16 @@ class LoraProcessor:
         self.tz = ZoneInfo(tz)
         self.tsdb_lines = tsdb_lines
         self.profiles = {p.name: p for p in cfg.profiles}
-        self.by_eui = {mc.dev_eui.lower(): mc for mc in cfg.meters if mc.dev_eui}
+        self.by_eui: dict[str, list[MeterConfig]] = {}
+        for mc in cfg.meters:
+            if mc.dev_eui:
+                self.by_eui.setdefault(mc.dev_eui.lower(), []).append(mc)
         self.by_profile = [mc for mc in cfg.meters if mc.device_profile and not mc.dev_eui]
         self.gw_power = {g.id.lower(): g.power_w for g in cfg.gateways}
         self.gw_last_stats: dict[str, float] = {}
         self.gw_online: dict[str, bool] = {}
         self._unknown_logged: set[str] = set()
-        self._meter_cache: dict[tuple[str, str | None, str | None], Meter | None] = {}
+        self._meter_cache: dict[tuple[str, str | None, str | None], list[Meter]] = {}
         self.q: queue.Queue[tuple[str, bytes, Done | None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="lorawan", daemon=True)
         self.processed = 0
@@ -198,18 +201,19 @@ class LoraProcessor:
                 return p
         raise LookupError(f"no meter profile matches {device_profile!r}")
 
-    def meter_for(self, up: m.Uplink) -> Meter | None:
+    def meters_for(self, up: m.Uplink) -> list[Meter]:
+        """The meters an uplink feeds: one, or one per channel of a multi-channel device."""
         key = (up.dev_eui, up.profile, up.device_name)
         if key in self._meter_cache:
             return self._meter_cache[key]
-        meter = self._resolve(up)
+        meters = self._resolve(up)
         if len(self._meter_cache) < 100_000:
-            self._meter_cache[key] = meter
-        return meter
+            self._meter_cache[key] = meters
+        return meters
 
-    def _resolve(self, up: m.Uplink) -> Meter | None:
-        mc = self.by_eui.get(up.dev_eui)
-        if mc is None:
+    def _resolve(self, up: m.Uplink) -> list[Meter]:
+        configs = self.by_eui.get(up.dev_eui)
+        if not configs:
             mc = next(
                 (
                     c
@@ -220,14 +224,22 @@ class LoraProcessor:
                 ),
                 None,
             )
-        if mc is None:
-            return None
+            configs = [mc] if mc is not None else []
+        return [self._meter(up, mc) for mc in configs]
+
+    def _meter(self, up: m.Uplink, mc: MeterConfig) -> Meter:
         prof = self._profile_for(mc, up.profile)
-        f = (
-            next((x for x in prof.fields if x.name == mc.field), prof.fields[0])
-            if mc.field
-            else prof.fields[0]
-        )
+        if mc.field:
+            f = next((x for x in prof.fields if x.name == mc.field), None)
+            if f is None:
+                raise LookupError(f"profile {prof.name} has no field {mc.field!r}")
+        else:
+            # a register the device keeps (energy, pulses) before anything integrated from
+            # instantaneous power or current (estimated)
+            f = next(
+                (x for x in prof.fields if x.meaning in ("energy_index", "pulse_count")),
+                prof.fields[0],
+            )
         spec = FieldSpec(
             f.name,
             f.path,
@@ -449,7 +461,7 @@ class LoraProcessor:
                 if rx.snr is not None:
                     self.metrics.gw_snr.labels(self.gw_label(rx.gateway_id)).set(rx.snr)
             try:
-                meter = self.meter_for(u)
+                meters = self.meters_for(u)
             except LookupError as exc:
                 results[i] = "no_profile"
                 self.metrics.rejected.labels("no_profile").inc()
@@ -457,7 +469,7 @@ class LoraProcessor:
                     self._unknown_logged.add(u.dev_eui)
                     log.warning("lorawan: meter %s: %s; set meters[].profile", u.dev_eui, exc)
                 continue
-            if meter is None:
+            if not meters:
                 results[i] = "unknown_device"
                 self.metrics.unknown.inc()
                 if u.dev_eui not in self._unknown_logged:
@@ -470,39 +482,17 @@ class LoraProcessor:
                 results[i] = "no_object"
                 self.metrics.rejected.labels("no_object").inc()
                 continue
-            value = meter.spec.value(u.fields)
-            if value is None:
+            read = 0
+            for meter in meters:  # one per channel of a multi-channel device
+                value = meter.spec.value(u.fields)
+                if value is None:
+                    continue
+                read += 1
+                self._step(led, cur, meter, u.time, value, states, hours, lines)
+                seen_meters[meter.name] = meter
+            if not read:
                 results[i] = "field_missing"
                 self.metrics.rejected.labels("field_missing").inc()
-                continue
-            st = states.get(meter.name)
-            if st is None:
-                st = states[meter.name] = meterstore.load_state(led, cur, meter.name)
-            res = step(meter.spec, st, u.time, value, meter.cfg.max_power_w, self.cfg.max_gap_s)
-            if res.note != "ok":
-                self.metrics.meter_events.labels(meter.name, res.note).inc()
-            if res.note in ("reset", "rebase"):
-                log.warning(
-                    "lorawan: meter %s restarted lower (%s): new segment at %.0f Wh",
-                    meter.name,
-                    res.note,
-                    value,
-                )
-            self.metrics.messages.labels("uplink", res.note).inc()
-            if res.end > res.start:
-                meterstore.spread(hours, meter.name, res)
-                est = "1" if res.estimated else "0"
-                c = meter.cfg
-                self.metrics.meter_wh.labels(meter.name, c.site, c.role, est).inc(res.wh)
-                self.metrics.meter_power.labels(meter.name, c.site, c.role).set(
-                    res.wh * 3600 / (res.end - res.start)
-                )
-                lines.append(
-                    f"energy_meter,meter={_tag(meter.name)},site={_tag(c.site)},"
-                    f"role={c.role},estimated={est} wh={res.wh:.6g},"
-                    f"seconds={res.end - res.start:.3f} {int(res.start * 1000)}"
-                )
-            seen_meters[meter.name] = meter
         facts = [
             MeterFacts(
                 mt.name,
@@ -524,6 +514,45 @@ class LoraProcessor:
             sink = self.tsdb_lines
             after.append(lambda: sink(lines))
         return after
+
+    def _step(
+        self,
+        led: Ledger,
+        cur: Any,
+        meter: Meter,
+        t: float,
+        value: float,
+        states: dict[str, RegisterState],
+        hours: dict[tuple[str, float], list[float]],
+        lines: list[str],
+    ) -> None:
+        st = states.get(meter.name)
+        if st is None:
+            st = states[meter.name] = meterstore.load_state(led, cur, meter.name)
+        res = step(meter.spec, st, t, value, meter.cfg.max_power_w, self.cfg.max_gap_s)
+        if res.note != "ok":
+            self.metrics.meter_events.labels(meter.name, res.note).inc()
+        if res.note in ("reset", "rebase"):
+            log.warning(
+                "lorawan: meter %s restarted lower (%s): new segment at %.0f Wh",
+                meter.name,
+                res.note,
+                value,
+            )
+        self.metrics.messages.labels("uplink", res.note).inc()
+        if res.end > res.start:
+            meterstore.spread(hours, meter.name, res)
+            est = "1" if res.estimated else "0"
+            c = meter.cfg
+            self.metrics.meter_wh.labels(meter.name, c.site, c.role, est).inc(res.wh)
+            self.metrics.meter_power.labels(meter.name, c.site, c.role).set(
+                res.wh * 3600 / (res.end - res.start)
+            )
+            lines.append(
+                f"energy_meter,meter={_tag(meter.name)},site={_tag(c.site)},"
+                f"role={c.role},estimated={est} wh={res.wh:.6g},"
+                f"seconds={res.end - res.start:.3f} {int(res.start * 1000)}"
+            )
 
     def _gateways(self, cur: Any, stats: list[m.GatewayStats], ups: list[m.Uplink]) -> None:
         days: dict[tuple[str, str], list[float]] = {}
