@@ -540,6 +540,7 @@ class Collector:
             if not self.carbon.hourly
             else self.carbon.hourly_basis,
             "ingest": self._ingest_status(),
+            "datacenters": self.snmp.status() if self.cfg.snmp.devices else {},
         }
 
     def _ingest_status(self) -> dict[str, Any]:

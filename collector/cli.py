@@ -79,6 +79,13 @@ def status_table(doc: dict) -> str:
         f"today CO2e         {doc['today_kgco2e']:>12.3f} kg ({doc['carbon_basis']})",
         f"reporting today    {doc['hosts_reporting_today']:>12d} hosts",
     ]
+    for name, dc in sorted((doc.get("datacenters") or {}).items()):
+        pue = "—" if dc["pue_today"] is None else f"{dc['pue_today']:.2f}"
+        lines += [
+            "",
+            f"datacenter {name}: {dc['up']}/{dc['devices']} devices answering, "
+            f"IT {dc['it_w']:.0f} W, facility {dc['facility_w']:.0f} W, PUE today {pue}",
+        ]
     ing = doc.get("ingest")
     if ing:
         rejected = ", ".join(f"{k} {v}" for k, v in sorted(ing["rejected"].items())) or "none"

@@ -808,3 +808,36 @@ def test_the_dashboards_pue_takes_one_it_measurement_point(dc_prometheus):
         for r in prom.query("energy_dc_pue_category", at)
     }
     assert cats == {"1": 1.0, "2": 0.0}
+
+
+def test_the_first_poll_says_which_profile_and_a_profile_that_fits_nothing_shows(
+    tmp_path, sim, caplog
+):
+    """Ops see which profile each device got (log and /metrics), and a forced profile whose
+    tables the device does not have is a warning and `energy_snmp_rows == 0`, not silence."""
+    good = device(sim, "pdu-a")
+    wrong = device(sim, "ups-as-pdu", "ups-rfc1628", profile="raritan-pdu2")
+    cfg = make_config(tmp_path, snmp={"devices": [good, wrong]})
+    with running(cfg) as c, caplog.at_level("INFO", logger="energy_collector.snmp"):
+        c.snmp.run_cycle()
+        c.snmp.run_cycle()
+        text = scrape(url(c, "/metrics"))
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("pdu-a: profile apc-rpdu2 (sysObjectID" in m for m in messages)
+    assert any("ups-as-pdu: profile raritan-pdu2 (forced in the config)" in m for m in messages)
+    assert sum("found none of its tables" in m for m in messages) == 1  # once, not every poll
+    assert metric(text, "energy_snmp_profile", device="pdu-a", profile="apc-rpdu2") == 1
+    assert metric(text, "energy_snmp_rows", device="ups-as-pdu") == 0
+    assert metric(text, "energy_snmp_rows", device="pdu-a") > 0
+
+
+def test_status_shows_the_datacenter_side(dc_prometheus):
+    from collector.cli import status_table
+
+    c, _ = dc_prometheus
+    doc = json.loads(scrape(url(c, "/api/v1/status")))
+    dc = doc["datacenters"]["dc1"]
+    assert (dc["devices"], dc["up"]) == (4, 4)
+    assert dc["it_w"] == 16930 and dc["facility_w"] == 2184  # one IT measurement point
+    assert dc["it_category"] == 1 and dc["pue_today"] is not None
+    assert "datacenter dc1: 4/4 devices answering, IT 16930 W, facility 2184 W" in status_table(doc)

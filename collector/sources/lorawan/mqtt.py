@@ -51,7 +51,14 @@ class LoraMqtt:
             log.error("lorawan mqtt: connection refused: %s", reason)
             return
         self.connected = True
-        client.subscribe(self.filters())
+        filters = self.filters()
+        log.info(
+            "lorawan mqtt: connected to %s:%d; subscribing to %s",
+            self.cfg.mqtt.host,
+            self.cfg.mqtt.port,
+            ", ".join(f for f, _ in filters),
+        )
+        client.subscribe(filters)
 
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any

@@ -64,6 +64,7 @@ class DeviceState:
     last_start: float = 0.0  # when its last poll began (per-device intervals)
     last_poll: Poll | None = None  # for live totals when devices poll at different times
     unmatched_warned: bool = False
+    empty_warned: bool = False  # its profile found no table (said once)
 
 
 @dataclass
@@ -114,6 +115,19 @@ class SnmpMetrics:
         )
         self.errors = Counter(
             "energy_snmp_poll_errors", "Failed polls by reason.", ["device", "reason"], registry=r
+        )
+        self.profile = Gauge(
+            "energy_snmp_profile",
+            "1 for the profile each device was given (forced, by sysObjectID or by probing).",
+            ["device", "profile"],
+            registry=r,
+        )
+        self.rows = Gauge(
+            "energy_snmp_rows",
+            "Table rows the device's profile found at its last poll (0: the profile does not "
+            "fit the device).",
+            ["device"],
+            registry=r,
         )
         self.register_events = Counter(
             "energy_snmp_register_events",
@@ -322,8 +336,12 @@ class Poller:
             oid, descr = sysinfo.get(SYS_OBJECT_ID), sysinfo.get(SYS_DESCR)
             try:
                 st.profile = self.pick_profile(d, oid, descr)
+                how = "forced in the config" if d.profile else f"sysObjectID {oid}"
             except SnmpError:
                 st.profile = await self.probe_profile(d, tgt, oid)
+                how = "standard MIBs it answers"
+            log.info("snmp: %s: profile %s (%s)", d.name, st.profile.name, how)
+            self.metrics.profile.labels(d.name, st.profile.name).set(1)
         poll = Poll(d, time.time(), rebooted=st.uptime is not None and uptime < st.uptime)
         st.uptime = uptime
         done_groups: set[str] = set()
@@ -335,6 +353,15 @@ class Poller:
             if found and table.group:
                 done_groups.add(table.group)
             poll.rows.extend(found)
+        if not poll.rows and st.profile.tables and not st.empty_warned:
+            # a profile (forced, most often) whose tables the device does not have
+            st.empty_warned = True
+            log.warning(
+                "snmp: %s: profile %s found none of its tables; check snmp.devices[].profile",
+                d.name,
+                st.profile.name,
+            )
+        self.metrics.rows.labels(d.name).set(len(poll.rows))
         if st.profile.status:
             scalars = [x.oid for x in st.profile.status if not x.column]
             got = await self.client.get(tgt, scalars) if scalars else {}
@@ -421,6 +448,31 @@ class Poller:
             if p.value is not None:
                 cat = str(p.category) if p.category is not None else "unknown"
                 self.metrics.pue_today.labels(dc, cat).set(p.value)
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        """The datacenter side for `energy-collector status`: per datacenter, devices and how
+        many answer, live IT and facility power, and today's PUE from the ledger."""
+        now = time.time()
+        start = (
+            datetime.fromtimestamp(now, self.tz)
+            .replace(hour=0, minute=0, second=0, microsecond=0)
+            .timestamp()
+        )
+        out: dict[str, dict[str, Any]] = {}
+        for d in self.cfg.devices:
+            if not d.datacenter:
+                continue
+            dc = out.setdefault(d.datacenter, {"devices": 0, "up": 0})
+            dc["devices"] += 1
+            st = self.state.get(d.name, DeviceState())
+            dc["up"] += st.last_poll is not None and st.failures == 0  # its last poll answered
+        for name, dc in out.items():
+            for role in ("it", "facility"):
+                dc[f"{role}_w"] = round(self.metrics.dc_power.labels(name, role)._value.get(), 1)
+            p = pue(self.ledger, name, start, now)
+            dc["pue_today"] = None if p.value is None else round(p.value, 3)
+            dc["it_category"] = p.category
+        return out
 
     def _latest(self) -> list[Poll]:
         """Every device's last good poll, if recent (3 of its intervals): live totals add
@@ -712,6 +764,13 @@ class Poller:
     # -- running ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        log.info(
+            "snmp: polling %d device(s) every %.0f s (%s)",
+            len(self.cfg.devices),
+            self.tick(),
+            ", ".join(f"{d.name}@{d.host}" for d in self.cfg.devices[:10])
+            + (" …" if len(self.cfg.devices) > 10 else ""),
+        )
         self._thread.start()
 
     def stop(self) -> None:
