@@ -63,7 +63,7 @@ class AgentState:
     # made afresh whenever next_seq is (first start, lost or corrupt state.json): the collector
     # keys reports by (agent_id, incarnation, seq), so a restarted sequence is never taken for
     # a replay of the old one
-    incarnation: str = field(default_factory=lambda: new_incarnation())
+    incarnation: str = field(default_factory=new_incarnation)
 
     def to_json(self) -> dict[str, Any]:
         s = self.last_sample

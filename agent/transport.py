@@ -95,10 +95,9 @@ class MqttTransport(Transport):
     collector publishes `{"acks": [{"seq", "result", "incarnation"}…]}` on the ack topic
     after its ledger commit. An answer whose incarnation is not the spooled report's is
     ignored (an answer to the sequence before a lost state must not delete a new report of
-    the same seq). A
-    report with no collector ack `ack_timeout_s` after its PUBACK (a broker that restarted
-    and lost it, a collector that died holding it, a PUBACK saying "no matching
-    subscribers") is sent again, waiting twice as long each time.
+    the same seq). A report with no collector ack `ack_timeout_s` after its PUBACK (a broker
+    that restarted and lost it, a collector that died holding it, a PUBACK saying "no
+    matching subscribers") is sent again, waiting twice as long each time.
     """
 
     SESSION_EXPIRY_S = 7 * 86400  # the broker keeps our session (and QoS 1 state) this long
@@ -124,8 +123,8 @@ class MqttTransport(Transport):
         self._lock = threading.Lock()
         self._inflight: dict[int, int] = {}  # mid -> seq, waiting for the broker's PUBACK
         self._queued: set[int] = set()  # seqs published and not yet PUBACKed
-        # seq -> (resend at, attempts): the broker has it, the collector has not answered
-        self._awaiting: dict[int, tuple[float, int]] = {}
+        # seq -> when to send again: the broker has it, the collector has not answered
+        self._awaiting: dict[int, float] = {}
         self._attempts: dict[int, int] = {}  # seq -> sends so far (for the backoff)
         # (seq, result, reason, incarnation) as the collector answered
         self._answers: deque[tuple[int, str, str, str | None]] = deque()
@@ -288,7 +287,7 @@ class MqttTransport(Transport):
                 seq,
                 wait,
             )
-        self._awaiting[seq] = (time.monotonic() + wait, attempts)
+        self._awaiting[seq] = time.monotonic() + wait
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         if msg.topic != self.ack_topic:
@@ -315,11 +314,6 @@ class MqttTransport(Transport):
     @property
     def connected(self) -> bool:
         return self._connected
-
-    @property
-    def unacknowledged(self) -> int:
-        with self._lock:
-            return len(self._queued) + len(self._awaiting)
 
     def pump(self, spool: Spool) -> bool:
         if not self._started:
@@ -348,14 +342,14 @@ class MqttTransport(Transport):
                 spool.set_aside(seq, reason or "rejected")
                 moved = True
         with self._lock:
-            for seq, (deadline, attempts) in list(self._awaiting.items()):
+            for seq, deadline in list(self._awaiting.items()):
                 if deadline <= now:
                     del self._awaiting[seq]  # no answer in time: send again
                     self.resent += 1
                     log.info(
                         "mqtt: no acknowledgement for report seq=%d after %d send(s); resending",
                         seq,
-                        attempts,
+                        self._attempts.get(seq, 1),
                     )
             if not self._connected or now < self._retry_after:
                 return moved
@@ -477,7 +471,7 @@ class HttpTransport(Transport):
             except urllib.error.HTTPError as exc:
                 if exc.code in (401, 403):
                     # our credentials, not the report: keep everything and retry, loudly
-                    self._fail(f"HTTP {exc.code}: credentials refused, check http.token_file")
+                    self._fail(f"HTTP {exc.code}: credentials refused (revoked, or a wrong token)")
                     return moved
                 if 400 <= exc.code < 500 and exc.code not in (408, 429):
                     detail = exc.read(300).decode(errors="replace")

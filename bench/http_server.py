@@ -15,6 +15,7 @@ import argparse
 import http.client
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -105,7 +106,7 @@ def main() -> None:
             try:
                 out[name] = measure(port, bodies)
             finally:
-                stop_process(proc, 15, 20)
+                stop_process(proc, signal.SIGTERM, 20)
             print(name, json.dumps({k: round(v, 3) for k, v in out[name].items()}), flush=True)
     finally:
         subprocess.run(

@@ -187,13 +187,13 @@ class Pipeline:
 
         committed = self.committer.run(accounted, commit, poison)
         seen: set[Key] = set()
+        touched: set[str] = set()
         for chunk, fresh in committed:
             for i, batch, acc, figures in chunk:
                 key = (acc.source, acc.entity, acc.seq)
                 if key in fresh and key not in seen:
                     seen.add(key)
-                    with self._touched_lock:
-                        self.touched_days.update(d.day for d in acc.days)
+                    touched.update(d.day for d in acc.days)
                     outcomes[i] = Outcome("accepted")
                     self.metrics.reports.labels("accepted").inc()
                     self._guarded(self._observe, batch, acc, figures, now)
@@ -202,6 +202,8 @@ class Pipeline:
                 else:
                     outcomes[i] = Outcome("duplicate")
                     self.metrics.reports.labels("duplicate").inc()
+        if touched:
+            self.retouch(list(touched))
         for sink in self.sinks:  # durable before anything is acknowledged
             self._guarded(sink.commit, sink=sink)
         for item, outcome in zip(items, outcomes, strict=True):
@@ -225,6 +227,7 @@ class Pipeline:
         return days
 
     def retouch(self, days: list[str]) -> None:
+        """Days to roll up again (accepted reports added to them, or a roll-up failed)."""
         with self._touched_lock:
             self.touched_days.update(days)
 

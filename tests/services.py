@@ -96,12 +96,18 @@ class Mosquitto:
         configs = Path(__file__).parent.parent / "configs/mosquitto"
         shipped = (configs / "energy.conf").read_text()
         if dynsec is not None:
-            plugin = [
-                f"plugin_opt_config_file {dynsec}"
-                if line.startswith("plugin_opt_config_file")
-                else line
-                for line in (configs / "dynsec.conf").read_text().splitlines()
-            ]
+            # the plugin's path has the architecture in it (x86_64-linux-gnu in the shipped
+            # file): take this machine's
+            found = sorted(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"))
+            if not found:
+                raise RuntimeError("mosquitto's dynamic-security plugin is missing: setup.sh")
+            plugin = []
+            for line in (configs / "dynsec.conf").read_text().splitlines():
+                if line.startswith("plugin_opt_config_file"):
+                    line = f"plugin_opt_config_file {dynsec}"
+                elif line.startswith("plugin "):
+                    line = f"plugin {found[0]}"
+                plugin.append(line)
             shipped = shipped.replace("password_file", "\n".join(plugin) + "\n#password_file")
         swap = {
             "listener": f"listener {m.port} 127.0.0.1",

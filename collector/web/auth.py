@@ -12,9 +12,6 @@ class Auth:
         self._write = f"Bearer {write_token}".encode() if write_token else None
         self._read = f"Bearer {read_token}".encode() if read_token else None
 
-    def may_write(self, header: str | None) -> bool:
-        return self._write is None or _same(header, self._write)
-
     def shared_write(self, header: str | None) -> bool:
         """The shared ingest token (http.token_file): posts for any agent id. For labs and
         migrations; enrolled agents each have their own (collector/web/enrolment.py)."""

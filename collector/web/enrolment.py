@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.schema import REPORT_SCHEMA, ReportError, validate
+from collector.config import CollectorConfig
 from collector.ledger import Ledger
 from collector.web.dynsec import Dynsec, DynsecError
 
@@ -151,7 +152,7 @@ def listing(ledger: Ledger) -> list[tuple[str, str, float, float | None]]:
     ]
 
 
-def dynsec_for(cfg: Any) -> Dynsec | None:
+def dynsec_for(cfg: CollectorConfig) -> Dynsec | None:
     """The dynamic-security client the configuration asks for (CollectorConfig), or None."""
     from agent.config import read_secret
 

@@ -199,7 +199,3 @@ def _bearer(header: str | None) -> str | None:
 def _settle(fut: asyncio.Future[Outcome], outcome: Outcome) -> None:
     if not fut.done():
         fut.set_result(outcome)
-
-
-def dumps(doc: Any) -> bytes:
-    return json.dumps(doc).encode()

@@ -128,6 +128,9 @@ def step(
     note = "ok"
     if delta < 0:
         wrap = spec.wrap_wh()
+        if restarted:
+            # the device says it restarted: this reading confirms itself, no wrap either
+            state.suspect = value
         if wrap is not None and state.value > wrap / 2 and state.suspect is None:
             delta, note = wrap - state.value + value, "wrap"
         elif state.suspect is None:

@@ -664,9 +664,6 @@ class Poller:
                 spec = FieldSpec("energy", "", "energy_index", "Wh", wrap_at=row.energy_wrap_wh)
             value = row.energy_wh if use_register else row.power_w
             assert value is not None
-            if poll.rebooted and use_register and st.value is not None and value < st.value:
-                # sysUpTime went back: the device restarted, a lower register is a reset now
-                st.suspect = value
             # a breakdown row keeps its own role so a PUE never adds it to the total; an
             # outlet feeding something else takes that role, carved out of the total
             own_role = self._outlet_role(d, row)
