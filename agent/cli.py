@@ -143,6 +143,22 @@ def cmd_idle_helper(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    if sys.platform != "win32":
+        print("energy-agent service: Windows only (on Linux, systemd runs `run`)", file=sys.stderr)
+        return 2
+    from agent.winservice import program_data, serve, setup_logging
+
+    try:
+        return serve(args.config)
+    except Exception:
+        # started by the SCM there is no console: say it where ops look
+        if sys.stderr is None:
+            setup_logging("info", program_data() / "logs")
+        logging.getLogger("energy_agent").exception("service: could not start")
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="energy-agent", description=__doc__)
     parser.add_argument("--version", action="version", version=__version__)
@@ -151,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         ("run", cmd_run, "run the agent (the service)"),
         ("once", cmd_once, "print one report as JSON and exit"),
         ("check-config", cmd_check_config, "validate the configuration"),
+        ("service", cmd_service, "run as a Windows service (what the SCM starts)"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument(

@@ -198,7 +198,12 @@ class AgentConfig:
 
 
 def load_config(path: str | None) -> AgentConfig:
-    return load_file(AgentConfig, path)
+    """The YAML file (or the defaults) with, on Windows, the Group Policy values on top."""
+    from agent.winpolicy import POLICY_KEY, policy_overlay, read_registry
+
+    values, tags = read_registry()
+    overlay = policy_overlay(AgentConfig, values, tags)
+    return load_file(AgentConfig, path, (f"policy HKLM\\{POLICY_KEY}", overlay))
 
 
 def check_url(key: str, url: str) -> None:

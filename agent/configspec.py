@@ -55,9 +55,14 @@ def section(cls: type[T], doc: str) -> Any:
     return dataclasses.field(default_factory=cls, metadata={"doc": doc, "section": True})
 
 
-def load_file(cls: type[T], path: str | Path | None) -> T:
-    """Load `path` (YAML) into `cls`; None means the built-in defaults."""
+def load_file(
+    cls: type[T], path: str | Path | None, overlay: tuple[str, dict[str, Any]] | None = None
+) -> T:
+    """Load `path` (YAML) into `cls`; None means the built-in defaults. `overlay` is (what,
+    mapping) put on top of the file's values (Windows policies), named in errors."""
     if path is None:
+        if overlay and overlay[1]:
+            return load(cls, overlay[1], f"<defaults> + {overlay[0]}")
         return load(cls, {}, "<defaults>")
     source = str(path)
     try:
@@ -73,6 +78,10 @@ def load_file(cls: type[T], path: str | Path | None) -> T:
         raise ConfigError(f"{source}: not valid YAML{where}: {problem}") from None
     if data is None:
         data = {}
+    if overlay and overlay[1] and isinstance(data, dict):
+        from agent.winpolicy import merge
+
+        return load(cls, merge(data, overlay[1]), f"{source} + {overlay[0]}")
     return load(cls, data, source)
 
 

@@ -267,9 +267,12 @@ class Agent:
 
     # -- the loop ----------------------------------------------------------------------------
 
-    def run(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self.stop)
+    def run(self, handle_signals: bool = True) -> None:
+        """Until stop(). `handle_signals`: SIGTERM/SIGINT stop it (the main thread only; the
+        Windows service's stop comes from the SCM instead)."""
+        if handle_signals:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(sig, self.stop)
         self.startup()
         log.info(
             "energy-agent %s on %s: agent id %s (incarnation %s), state in %s, reports %s",

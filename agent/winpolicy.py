@@ -1,0 +1,118 @@
+"""Group Policy on Windows: values under `HKLM\\Software\\Policies\\EnergyAgent` override the
+YAML configuration (policy wins). The ADMX/ADML templates in configs/windows/ write them.
+
+A value is named after the configuration key it sets, dotted for sections (`site`,
+`transport`, `mqtt.host`, `mqtt.tls.enabled`, `http.url`…); tags are the values of the subkey
+`Tags` (name = tag, data = value). DWORD values set numbers and booleans (0 is false). A value
+naming no option, or of the wrong type, is logged and ignored: a typo in a GPO must not stop
+5,000 agents, and the YAML's own value stays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+import typing
+from collections.abc import Iterable
+from typing import Any
+
+log = logging.getLogger("energy_agent")
+
+POLICY_KEY = r"Software\Policies\EnergyAgent"
+
+
+def read_registry(key: str = POLICY_KEY) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
+    """(values of the key, values of its Tags subkey) from HKLM; empty where absent."""
+    if sys.platform != "win32":
+        return [], []
+    import winreg
+
+    def values(path: str) -> list[tuple[str, Any]]:
+        try:
+            with winreg.OpenKey(winreg.HKEY_LOCAL_MACHINE, path) as k:
+                out = []
+                i = 0
+                while True:
+                    try:
+                        name, data, _ = winreg.EnumValue(k, i)
+                    except OSError:
+                        return out
+                    out.append((name, data))
+                    i += 1
+        except OSError:
+            return []
+
+    return values(key), values(key + r"\Tags")
+
+
+def _field_type(cls: type, dotted: str) -> Any:
+    """The declared type of a dotted option of `cls`, or None if there is no such option."""
+    *sections, name = dotted.split(".")
+    for section in sections:
+        hints = typing.get_type_hints(cls)
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        f = fields.get(section)
+        if f is None or not f.metadata.get("section"):
+            return None
+        cls = hints[section]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if name not in fields or fields[name].metadata.get("section"):
+        return None
+    return typing.get_type_hints(cls)[name]
+
+
+def _coerce(tp: Any, data: Any) -> Any:
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    base = args[0] if args else tp
+    if base is bool:
+        if isinstance(data, int):
+            return data != 0
+        if isinstance(data, str) and data.strip().lower() in ("0", "1", "true", "false"):
+            return data.strip().lower() in ("1", "true")
+        raise ValueError("expected a DWORD 0 or 1")
+    if base is int:
+        return int(data)
+    if base is float:
+        return float(data)
+    if base is str:
+        if not isinstance(data, str):
+            raise ValueError("expected a string (REG_SZ)")
+        return data
+    raise ValueError(f"cannot be set by policy ({base})")
+
+
+def policy_overlay(
+    cls: type, values: Iterable[tuple[str, Any]], tags: Iterable[tuple[str, Any]]
+) -> dict[str, Any]:
+    """The nested mapping that the policy values put on top of the YAML."""
+    out: dict[str, Any] = {}
+    for name, data in values:
+        tp = _field_type(cls, name)
+        if tp is None or name == "tags":
+            log.warning("policy: %s\\%s names no option; ignored", POLICY_KEY, name)
+            continue
+        try:
+            value = _coerce(tp, data)
+        except (TypeError, ValueError) as exc:
+            log.warning("policy: %s\\%s = %r: %s; ignored", POLICY_KEY, name, data, exc)
+            continue
+        *sections, leaf = name.split(".")
+        target = out
+        for s in sections:
+            target = target.setdefault(s, {})
+        target[leaf] = value
+    tag_map = {str(k): str(v) for k, v in tags if isinstance(v, str)}
+    if tag_map:
+        out["tags"] = tag_map
+    return out
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
