@@ -13,11 +13,10 @@ from pathlib import Path
 
 from agent import __version__
 from agent.config import AgentConfig, ConfigError, load_config, read_secret
+from agent.windirs import agent_dir
 
 DEFAULT_CONFIG = (
-    "/etc/energy-agent/agent.yaml"
-    if os.name != "nt"
-    else os.path.join(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "EnergyAgent", "agent.yaml")
+    "/etc/energy-agent/agent.yaml" if os.name != "nt" else os.path.join(agent_dir(), "agent.yaml")
 )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agent.configspec import ConfigError, load_file, opt, section
 from agent.schema import KINDS
+from agent.windirs import agent_dir
 
 __all__ = ["AgentConfig", "ConfigError", "load_config"]
 
@@ -22,7 +23,7 @@ def _default_state_dir() -> str:
     if env:
         return env.split(":")[0]
     if os.name == "nt":
-        return os.path.join(os.environ.get("PROGRAMDATA", r"C:\ProgramData"), "EnergyAgent")
+        return agent_dir()
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
     return os.path.join(base, "energy-agent")
 
@@ -198,12 +199,23 @@ class AgentConfig:
 
 
 def load_config(path: str | None) -> AgentConfig:
-    """The YAML file (or the defaults) with, on Windows, the Group Policy values on top."""
-    from agent.winpolicy import POLICY_KEY, policy_overlay, read_registry
+    """The YAML file (or the defaults) with, on Windows, the MSI's properties and then the
+    Group Policy values on top (agent/winpolicy.py)."""
+    from agent.winpolicy import (
+        INSTALL_KEY,
+        POLICY_KEY,
+        installer_values,
+        merge,
+        policy_overlay,
+        read_registry,
+    )
 
-    values, tags = read_registry()
-    overlay = policy_overlay(AgentConfig, values, tags)
-    return load_file(AgentConfig, path, (f"policy HKLM\\{POLICY_KEY}", overlay))
+    installed, _ = read_registry(INSTALL_KEY)
+    values, tags = installer_values(installed)
+    overlay = policy_overlay(AgentConfig, values, tags.items(), INSTALL_KEY)
+    overlay = merge(overlay, policy_overlay(AgentConfig, *read_registry(POLICY_KEY)))
+    what = f"HKLM\\{INSTALL_KEY} + HKLM\\{POLICY_KEY}"
+    return load_file(AgentConfig, path, (what, overlay))
 
 
 def check_url(key: str, url: str) -> None:

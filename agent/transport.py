@@ -51,10 +51,16 @@ class Transport:
     def stop(self, clean: bool) -> None:
         pass
 
+    def can_deliver(self) -> bool:
+        """False while the destination is known to be away (backing off, disconnected)."""
+        return True
+
     def flush(self, spool: Spool, timeout_s: float) -> None:
-        """Give queued reports a short chance to leave before stopping."""
+        """Give queued reports a short chance to leave before stopping; none when the
+        destination is away (a stop, and so a shutdown or an uninstall, must not wait on it:
+        the spool keeps them)."""
         deadline = time.monotonic() + timeout_s
-        while len(spool) and time.monotonic() < deadline:
+        while len(spool) and time.monotonic() < deadline and self.can_deliver():
             self.pump(spool)
             self.wake.wait(0.05)
             self.wake.clear()
@@ -332,6 +338,9 @@ class MqttTransport(Transport):
     def connected(self) -> bool:
         return self._connected
 
+    def can_deliver(self) -> bool:
+        return self._connected
+
     def pump(self, spool: Spool) -> bool:
         if not self._started:
             if self._enrolment_secret is None or self._enrol():
@@ -505,6 +514,9 @@ class HttpTransport(Transport):
             moved = True
             self._backoff = 0.0
         return moved
+
+    def can_deliver(self) -> bool:
+        return time.monotonic() >= self._retry_at
 
     def _fail(self, why: str) -> None:
         self._backoff = min(max(self._backoff * 2, 2.0), 300.0)

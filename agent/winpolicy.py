@@ -1,5 +1,7 @@
-"""Group Policy on Windows: values under `HKLM\\Software\\Policies\\EnergyAgent` override the
-YAML configuration (policy wins). The ADMX/ADML templates in configs/windows/ write them.
+"""Windows settings from the registry, on top of the YAML configuration, in this order:
+the MSI's properties (`HKLM\\Software\\EnergyAgent\\Install`, written at install), then Group
+Policy (`HKLM\\Software\\Policies\\EnergyAgent`, written by the ADMX templates in
+configs/windows/): policy wins.
 
 A value is named after the configuration key it sets, dotted for sections (`site`,
 `transport`, `mqtt.host`, `mqtt.tls.enabled`, `http.url`…); tags are the values of the subkey
@@ -20,6 +22,7 @@ from typing import Any
 log = logging.getLogger("energy_agent")
 
 POLICY_KEY = r"Software\Policies\EnergyAgent"
+INSTALL_KEY = r"Software\EnergyAgent\Install"
 
 
 def read_registry(key: str = POLICY_KEY) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
@@ -75,6 +78,8 @@ def _coerce(tp: Any, data: Any) -> Any:
         return int(data)
     if base is float:
         return float(data)
+    if isinstance(data, str) and base is not str and typing.get_origin(base) is None:
+        raise ValueError("cannot be set here")
     if base is str:
         if not isinstance(data, str):
             raise ValueError("expected a string (REG_SZ)")
@@ -82,20 +87,55 @@ def _coerce(tp: Any, data: Any) -> Any:
     raise ValueError(f"cannot be set by policy ({base})")
 
 
+def parse_tags(text: str) -> dict[str, str]:
+    """`name=value;name=value` (the MSI's TAGS property); blanks ignored."""
+    out = {}
+    for item in text.split(";"):
+        name, sep, value = item.partition("=")
+        if sep and name.strip():
+            out[name.strip()] = value.strip()
+    return out
+
+
+def installer_values(values: Iterable[tuple[str, Any]]) -> tuple[list[tuple[str, Any]], dict]:
+    """The MSI's values as option names: empty ones are properties not given; `ca_file`
+    serves both transports; `enrolment.*` goes to the transport chosen; `tags` is a string."""
+    given = {n: v for n, v in values if not (isinstance(v, str) and not v.strip())}
+    transport = str(given.get("transport", "")).strip()
+    out: list[tuple[str, Any]] = []
+    tags: dict[str, str] = {}
+    for name, data in given.items():
+        if name == "tags":
+            tags = parse_tags(str(data))
+        elif name == "ca_file":
+            out += [("mqtt.tls.ca_file", data), ("http.ca_file", data)]
+        elif name == "enrolment.secret_file":
+            out.append((f"{'http' if transport == 'http' else 'mqtt'}.enrolment_secret_file", data))
+        elif name == "enrolment.url":
+            if transport != "http":
+                out.append(("mqtt.enrolment_url", data))
+        else:
+            out.append((name, data))
+    return out, tags
+
+
 def policy_overlay(
-    cls: type, values: Iterable[tuple[str, Any]], tags: Iterable[tuple[str, Any]]
+    cls: type,
+    values: Iterable[tuple[str, Any]],
+    tags: Iterable[tuple[str, Any]],
+    key: str = POLICY_KEY,
 ) -> dict[str, Any]:
-    """The nested mapping that the policy values put on top of the YAML."""
+    """The nested mapping that the registry values of `key` put on top of the YAML."""
     out: dict[str, Any] = {}
     for name, data in values:
         tp = _field_type(cls, name)
         if tp is None or name == "tags":
-            log.warning("policy: %s\\%s names no option; ignored", POLICY_KEY, name)
+            log.warning("registry: HKLM\\%s\\%s names no option; ignored", key, name)
             continue
         try:
             value = _coerce(tp, data)
         except (TypeError, ValueError) as exc:
-            log.warning("policy: %s\\%s = %r: %s; ignored", POLICY_KEY, name, data, exc)
+            log.warning("registry: HKLM\\%s\\%s = %r: %s; ignored", key, name, data, exc)
             continue
         *sections, leaf = name.split(".")
         target = out

@@ -25,6 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agent.windirs import agent_dir
+
 SERVICE_NAME = "EnergyAgent"
 
 SERVICE_WIN32_OWN_PROCESS = 0x10
@@ -42,7 +44,7 @@ log = logging.getLogger("energy_agent")
 
 
 def program_data() -> Path:
-    return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "EnergyAgent"
+    return Path(agent_dir())
 
 
 class ServiceStatus:
@@ -244,6 +246,10 @@ def serve(config_path: str | None) -> int:
             return
         handle.append(h)
         result[0] = service.run()
+        # STOPPED is said: leave at once, from here, so that an uninstall or upgrade waiting
+        # on the stop finds no file of ours still mapped (state is saved, the spool closed)
+        logging.shutdown()
+        os._exit(result[0])
 
     table = (SERVICE_TABLE_ENTRYW * 2)(
         SERVICE_TABLE_ENTRYW(SERVICE_NAME, service_main), SERVICE_TABLE_ENTRYW()

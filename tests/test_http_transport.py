@@ -108,6 +108,20 @@ def test_unreachable_collector_keeps_reports(tmp_path):
     assert agent.spool.seqs() == [0, 1]
 
 
+def test_a_stop_does_not_wait_on_an_unreachable_collector(tmp_path):
+    """flush() at stop gives reports a chance to leave, but none to a destination that is
+    away: a service stop (and so a shutdown or an MSI uninstall) is not held for it."""
+    agent = make_agent(tmp_path, HttpConfig(url="http://127.0.0.1:9/nowhere", timeout_s=1))
+    produce(agent, 2)
+    attempts = []
+    real_pump = agent.transport.pump
+    agent.transport.pump = lambda spool: attempts.append(1) or real_pump(spool)  # type: ignore[method-assign]
+    agent.transport.flush(agent.spool, timeout_s=30)
+    assert len(attempts) == 1  # one try, then backing off: no waiting out the 30 s
+    assert agent.spool.seqs() == [0, 1]
+    assert not agent.transport.can_deliver()
+
+
 def test_rejected_report_is_kept_aside_and_does_not_block(tmp_path, receiver):
     agent = make_agent(tmp_path, HttpConfig(url=receiver.url))
     receiver.answer = 400

@@ -22,6 +22,7 @@ from typing import Any
 import psutil
 
 from agent.platform._common import Clocks, HostFacts, Platform, SleepBlocker
+from agent.windirs import agent_dir
 
 log = logging.getLogger("energy_agent.platform")
 
@@ -47,7 +48,7 @@ HELPER_STALE_S = 120.0
 
 
 def default_helper_dir() -> Path:
-    return Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "EnergyAgent" / "sessions"
+    return Path(agent_dir()) / "sessions"
 
 
 class WinApi:
