@@ -79,10 +79,14 @@ def cmd_once(args: argparse.Namespace) -> int:
     )
     tl.advance(first, second)
     blockers = []
+    unreadable: tuple[str, ...] = ()
     if cfg.sleep_blockers.enabled:
+        found = platform.sleep_blockers(cfg.sleep_blockers.reasons)
+        if found is None:
+            unreadable = ("sleep_blockers",)
         blockers = [
             {k: v for k, v in (("app", b.app), ("what", b.what), ("reason", b.reason)) if v}
-            for b in platform.sleep_blockers(cfg.sleep_blockers.reasons)
+            for b in found or ()
         ]
     kind = facts.detected_kind if cfg.kind == "auto" else cfg.kind
     report = Report(
@@ -105,6 +109,7 @@ def cmd_once(args: argparse.Namespace) -> int:
         segments=tuple(tl.take()),
         sleep_blockers=tuple(blockers),
         agent_version=__version__,
+        unreadable=unreadable,
     )
     doc = report_to_json(report)
     parse_report(doc)  # what we print must be what the collector accepts

@@ -23,6 +23,8 @@ STATES = ("active", "idle", "suspended", "off", "unknown")
 ON_STATES = ("active", "idle")
 KINDS = ("desktop", "laptop", "thin_client", "workstation", "vm", "server")
 ENERGY_SOURCES = ("rapl", "battery")
+# what `unreadable` may name
+PROBES = ("sleep_blockers", "suspend_events", "shutdown_events", "input_idle")
 # RFC 3339 in UTC with a literal Z, optional fraction: what the agent writes, nothing else.
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
 MAX_REPORT_BYTES = 256 * 1024
@@ -137,6 +139,15 @@ REPORT_SCHEMA: dict[str, Any] = {
                 },
             },
         },
+        "unreadable": {
+            "type": "array",
+            "maxItems": 8,
+            "uniqueItems": True,
+            "description": "Probes the agent could not read for this report (their output was "
+            "not understood, or the call failed): an empty `sleep_blockers` then means "
+            "unknown, not none.",
+            "items": {"enum": list(PROBES)},
+        },
         "sleep_blockers": {
             "type": "array",
             "maxItems": 64,
@@ -249,6 +260,7 @@ def _compile_schema(schema: dict[str, Any]) -> Check:
     names_check = _compile_schema(names) if names is not None else None
     max_items = schema.get("maxItems")
     min_items = schema.get("minItems", 0)
+    unique = bool(schema.get("uniqueItems"))
     items = schema.get("items")
     items_check = _compile_schema(items) if items is not None else None
 
@@ -312,6 +324,8 @@ def _compile_schema(schema: dict[str, Any]) -> Check:
                 raise _Invalid(f"more than {max_items} items")
             if len(value) < min_items:
                 raise _Invalid(f"fewer than {min_items} items")
+            if unique and len({json.dumps(v, sort_keys=True) for v in value}) < len(value):
+                raise _Invalid("items repeat")
             if items_check is not None:
                 for i, item in enumerate(value):
                     try:
@@ -395,6 +409,7 @@ class Report:
     agent_version: str | None = None
     spool_dropped: int = 0
     incarnation: str | None = None
+    unreadable: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -492,6 +507,7 @@ def parse_report(
         agent_version=doc.get("agent_version"),
         spool_dropped=doc.get("spool_dropped", 0),
         incarnation=doc.get("incarnation"),
+        unreadable=tuple(doc.get("unreadable", ())),
     )
 
 
@@ -549,6 +565,8 @@ def report_to_json(report: Report) -> dict[str, Any]:
         out["spool_dropped"] = report.spool_dropped
     if report.sleep_blockers:
         out["sleep_blockers"] = [dict(b) for b in report.sleep_blockers]
+    if report.unreadable:
+        out["unreadable"] = list(report.unreadable)
     return out
 
 

@@ -51,6 +51,7 @@ class Agent:
         self.boot_time = 0.0
         self.last: Sample | None = None
         self.blockers: list[dict[str, str]] = []
+        self.unreadable: set[str] = set()  # probes that could not be read (schema PROBES)
         self._last_input: float | None = None
         self._next_idle_poll = 0.0
         self._next_blockers = 0.0
@@ -219,6 +220,7 @@ class Agent:
             agent_version=__version__,
             spool_dropped=self.state.spool_dropped + self.spool.dropped,
             incarnation=self.state.incarnation,
+            unreadable=tuple(sorted(self.unreadable)),
         )
         # spool first, then state: a crash in between is detected at start (see startup)
         self.spool.put(seq, encode_report(report))
@@ -255,7 +257,13 @@ class Agent:
             found = self.platform.sleep_blockers(self.cfg.sleep_blockers.reasons)
         except Exception:  # a platform probe must never stop the agent
             log.exception("sleep blockers: probe failed")
+            found = None
+        if found is None:
+            # said in each report until read again: an empty list would claim "none"
+            self.blockers = []
+            self.unreadable.add("sleep_blockers")
             return
+        self.unreadable.discard("sleep_blockers")
         self.blockers = [
             {k: v for k, v in (("app", b.app), ("what", b.what), ("reason", b.reason)) if v}
             for b in found[:64]

@@ -304,6 +304,13 @@ class Metrics:
             ["app", "what"],
             registry=r,
         )
+        self.unreadable = Counter(
+            "energy_agent_unreadable_probes",
+            "Reports whose agent could not read a probe (sleep_blockers: powercfg needs "
+            "administrator rights, or printed what the agent does not understand).",
+            ["probe"],
+            registry=r,
+        )
         self.agent_status = Counter(
             "energy_agent_status_changes",
             "Agent status messages (online, stopped, vanished).",

@@ -196,6 +196,8 @@ class Pipeline:
                     touched.update(d.day for d in acc.days)
                     outcomes[i] = Outcome("accepted")
                     self.metrics.reports.labels("accepted").inc()
+                    for probe in batch.unreadable:
+                        self.metrics.unreadable.labels(probe).inc()
                     self._guarded(self._observe, batch, acc, figures, now)
                     for sink in self.sinks:
                         self._guarded(sink.write, batch, figures, sink=sink)

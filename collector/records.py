@@ -52,6 +52,7 @@ class RecordBatch:
     # its state is lost, so the same seq in two incarnations is two reports)
     stream: str = ""
     spool_dropped: int = 0  # reports the sender dropped before sending (its running total)
+    unreadable: tuple[str, ...] = ()  # probes the sender could not read for this report
 
     @property
     def dedup_entity(self) -> str:

@@ -30,7 +30,7 @@ class FakePlatform(Platform):
         self.busy = 0.0
         self.total = 0.0
         self.input_at: float | None = None  # None: no interactive session
-        self.blockers: list[SleepBlocker] = []
+        self.blockers: list[SleepBlocker] | None = []  # None: cannot be read
         self.rapl_domains: list[RaplDomain] = []
         self.battery_w: float | None = None
         self.clean_from_os: bool | None = None
@@ -70,8 +70,8 @@ class FakePlatform(Platform):
     def last_input(self, now: Clocks, idle_threshold_s: float) -> float | None:
         return self.input_at
 
-    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker]:
-        return list(self.blockers)
+    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker] | None:
+        return None if self.blockers is None else list(self.blockers)
 
     def host_facts(self) -> HostFacts:
         return HostFacts(
@@ -109,6 +109,9 @@ class FakeWinApi(WinApi):
     reg: dict[tuple[str, str], str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # substring of command -> stdout
     calls: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        WinApi.__init__(self)
 
     def interrupt_times(self) -> tuple[int, int]:
         return self.interrupt, self.unbiased

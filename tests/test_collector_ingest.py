@@ -202,3 +202,20 @@ def test_late_reports_are_rolled_up_for_the_days_they_touch(tmp_path):
             )[0]
             assert fleet_wh == pytest.approx(host_wh)
         assert c.pipeline.take_touched_days() == []  # rolled: nothing left to do
+
+
+def test_unreadable_probes_are_counted_and_only_known_ones_accepted(tmp_path, sim):
+    reports = [body for _, _, _, body in sim.reports()][:3]
+    with running(make_config(tmp_path)) as c:
+        assert post(url(c), mutate(reports[0], unreadable=["sleep_blockers"]))[1]["result"] == (
+            "accepted"
+        )
+        assert post(url(c), reports[1])[1]["result"] == "accepted"
+        code, doc = post(url(c), mutate(reports[2], unreadable=["keystrokes"]))
+        assert (code, doc["result"]) == (400, "rejected")
+        code, doc = post(
+            url(c), mutate(reports[2], unreadable=["sleep_blockers", "sleep_blockers"])
+        )
+        assert doc["result"] == "rejected" and "repeat" in doc["detail"]
+        text = scrape(url(c, "/metrics"))
+        assert metric(text, "energy_agent_unreadable_probes_total", probe="sleep_blockers") == 1

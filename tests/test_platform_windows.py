@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import pytest
 from fakes import FakeWinApi
@@ -262,3 +263,139 @@ def test_without_unbiased_time_suspend_is_not_measured_but_nothing_fails(caplog)
     with caplog.at_level("WARNING"):
         assert api.interrupt_times() == (7_000_000_000, 7_000_000_000)
     assert any("suspend not measurable" in r.message for r in caplog.records)
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "windows"
+
+
+@pytest.mark.parametrize("locale", ["en-US", "fr-FR"])
+def test_power_requests_read_in_any_display_language(locale):
+    """The headings are translated ("AFFICHAGE :", "SYSTÈME :"…), the kind tags are not:
+    sections are told by their order, so a French Teams call is a display blocker too."""
+    text = (FIXTURES / f"powercfg-requests-{locale}.txt").read_text(encoding="utf-8")
+    found = parse_power_requests(text, with_reasons=True)
+    assert found is not None
+    assert [(b.app, b.what) for b in found] == [
+        ("Teams.exe", "display:process"),
+        (found[1].app, "system:driver"),
+        ("agent.exe", "system:process"),
+        ("svchost.exe (wuauserv)", "execution:service"),
+    ]
+    assert found[0].reason in ("Call in progress", "Appel en cours")
+    assert "HDAUDIO" not in found[1].app
+    assert not any(u in repr(found) for u in ("jdupont", "mlefevre"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Access denied.\n",  # what a non-administrator gets, in some builds, on stdout
+        "Accès refusé.\nVous devez être administrateur pour exécuter cette commande.\n",
+        "DISPLAY:\nNone.\n\nSYSTEM:\nNone.\n",  # cut short
+        "[PROCESS] \\Device\\x.exe\n",  # a request with no heading before it
+        "DISPLAY:\nNone.\nsomething else\nand more\n\nSYSTEM:\nNone.\n\nAWAYMODE:\nNone.\n\n"
+        "EXECUTION:\nNone.\n",
+    ],
+)
+def test_power_requests_not_understood_are_unreadable_not_none(text):
+    assert parse_power_requests(text, with_reasons=False) is None
+
+
+def test_no_requests_at_all_is_an_empty_list():
+    text = "".join(f"{h}:\nNone.\n\n" for h in ("DISPLAY", "SYSTEM", "AWAYMODE", "EXECUTION"))
+    assert parse_power_requests(text, with_reasons=False) == []
+
+
+def test_powercfg_failing_or_not_understood_is_unreadable_and_logged_once(caplog):
+    api = FakeWinApi()  # no output for powercfg: the command failed (not an administrator)
+    plat = WindowsPlatform(api=api)
+    with caplog.at_level("WARNING"):
+        assert plat.sleep_blockers(True) is None
+        assert plat.sleep_blockers(True) is None
+    assert sum("administrator" in r.message for r in caplog.records) == 1
+    api.outputs["powercfg"] = "Sortie inattendue\nsur deux lignes\n"
+    with caplog.at_level("WARNING"):
+        assert plat.sleep_blockers(True) is None
+    assert any("does not understand" in r.message for r in caplog.records)
+
+
+def test_unreadable_blockers_are_said_in_the_report(tmp_path):
+    from fakes import FakePlatform
+
+    from agent.config import AgentConfig
+    from agent.schema import parse_report
+    from agent.service import Agent
+    from agent.transport import Transport
+
+    class Keep(Transport):
+        def pump(self, spool):
+            return False
+
+    p = FakePlatform()
+    p.blockers = None
+    agent = Agent(AgentConfig(state_dir=str(tmp_path)), platform=p, transport=Keep())
+    agent.startup()
+    agent.refresh_blockers()
+    p.run(60)
+    agent.step()
+    agent.report()
+    (seq,) = agent.spool.seqs()
+    report = parse_report(agent.spool.read(seq))
+    assert report.unreadable == ("sleep_blockers",) and report.sleep_blockers == ()
+    p.blockers = []  # readable again, and none: no longer said
+    agent.refresh_blockers()
+    p.run(60)
+    agent.step()
+    agent.report()
+    assert parse_report(agent.spool.read(agent.spool.seqs()[-1])).unreadable == ()
+
+
+def test_event_log_unreadable_falls_back_logged_once(caplog):
+    api = FakeWinApi()  # wevtutil gives nothing: the call failed
+    plat = WindowsPlatform(api=api)
+    with caplog.at_level("WARNING"):
+        assert plat.suspend_intervals(0, 2e9) == []  # the interrupt-time bias alone
+        assert plat.suspend_intervals(0, 2e9) == []
+        assert plat.shutdown_was_clean(1.7e9) is None  # the agent's own clean-stop flag
+    assert sum("interrupt-time" in r.message for r in caplog.records) == 1
+    assert sum("6006/6008" in r.message for r in caplog.records) == 1
+
+
+def test_idle_helper_survives_a_failing_get_last_input_info(tmp_path, caplog):
+    from agent.platform._windows import WinApi
+
+    class NoInput(WinApi):
+        def session_id(self) -> int:
+            return 3
+
+        def idle_ms_this_session(self) -> int:
+            raise OSError("GetLastInputInfo failed")
+
+    with caplog.at_level("WARNING"):
+        run_idle_helper(tmp_path, interval_s=0, api=NoInput(), iterations=3)
+    assert not list(tmp_path.glob("*.json"))  # nothing claimed for the session
+    assert sum("GetLastInputInfo" in r.message for r in caplog.records) == 1
+
+
+def test_get_last_input_info_through_the_dll():
+    from agent.platform._windows import WinApi
+
+    class User32:
+        def GetLastInputInfo(self, ref):
+            ref._obj.dwTime = 1_000
+            return 1
+
+    class Kernel32:
+        def GetTickCount(self):
+            return 61_000
+
+    dll = type("Dll", (), {"user32": User32(), "kernel32": Kernel32()})()
+    assert WinApi(dll).idle_ms_this_session() == 60_000
+
+    class Failing(User32):
+        def GetLastInputInfo(self, ref):
+            return 0
+
+    dll.user32 = Failing()
+    with pytest.raises(OSError):
+        WinApi(dll).idle_ms_this_session()

@@ -88,7 +88,8 @@ class Platform:
         """
         return None
 
-    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker]:
+    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker] | None:
+        """What keeps the machine awake now; None when that cannot be read (not: none)."""
         return []
 
     def host_facts(self) -> HostFacts:

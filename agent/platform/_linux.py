@@ -208,7 +208,7 @@ class LinuxPlatform(Platform):
             return None
         return last_input_from_sessions(parse_sessions(out), now, idle_threshold_s)
 
-    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker]:
+    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker] | None:
         out = _run(["systemd-inhibit", "--list", "--no-pager"])
         return parse_inhibitors(out, with_reasons) if out else []
 

@@ -113,7 +113,7 @@ class WinApi:
 
         info = LASTINPUTINFO()
         info.cbSize = ctypes.sizeof(info)
-        windll: Any = ctypes.windll  # type: ignore[attr-defined]
+        windll = self.windll
         if not windll.user32.GetLastInputInfo(ctypes.byref(info)):
             raise OSError("GetLastInputInfo failed")
         now = windll.kernel32.GetTickCount() & 0xFFFFFFFF
@@ -226,27 +226,52 @@ def parse_shutdown_events(xml_text: str, boot_time: float) -> bool | None:
     return best[1] == 6006
 
 
-def parse_power_requests(text: str, with_reasons: bool) -> list[SleepBlocker]:
-    """Parse `powercfg /requests`: sections DISPLAY:, SYSTEM:, AWAYMODE:, EXECUTION: …
+# `powercfg /requests` prints these sections in this order, with headings in the language of
+# the system ("DISPLAY:" in English, "AFFICHAGE :" in French…); the bracketed kind tags are
+# not translated. Sections are told by position, never by their name.
+POWER_REQUEST_SECTIONS = (
+    "display",
+    "system",
+    "awaymode",
+    "execution",
+    "perfboost",
+    "activelockscreen",
+)
+KEPT_SECTIONS = ("display", "system", "execution")  # AWAYMODE and PERFBOOST do not keep it awake
+_REQUEST = re.compile(r"\[(PROCESS|DRIVER|SERVICE|SYSTEM)\]\s*(.*)")
+_HEADING = re.compile(r"[^\[\]:]{2,40}\s?:")
 
-    Each request is a line `[PROCESS] \\Device\\…\\app.exe` (or [DRIVER]/[SERVICE]) optionally
-    followed by a reason line. Only the executable's base name is kept: full paths can carry a
-    user profile directory.
+
+def parse_power_requests(text: str, with_reasons: bool) -> list[SleepBlocker] | None:
+    """Parse `powercfg /requests` in any display language; None when the output is not the
+    shape expected (then the report says the blockers could not be read, not that there were
+    none).
+
+    Each request is a line `[PROCESS] \\Device\\…\\app.exe` (or [DRIVER]/[SERVICE]/[SYSTEM])
+    optionally followed by a reason line; a section without requests holds one line ("None.",
+    "Aucun."…). Only the executable's base name is kept: full paths can carry a user profile
+    directory.
     """
     out: list[SleepBlocker] = []
-    section = ""
+    index = -1
     pending: SleepBlocker | None = None
+    section_lines = 0
     for raw in text.splitlines():
         line = raw.strip()
         if not line:
             continue
-        if re.fullmatch(r"[A-Z]+:", line):
+        m = _REQUEST.match(line)
+        if m is None and _HEADING.fullmatch(line):
             if pending:
                 out.append(pending)
                 pending = None
-            section = line[:-1].lower()
+            index += 1
+            section_lines = 0
             continue
-        m = re.match(r"\[(PROCESS|DRIVER|SERVICE|SYSTEM)\]\s*(.*)", line)
+        if index < 0 or index >= len(POWER_REQUEST_SECTIONS):
+            return None  # text before the first heading, or more sections than Windows has
+        section = POWER_REQUEST_SECTIONS[index]
+        section_lines += 1
         if m:
             if pending:
                 out.append(pending)
@@ -256,17 +281,19 @@ def parse_power_requests(text: str, with_reasons: bool) -> list[SleepBlocker]:
             elif kind == "driver":
                 name = re.sub(r"\s*\(.*\)$", "", name)
             pending = SleepBlocker(app=name[:128] or kind, what=f"{section}:{kind}")
-            continue
-        if pending and pending.reason is None and line.lower() != "none.":
+        elif pending and pending.reason is None:
             pending = SleepBlocker(
                 app=pending.app, what=pending.what, reason=line[:200] if with_reasons else None
             )
             out.append(pending)
             pending = None
+        elif section_lines > 1:
+            return None  # a second line with no request to belong to: not understood
     if pending:
         out.append(pending)
-    # AWAYMODE and PERFBOOST do not keep a PC from sleeping.
-    return [b for b in out if b.what.split(":")[0] in ("display", "system", "execution")]
+    if index < 3:
+        return None  # fewer than DISPLAY, SYSTEM, AWAYMODE, EXECUTION: not this command's output
+    return [b for b in out if b.what.split(":")[0] in KEPT_SECTIONS]
 
 
 FAMILIES = {(6, 1): "Windows 7", (6, 2): "Windows 8", (6, 3): "Windows 8.1"}
@@ -328,9 +355,26 @@ class WindowsPlatform(Platform):
             latest = when if latest is None else max(latest, when)
         return latest
 
-    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker]:
+    def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker] | None:
+        """None when they cannot be read: powercfg /requests needs an administrator (the
+        service as LocalSystem; not LocalService), and its output must be understood."""
         out = self.api.run(["powercfg", "/requests"])
-        return parse_power_requests(out, with_reasons) if out else []
+        if out is None:
+            self.api._once(
+                "powercfg",
+                "sleep blockers: powercfg /requests failed (it needs administrator rights); "
+                "reports say the blockers could not be read",
+            )
+            return None
+        found = parse_power_requests(out, with_reasons)
+        if found is None:
+            self.api._once(
+                "powercfg-parse",
+                "sleep blockers: powercfg /requests printed what this agent does not "
+                "understand (%r…); reports say the blockers could not be read",
+                out[:120],
+            )
+        return found
 
     def host_facts(self) -> HostFacts:
         reg = self.api.registry
@@ -371,7 +415,12 @@ class WindowsPlatform(Platform):
         out = self.api.run(
             ["wevtutil", "qe", "System", f"/q:{query}", "/f:xml", "/c:20", "/rd:true"]
         )
-        if not out:
+        if out is None:
+            self.api._once(
+                "wevtutil-sleep",
+                "event log: Power-Troubleshooter events unreadable; suspends are told by the "
+                "interrupt-time bias alone",
+            )
             return []
         return [(s, w) for s, w in parse_sleep_events(out) if w > since and s < until]
 
@@ -380,6 +429,13 @@ class WindowsPlatform(Platform):
         out = self.api.run(
             ["wevtutil", "qe", "System", f"/q:{query}", "/f:xml", "/c:10", "/rd:true"]
         )
+        if out is None:
+            self.api._once(
+                "wevtutil-shutdown",
+                "event log: events 6006/6008 unreadable; a shutdown counts as clean when the "
+                "agent itself stopped cleanly",
+            )
+            return None
         return parse_shutdown_events(out, boot_time) if out else None
 
 
@@ -406,8 +462,17 @@ def run_idle_helper(
     session = api.session_id()
     n = 0
     while iterations is None or n < iterations:
-        idle_ms = api.idle_ms_this_session()
-        write_helper_file(directory, session, time.time() - idle_ms / 1000.0)
+        try:
+            idle_ms = api.idle_ms_this_session()
+        except (OSError, AttributeError) as exc:
+            # no file written: the service sees no fresh input time for this session, as if
+            # nobody were at it (the CPU then decides active or idle)
+            api._once("GetLastInputInfo", "idle helper: GetLastInputInfo failed (%s)", exc)
+        else:
+            try:
+                write_helper_file(directory, session, time.time() - idle_ms / 1000.0)
+            except OSError as exc:
+                api._once("helper-write", "idle helper: cannot write in %s (%s)", directory, exc)
         n += 1
         if iterations is None or n < iterations:
             time.sleep(interval_s)

@@ -50,6 +50,11 @@ def wxs(version: str, files: str) -> str:
             f'Type="string" Value="[{prop}]"/>'
         )
     nl = "\n"
+    recovery = "restart/60000/restart/60000/restart/300000"
+    description = (
+        "Reports this PC's power states (active, idle, suspended, off) for the city's REEN "
+        "indicators"
+    )
     return f"""<?xml version="1.0" encoding="utf-8"?>
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
   <Product Id="*" Name="Energy Agent" Language="1033" Version="{version}"
@@ -64,7 +69,7 @@ def wxs(version: str, files: str) -> str:
 {nl.join(searches)}
 {nl.join(actions)}
     <CustomAction Id="RecoveryActions" Property="SCEXE"
-                  ExeCommand="failure {SERVICE} reset= 86400 actions= restart/60000/restart/60000/restart/300000"
+                  ExeCommand="failure {SERVICE} reset= 86400 actions= {recovery}"
                   Execute="deferred" Impersonate="no" Return="ignore"/>
     <CustomAction Id="RecoveryOnErrors" Property="SCEXE"
                   ExeCommand="failureflag {SERVICE} 1" Execute="deferred" Impersonate="no"
@@ -84,7 +89,7 @@ def wxs(version: str, files: str) -> str:
             <Component Id="Service" Guid="*" Win64="yes">
               <File Id="PythonExe" Source="$(var.SourceDir)/python.exe" KeyPath="yes"/>
               <ServiceInstall Id="AgentService" Name="{SERVICE}" DisplayName="Energy Agent"
-                  Description="Reports this PC's power states (active, idle, suspended, off) for the city's REEN indicators"
+                  Description="{description}"
                   Type="ownProcess" Start="auto" ErrorControl="normal"
                   Account="[SERVICE_ACCOUNT]" Arguments="-m agent service"/>
               <ServiceControl Id="AgentServiceControl" Name="{SERVICE}" Start="install"
@@ -130,7 +135,8 @@ def wxs(version: str, files: str) -> str:
 
 def main() -> None:
     version, files_wxs, out = sys.argv[1:4]
-    text = open(files_wxs, encoding="utf-8").read()
+    with open(files_wxs, encoding="utf-8") as f:
+        text = f.read()
     # wixl-heat writes a whole <Wix> document: keep its fragments
     start, end = text.index("<Fragment>"), text.rindex("</Fragment>") + len("</Fragment>")
     fragments = text[start:end]

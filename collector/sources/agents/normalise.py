@@ -43,4 +43,5 @@ def to_batch(report: Report) -> RecordBatch:
         sleep_blockers=report.sleep_blockers,
         stream=report.incarnation or "",
         spool_dropped=report.spool_dropped,
+        unreadable=report.unreadable,
     )
