@@ -223,3 +223,32 @@ def test_service_binary_refuses_a_console_start(wine_prefix, win_python):
     done = wine_prefix.run([str(win_python), "-m", "agent", "service"])
     assert done.returncode == 2
     assert "energy-agent run" in done.stdout
+
+
+def test_group_policy_values_win_over_the_yaml(wine_prefix, win_python, tmp_path):
+    """Values written by the ADMX templates, read by the real winreg of the Windows CPython."""
+    key = r"HKLM\Software\Policies\EnergyAgent"
+    cfg = agent_config(tmp_path / "agent.yaml", tmp_path / "state")  # site: mairie
+    for args in (
+        ["/v", "site", "/t", "REG_SZ", "/d", "piscine-est"],
+        ["/v", "sleep_blockers.enabled", "/t", "REG_DWORD", "/d", "0"],
+        ["/v", "mqtt.hots", "/t", "REG_SZ", "/d", "typo"],
+    ):
+        assert wine_prefix.run(["reg", "add", key, *args, "/f"]).returncode == 0
+    assert (
+        wine_prefix.run(
+            ["reg", "add", key + r"\Tags", "/v", "bassin", "/t", "REG_SZ", "/d", "50m", "/f"]
+        ).returncode
+        == 0
+    )
+    try:
+        done = wine_prefix.run(
+            [str(win_python), "-m", "agent", "once", "--seconds", "1", "-c", winpath(cfg)]
+        )
+    finally:
+        wine_prefix.run(["reg", "delete", key, "/f"])
+    assert done.returncode == 0, done.stdout
+    report = parse_report(json.loads(done.stdout[done.stdout.index("{") :]))
+    assert report.host.site == "piscine-est" and report.host.department == "DSI"
+    assert report.host.tags == {"bassin": "50m"}
+    assert "mqtt.hots names no option" in done.stdout
