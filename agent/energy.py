@@ -45,5 +45,7 @@ class EnergyMeter:
                 if delta is None:
                     return None
                 total += delta
-            return (total / 1e6, "rapl")
+            # Windows reads the same package counters through its Energy Meter Interface
+            emi = all(name.startswith("emi:") for name in self._rapl)
+            return (total / 1e6, "emi" if emi else "rapl")
         return None

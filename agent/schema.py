@@ -22,7 +22,7 @@ SCHEMA_ID = "energy-agent/1"
 STATES = ("active", "idle", "suspended", "off", "unknown")
 ON_STATES = ("active", "idle")
 KINDS = ("desktop", "laptop", "thin_client", "workstation", "vm", "server")
-ENERGY_SOURCES = ("rapl", "battery")
+ENERGY_SOURCES = ("rapl", "battery", "emi")  # emi: Windows Energy Meter Interface
 # what `unreadable` may name
 PROBES = ("sleep_blockers", "suspend_events", "shutdown_events", "input_idle")
 # RFC 3339 in UTC with a literal Z, optional fraction: what the agent writes, nothing else.

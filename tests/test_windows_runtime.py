@@ -252,3 +252,17 @@ def test_group_policy_values_win_over_the_yaml(wine_prefix, win_python, tmp_path
     assert report.host.site == "piscine-est" and report.host.department == "DSI"
     assert report.host.tags == {"bassin": "50m"}
     assert "mqtt.hots names no option" in done.stdout
+
+
+def test_emi_under_wine_finds_no_meter_and_says_none(wine_prefix, win_python):
+    """The real SetupDi calls run (Wine has no energy meter driver): no device, no figure, no
+    error. The parsing of real meters' buffers is tested in test_platform_emi.py."""
+    done = wine_prefix.run(
+        [
+            str(win_python),
+            "-c",
+            "from agent.platform._emi import EmiReader; r = EmiReader(); "
+            "print('domains', r.read(), 'devices', r._meta, 'failed', r._failed)",
+        ]
+    )
+    assert "domains [] devices {} failed False" in done.stdout, done.stdout

@@ -21,7 +21,8 @@ from typing import Any
 
 import psutil
 
-from agent.platform._common import Clocks, HostFacts, Platform, SleepBlocker
+from agent.platform._common import Clocks, HostFacts, Platform, RaplDomain, SleepBlocker
+from agent.platform._emi import EmiReader
 from agent.windirs import agent_dir
 
 log = logging.getLogger("energy_agent.platform")
@@ -328,9 +329,19 @@ def os_name(
 class WindowsPlatform(Platform):
     name = "windows"
 
-    def __init__(self, api: WinApi | None = None, helper_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        api: WinApi | None = None,
+        helper_dir: Path | None = None,
+        emi: EmiReader | None = None,
+    ) -> None:
         self.api = api or WinApi()
         self.helper_dir = helper_dir or default_helper_dir()
+        self.emi = emi or EmiReader()
+
+    def rapl(self) -> list[RaplDomain]:
+        """CPU package energy from the Energy Meter Interface, where the PC has one."""
+        return self.emi.read()
 
     def clocks(self) -> Clocks:
         biased, unbiased = self.api.interrupt_times()

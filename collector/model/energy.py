@@ -67,7 +67,7 @@ def interval_energy(
     if iv.measured_j is not None and iv.measured_source == "battery":
         monitor = profile.monitor_on_w if iv.state == "active" else profile.monitor_off_w
         return Energy(wh_measured=iv.measured_j / 3600.0, wh_modelled=monitor * hours)
-    if iv.measured_j is not None and iv.measured_source == "rapl":
+    if iv.measured_j is not None and iv.measured_source in ("rapl", "emi"):  # CPU package
         return Energy(wh_measured=iv.measured_j / 3600.0, wh_modelled=profile.rest_w() * hours)
     return Energy(wh_modelled=profile.power_w(iv.state, iv.cpu_util) * hours)
 
