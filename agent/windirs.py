@@ -24,19 +24,25 @@ def program_data() -> str:
     return os.environ.get("PROGRAMDATA") or r"C:\ProgramData"
 
 
-def _known_folder(guid: str) -> str:
-    class GUID(ctypes.Structure):
-        _fields_ = (
-            ("Data1", ctypes.c_ulong),
-            ("Data2", ctypes.c_ushort),
-            ("Data3", ctypes.c_ushort),
-            ("Data4", ctypes.c_ubyte * 8),
-        )
+class GUID(ctypes.Structure):
+    _fields_ = (
+        ("Data1", ctypes.c_ulong),
+        ("Data2", ctypes.c_ushort),
+        ("Data3", ctypes.c_ushort),
+        ("Data4", ctypes.c_ubyte * 8),
+    )
 
+
+def guid(text: str) -> GUID:
+    """A Windows GUID structure from its text form (also used by the EMI reader)."""
     import uuid
 
-    u = uuid.UUID(guid)
-    g = GUID(u.time_low, u.time_mid, u.time_hi_version, (ctypes.c_ubyte * 8)(*u.bytes[8:]))
+    u = uuid.UUID(text)
+    return GUID(u.time_low, u.time_mid, u.time_hi_version, (ctypes.c_ubyte * 8)(*u.bytes[8:]))
+
+
+def _known_folder(folder: str) -> str:
+    g = guid(folder)
     path = ctypes.c_wchar_p()
     windll = ctypes.windll  # type: ignore[attr-defined]
     hr = windll.shell32.SHGetKnownFolderPath(ctypes.byref(g), 0, None, ctypes.byref(path))

@@ -399,3 +399,15 @@ def test_get_last_input_info_through_the_dll():
     dll.user32 = Failing()
     with pytest.raises(OSError):
         WinApi(dll).idle_ms_this_session()
+
+
+def test_event_log_output_not_understood_falls_back_logged_once(caplog):
+    api = FakeWinApi(outputs={"wevtutil": "Erreur : le canal spécifié est introuvable.\r\n<"})
+    plat = WindowsPlatform(api=api)
+    with caplog.at_level("WARNING"):
+        assert plat.suspend_intervals(0, 2e9) == []
+        assert plat.suspend_intervals(0, 2e9) == []
+        assert plat.shutdown_was_clean(1.7e9) is None
+    assert sum("not event XML" in r.message for r in caplog.records) == 2  # one per query
+    with pytest.raises(ValueError):
+        parse_sleep_events("<Event>")

@@ -168,15 +168,10 @@ class EmiReader:
 
 
 def _device_paths(guid_text: str) -> list[str]:
-    import uuid
+    from agent.windirs import GUID
+    from agent.windirs import guid as make_guid
 
-    class GUID(ctypes.Structure):
-        _fields_ = (
-            ("Data1", ctypes.c_ulong),
-            ("Data2", ctypes.c_ushort),
-            ("Data3", ctypes.c_ushort),
-            ("Data4", ctypes.c_ubyte * 8),
-        )
+    guid = make_guid(guid_text)
 
     class SP_DEVICE_INTERFACE_DATA(ctypes.Structure):
         _fields_ = (
@@ -186,8 +181,6 @@ def _device_paths(guid_text: str) -> list[str]:
             ("Reserved", ctypes.c_void_p),
         )
 
-    u = uuid.UUID(guid_text)
-    guid = GUID(u.time_low, u.time_mid, u.time_hi_version, (ctypes.c_ubyte * 8)(*u.bytes[8:]))
     setupapi: Any = ctypes.WinDLL("setupapi", use_last_error=True)  # type: ignore[attr-defined]
     setupapi.SetupDiGetClassDevsW.restype = ctypes.c_void_p
     setupapi.SetupDiGetClassDevsW.argtypes = (

@@ -172,11 +172,13 @@ def parse_event_time(text: str) -> float:
 
 
 def _events(xml_text: str) -> list[ET.Element]:
-    # wevtutil prints one <Event> after another with no root element.
+    """wevtutil prints one <Event> after another with no root element. Output that is not
+    that XML (an error message in the system's language…) raises ValueError: not understood
+    is not the same as no events."""
     try:
         root = ET.fromstring(f"<Events>{xml_text}</Events>")
-    except ET.ParseError:
-        return []
+    except ET.ParseError as exc:
+        raise ValueError(f"wevtutil output is not event XML: {exc}") from None
     return root.findall("e:Event", EVT_NS)
 
 
@@ -433,7 +435,12 @@ class WindowsPlatform(Platform):
                 "interrupt-time bias alone",
             )
             return []
-        return [(s, w) for s, w in parse_sleep_events(out) if w > since and s < until]
+        try:
+            pairs = parse_sleep_events(out)
+        except ValueError as exc:
+            self.api._once("wevtutil-sleep-xml", "event log: %s; suspends by interrupt time", exc)
+            return []
+        return [(s, w) for s, w in pairs if w > since and s < until]
 
     def shutdown_was_clean(self, boot_time: float) -> bool | None:
         query = "*[System[(EventID=6006 or EventID=6008)]]"
@@ -447,7 +454,13 @@ class WindowsPlatform(Platform):
                 "agent itself stopped cleanly",
             )
             return None
-        return parse_shutdown_events(out, boot_time) if out else None
+        if not out:
+            return None
+        try:
+            return parse_shutdown_events(out, boot_time)
+        except ValueError as exc:
+            self.api._once("wevtutil-shutdown-xml", "event log: %s; clean flag of the agent", exc)
+            return None
 
 
 def write_helper_file(directory: Path, session: int, last_input: float) -> Path:
