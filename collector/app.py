@@ -92,7 +92,7 @@ class Collector:
             self.compliance,
             HostPower(self.ledger, dict(cfg.model.vm_hosts)) if hypervisors else None,
         )
-        self.fleet = Fleet(cfg.stale_after_s)
+        self.fleet = Fleet(cfg.stale_after_s, cfg.validation.duplicate_identity_min_s)
         lc = cfg.labels
         self.metrics = Metrics(
             self.fleet,
@@ -391,6 +391,7 @@ class Collector:
             self.rules(),
             time.time() if at is None else at,
             language or self.cfg.compliance.report.language,
+            duplicate_min_s=self.cfg.validation.duplicate_identity_min_s,
         )
 
     def send_morning_report(self) -> None:
@@ -506,12 +507,13 @@ class Collector:
     # -- views -------------------------------------------------------------------------------
 
     def _hydrate_fleet(self) -> None:
-        for hid, site, dept, kind, state, last_seen, dropped in self.ledger.execute(
-            "SELECT host_id, site, department, kind, last_state, last_seen, spool_dropped "
-            "FROM hosts"
+        for hid, site, dept, kind, state, last_seen, dropped, dup in self.ledger.execute(
+            "SELECT host_id, site, department, kind, last_state, last_seen, spool_dropped, "
+            "duplicate_s FROM hosts"
         ):
             view = HostView(site or "", dept or "", kind, state, 0.0, last_seen)
             view.spool_dropped = int(dropped or 0)
+            view.duplicate_s = float(dup or 0.0)
             self.fleet.update(hid, view)
 
     def status(self) -> dict[str, Any]:
@@ -541,6 +543,12 @@ class Collector:
             else self.carbon.hourly_basis,
             "ingest": self._ingest_status(),
             "datacenters": self.snmp.status() if self.cfg.snmp.devices else {},
+            "duplicate_identities": int(
+                self.ledger.execute(
+                    "SELECT COUNT(*) FROM hosts WHERE duplicate_s >= ?",
+                    (self.cfg.validation.duplicate_identity_min_s,),
+                )[0][0]
+            ),
         }
 
     def _ingest_status(self) -> dict[str, Any]:

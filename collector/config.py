@@ -221,6 +221,13 @@ class ValidationConfig:
         "Mean power of one host above this, measured or modelled, is absurd (`value`).",
         minimum=1,
     )
+    duplicate_identity_min_s: float = opt(
+        3600.0,
+        "An agent id whose reports overlapped another timeline of the same id (a cloned "
+        "image) for this long in all is flagged as a duplicated identity (each second is "
+        "counted once regardless). Shorter: a reinstall re-reporting its last minutes.",
+        minimum=0,
+    )
 
 
 @dataclass

@@ -149,7 +149,23 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             enrolled_at DOUBLE PRECISION NOT NULL, revoked_at DOUBLE PRECISION)""",
         ],
     ),
+    (
+        9,
+        [
+            # what each stream (incarnation) of a host covered: one agent id, two timelines
+            # are counted once (collector/identity.py)
+            """CREATE TABLE host_spans (
+            host_id TEXT NOT NULL, stream TEXT NOT NULL, start DOUBLE PRECISION NOT NULL,
+            "end" DOUBLE PRECISION NOT NULL)""",
+            "CREATE INDEX host_spans_host ON host_spans (host_id, stream)",
+            # seconds cut from this host's reports because another timeline had them
+            "ALTER TABLE hosts ADD COLUMN duplicate_s DOUBLE PRECISION NOT NULL DEFAULT 0",
+        ],
+    ),
 ]
+
+
+SPAN_JOIN_S = 120.0  # a report starting this close to a stream's span grows it
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +215,8 @@ class Accounted:
     days: tuple[DayRow, ...]
     periods: tuple[Any, ...] = ()  # compliance.periods.PeriodRow
     blockers: tuple[Any, ...] = ()  # compliance.periods.BlockerRow
+    span: tuple[str, float, float] | None = None  # (stream, start, end) the report covered
+    overlap_s: float = 0.0  # seconds cut because another stream of the host had them
 
 
 class Ledger:
@@ -377,6 +395,7 @@ class Ledger:
                 self._write_hosts(cur, unique)
                 self._write_days(cur, unique)
                 self._write_periods(cur, unique)
+                self._write_spans(cur, unique)
                 self._commit()
                 return fresh
             except Exception:
@@ -450,6 +469,49 @@ class Ledger:
             ),
             rows,
         )
+
+    def _write_spans(self, cur: Any, items: Iterable[Accounted]) -> None:
+        """Grow the host's span for the stream (reports of a stream are contiguous); a span
+        that touches none of the stream's rows (out-of-order arrival) starts a new row."""
+        dup: dict[str, float] = {}
+        for a in items:
+            if a.overlap_s > 0:
+                dup[a.host.host_id] = dup.get(a.host.host_id, 0.0) + a.overlap_s
+            if a.span is None:
+                continue
+            stream, start, end = a.span
+            cur.execute(
+                self._sql(
+                    'UPDATE host_spans SET start = min(start, ?), "end" = max("end", ?) '
+                    'WHERE host_id = ? AND stream = ? AND start <= ? AND "end" >= ?'
+                ),
+                (start, end, a.host.host_id, stream, end + SPAN_JOIN_S, start - SPAN_JOIN_S),
+            )
+            if cur.rowcount == 0:
+                cur.execute(
+                    self._sql(
+                        'INSERT INTO host_spans (host_id, stream, start, "end") VALUES (?,?,?,?)'
+                    ),
+                    (a.host.host_id, stream, start, end),
+                )
+        if dup:
+            cur.executemany(
+                self._sql("UPDATE hosts SET duplicate_s = duplicate_s + ? WHERE host_id = ?"),
+                [(v, k) for k, v in sorted(dup.items())],
+            )
+
+    def spans_of(self, host_ids: Iterable[str]) -> dict[str, list[tuple[str, float, float]]]:
+        """(stream, start, end) spans per host, as committed."""
+        out: dict[str, list[tuple[str, float, float]]] = {}
+        ids = sorted(set(host_ids))
+        for chunk in _chunks(ids, 300):
+            marks = ",".join(["?"] * len(chunk))
+            for host, stream, start, end in self.execute(
+                f'SELECT host_id, stream, start, "end" FROM host_spans WHERE host_id IN ({marks})',
+                chunk,
+            ):
+                out.setdefault(host, []).append((stream, float(start), float(end)))
+        return out
 
     def _write_days(self, cur: Any, items: Iterable[Accounted]) -> None:
         sums: dict[tuple[str, str, str], list[Any]] = {}

@@ -30,6 +30,7 @@ class HostView:
     exempt: bool = False  # expected on outside working hours (servers, VMs, kiosks)
     year: str = ""  # manufacture year, for the device-age distribution
     spool_dropped: int = 0  # the agent's running total of reports dropped at its spool bound
+    duplicate_s: float = 0.0  # seconds another timeline of this agent id had already reported
 
 
 # every reason a report can be rejected for (present at zero, so rates work from the start)
@@ -75,8 +76,9 @@ class BoundedLabel:
 class Fleet:
     """What each host is doing now, as far as the latest report says."""
 
-    def __init__(self, stale_after_s: float) -> None:
+    def __init__(self, stale_after_s: float, duplicate_min_s: float = 3600.0) -> None:
         self.stale_after_s = stale_after_s
+        self.duplicate_min_s = duplicate_min_s
         self.hosts: dict[str, HostView] = {}
         self.early_status: dict[str, str] = {}  # retained statuses seen before any report
         self.lock = threading.Lock()
@@ -87,12 +89,20 @@ class Fleet:
             early = self.early_status.pop(host_id, None)
             if old is None and early is not None:
                 view.status = early
+            if old is not None:
+                view.duplicate_s = max(view.duplicate_s, old.duplicate_s)
             if old is None or view.last_end >= old.last_end:
                 if old is not None and old.status != "online" and view.last_end > old.last_end:
                     view.status = "online"
                 elif old is not None:
                     view.status = old.status
                 self.hosts[host_id] = view
+
+    def add_duplicate(self, host_id: str, seconds: float) -> None:
+        with self.lock:
+            h = self.hosts.get(host_id)
+            if h is not None:
+                h.duplicate_s += seconds
 
     def set_status(self, host_id: str, status: str) -> None:
         with self.lock:
@@ -160,6 +170,13 @@ class FleetCollector(Collector):
         )
         lost: Tally[str] = Tally()
         losers: Tally[str] = Tally()
+        duplicated = GaugeMetricFamily(
+            "energy_agents_duplicate_identity",
+            "Agent ids reporting two overlapping timelines (a cloned image, a restored disk) for "
+            "longer than validation.duplicate_identity_min_s: counted once, fix the image.",
+            labels=["site"],
+        )
+        twins: Tally[str] = Tally()
         for _, h, state in self.fleet.snapshot(now):
             site, dept = self.site(h.site), self.department(h.department)
             count[(site, dept, h.kind, state)] += 1
@@ -173,6 +190,7 @@ class FleetCollector(Collector):
             lost[site] += h.spool_dropped
             if h.spool_dropped:
                 losers[site] += 1
+            twins[site] += int(h.duplicate_s >= self.fleet.duplicate_min_s)
         for key, n in count.items():
             hosts.add_metric(list(key), n)
         for group, w in watts.items():
@@ -188,8 +206,11 @@ class FleetCollector(Collector):
         yield power
         yield silent
         yield age
+        for site, n in twins.items():
+            duplicated.add_metric([site], n)
         yield dropped
         yield dropping
+        yield duplicated
 
 
 class FoldCollector(Collector):
@@ -302,6 +323,13 @@ class Metrics:
             "Reports sent outside working "
             "hours naming an application that keeps the machine awake.",
             ["app", "what"],
+            registry=r,
+        )
+        self.duplicate_s = Counter(
+            "energy_agent_duplicate_identity_seconds",
+            "Seconds of agent reports not counted because another timeline of the same agent "
+            "id (a cloned image, a restored disk) had already reported them.",
+            ["site"],
             registry=r,
         )
         self.unreadable = Counter(

@@ -16,11 +16,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from agent.schema import Limits, ReportError, parse_report
 from collector.accounting import Accountant, Figure
+from collector.identity import Timelines, span_of
 from collector.isolation import IsolatingCommitter, LedgerUnavailable
 from collector.ledger import Accounted, Ledger
 from collector.metrics import Fleet, HostView, Metrics
@@ -99,6 +100,7 @@ class Pipeline:
         self._stopping = threading.Event()
         self.committed_batches = 0
         self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down, self._stopping)
+        self.timelines = Timelines(ledger)
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
         # local days that accepted reports added to since the last roll-up (late data too)
         self.touched_days: set[str] = set()
@@ -160,11 +162,26 @@ class Pipeline:
         now = time.time()
         outcomes: list[Outcome | None] = [None] * len(items)
         accounted: list[tuple[int, RecordBatch, Accounted, list[Figure]]] = []
+        parsed: list[tuple[int, RecordBatch]] = []
         for i, item in enumerate(items):
             try:
-                batch, acc, figures = self._prepare(
-                    item[0], now, item[2] if len(item) > 2 else None
-                )
+                parsed.append((i, self._parse(item[0], now, item[2] if len(item) > 2 else None)))
+            except ReportError as exc:
+                outcomes[i] = self._reject(exc.reason, exc.detail)
+            except Exception as exc:  # a bug or a case nobody foresaw: this item only
+                log.debug("ingest: unexpected error on one report", exc_info=True)
+                outcomes[i] = self._reject("internal", f"{type(exc).__name__}: {exc}"[:200])
+        try:
+            # one agent id, two timelines: each second once (collector/identity.py)
+            trimmed = self.timelines.trim([b for _, b in parsed])
+        except Exception:
+            if not self.ledger.healthy():
+                raise LedgerUnavailable("reading host spans failed") from None
+            log.exception("ingest: host spans unreadable; this batch is not cut")
+            trimmed = [(b, 0.0) for _, b in parsed]
+        for (i, original), (batch, overlap) in zip(parsed, trimmed, strict=True):
+            try:
+                acc, figures = self._account(original, batch, overlap, now)
             except ReportError as exc:
                 outcomes[i] = self._reject(exc.reason, exc.detail)
                 continue
@@ -233,9 +250,7 @@ class Pipeline:
         with self._touched_lock:
             self.touched_days.update(days)
 
-    def _prepare(
-        self, payload: bytes, now: float, sender: str | None
-    ) -> tuple[RecordBatch, Accounted, list[Figure]]:
+    def _parse(self, payload: bytes, now: float, sender: str | None) -> RecordBatch:
         report = parse_report(payload, now=now, limits=self.limits)
         if sender is not None and report.agent_id != sender:
             raise ReportError(
@@ -244,6 +259,12 @@ class Pipeline:
         batch = to_batch(report)
         if not batch.intervals:
             raise ReportError("timeline", "no segment with a duration")
+        return batch
+
+    def _account(
+        self, original: RecordBatch, batch: RecordBatch, overlap_s: float, now: float
+    ) -> tuple[Accounted, list[Figure]]:
+        """`batch` is `original` cut where another timeline of the host had the time."""
         acc, figures = self.accountant.account(batch, now)
         for f in figures:
             secs = f.interval.seconds
@@ -252,7 +273,14 @@ class Pipeline:
                 raise ReportError(
                     "value", f"{f.interval.state} at {f.energy.wh * 3600.0 / secs:.0f} W"
                 )
-        return batch, acc, figures
+        span = span_of(original)
+        if original.source == "agent" and span is not None:
+            acc = replace(acc, span=(original.stream, *span), overlap_s=overlap_s)
+            if overlap_s > 0:
+                self.metrics.duplicate_s.labels(self.metrics.site(original.entity.site or "")).inc(
+                    overlap_s
+                )
+        return acc, figures
 
     def _reject(self, reason: str, detail: str) -> Outcome:
         self.metrics.rejections.labels(reason).inc()
@@ -297,6 +325,9 @@ class Pipeline:
                 m.wasted_co2e.labels(site, dept).inc(p.kgco2e)
         for b in acc.blockers:
             m.blockers.labels(m.blocker_app(b.app), m.blocker_what(b.what)).inc()
+        if not figures:  # every second of it was another timeline's: the fleet view stays
+            self.fleet.add_duplicate(e.id, acc.overlap_s)
+            return
         last = figures[-1]
         secs = last.interval.seconds
         power = last.energy.wh * 3600.0 / secs if secs > 0 else 0.0
@@ -315,3 +346,5 @@ class Pipeline:
                 spool_dropped=batch.spool_dropped,
             ),
         )
+        if acc.overlap_s:
+            self.fleet.add_duplicate(e.id, acc.overlap_s)

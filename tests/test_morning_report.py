@@ -16,6 +16,7 @@ from services import free_port
 from test_compliance import CONFIG, nov, reports
 
 from collector.compliance.delivery import Deliverer
+from collector.compliance.report import to_text
 from collector.config import ReportConfig, SmtpConfig, WebhookConfig
 
 
@@ -162,3 +163,16 @@ def test_rates_over_a_week_by_department(tmp_path):
     (dsi,) = doc["rates"]
     assert (dsi["host_periods"], dsi["noncompliant"], dsi["compliant"]) == (8, 3, 5)
     assert dsi["rate"] == 0.625
+
+
+def test_duplicated_identities_are_listed_for_ops(tmp_path):
+    with running(make_config(tmp_path, **CONFIG)) as c:
+        c.pipeline.process([(r, None) for r in reports()])
+        c.ledger.write("UPDATE hosts SET duplicate_s = 7200 WHERE hostname = 'PC-B'")
+        c.ledger.write("UPDATE hosts SET duplicate_s = 600 WHERE hostname = 'PC-C'")  # a reinstall
+        rep = c.morning_report(nov(3, 10))
+        assert [d["hostname"] for d in rep["duplicate_identities"]] == ["PC-B"]
+        text = to_text(rep)
+        assert "Identités d'agent dupliquées" in text and "PC-B" in text.split("dupliquées")[1]
+        assert "2,0 h en double" in text
+        assert "Duplicated agent identities" in to_text(rep, "en")

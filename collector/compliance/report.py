@@ -200,8 +200,17 @@ def morning_report(
     at: float,
     language: str = "fr",
     trend_periods: int = 7,
+    duplicate_min_s: float = 3600.0,
 ) -> dict[str, Any]:
     rows = host_verdicts(ledger, compliance, rules, at)
+    duplicates = [
+        {"hostname": h, "site": site, "department": dept, "hours": round(d / 3600, 1)}
+        for h, site, dept, d in ledger.execute(
+            "SELECT hostname, site, department, duplicate_s FROM hosts WHERE duplicate_s >= ? "
+            "ORDER BY duplicate_s DESC, hostname",
+            (duplicate_min_s,),
+        )
+    ]
     left_on = sorted((r for r in rows if r["status"] == "noncompliant"), key=lambda r: -r["on_s"])
     runs = repeat_runs(ledger, left_on, compliance, rules)
     for r in left_on:
@@ -271,6 +280,7 @@ def morning_report(
             {"app": a, "what": w, "hosts": c} for (a, w), c in blockers.most_common(10)
         ],
         "trend": trend,
+        "duplicate_identities": duplicates,
     }
 
 
@@ -340,6 +350,9 @@ WORDS = {
         "periods_running": "périodes de suite",
         "unknown": "inconnues",
         "hours": "h",
+        "duplicates": "Identités d'agent dupliquées (image clonée ? comptées une fois ; "
+        "supprimer agent_id et state.json sur les copies)",
+        "duplicated_hours": "h en double",
     },
     "en": {
         "title": "Morning report: machines left on outside working hours",
@@ -356,6 +369,9 @@ WORDS = {
         "periods_running": "periods running",
         "unknown": "unknown",
         "hours": "h",
+        "duplicates": "Duplicated agent identities (a cloned image? counted once; delete "
+        "agent_id and state.json on the copies)",
+        "duplicated_hours": "h reported twice",
     },
 }
 
@@ -418,6 +434,13 @@ def to_text(rep: dict[str, Any], language: str | None = None) -> str:
     if rep["top_blockers"]:
         lines += ["", f"{w['blockers']} :"]
         lines += [f"- {b['app']} ({b['what']}) : {b['hosts']}" for b in rep["top_blockers"]]
+    if rep.get("duplicate_identities"):
+        lines += ["", f"{w['duplicates']} :"]
+        lines += [
+            f"- {d['hostname']} ({d['site']}, {d['department']}) : "
+            f"{_number(d['hours'], 1, lang)} {w['duplicated_hours']}"
+            for d in rep["duplicate_identities"][:50]
+        ]
     if rep["trend"]:
         lines += ["", f"{w['trend']} :"]
         lines += [f"- {t['period_day']} : {_pct(t['rate_of_reporting'])}" for t in rep["trend"]]
