@@ -94,7 +94,15 @@ class Accountant:
         self.vm_hosts = vm_hosts or {}
         self.compliance = compliance
 
-    def account(self, batch: RecordBatch, received_at: float) -> tuple[Accounted, list[Figure]]:
+    def account(
+        self,
+        batch: RecordBatch,
+        received_at: float,
+        covered: tuple[str, float, float] | None = None,
+        overlap_s: float = 0.0,
+    ) -> tuple[Accounted, list[Figure]]:
+        """`covered` (stream, start, end) the report covered before any cut, and `overlap_s` the
+        seconds cut from it (collector/identity.py), are kept with it in the ledger."""
         e = batch.entity
         profile = self.book.profile_for(e.kind, e.model, e.tags)
         hv = self.hypervisors.get(self.vm_hosts.get(e.name, "")) if e.kind == "vm" else None
@@ -161,5 +169,13 @@ class Accountant:
             period_rows, blocker_rows = self.compliance.rows(batch, profile, watts)
             periods, blockers = tuple(period_rows), tuple(blocker_rows)
         return Accounted(
-            batch.source, batch.dedup_entity, batch.key, host, tuple(days), periods, blockers
+            batch.source,
+            batch.dedup_entity,
+            batch.key,
+            host,
+            tuple(days),
+            periods,
+            blockers,
+            covered,
+            overlap_s,
         ), figures

@@ -16,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from agent.schema import Limits, ReportError, parse_report
@@ -265,7 +265,10 @@ class Pipeline:
         self, original: RecordBatch, batch: RecordBatch, overlap_s: float, now: float
     ) -> tuple[Accounted, list[Figure]]:
         """`batch` is `original` cut where another timeline of the host had the time."""
-        acc, figures = self.accountant.account(batch, now)
+        span = span_of(original) if original.source == "agent" else None
+        acc, figures = self.accountant.account(
+            batch, now, (original.stream, *span) if span else None, overlap_s
+        )
         for f in figures:
             secs = f.interval.seconds
             if secs > 0 and f.energy.wh * 3600.0 / secs > self.limits.max_energy_w:
@@ -273,13 +276,9 @@ class Pipeline:
                 raise ReportError(
                     "value", f"{f.interval.state} at {f.energy.wh * 3600.0 / secs:.0f} W"
                 )
-        span = span_of(original)
-        if original.source == "agent" and span is not None:
-            acc = replace(acc, span=(original.stream, *span), overlap_s=overlap_s)
-            if overlap_s > 0:
-                self.metrics.duplicate_s.labels(self.metrics.site(original.entity.site or "")).inc(
-                    overlap_s
-                )
+        if overlap_s > 0:
+            site = self.metrics.site(original.entity.site or "")
+            self.metrics.duplicate_s.labels(site).inc(overlap_s)
         return acc, figures
 
     def _reject(self, reason: str, detail: str) -> Outcome:
