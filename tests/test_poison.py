@@ -117,8 +117,8 @@ class LedgerGap(Accountant):
 
     poisoned: str = ""
 
-    def account(self, batch, received_at):
-        acc, figures = super().account(batch, received_at)
+    def account(self, batch, received_at, *rest):
+        acc, figures = super().account(batch, received_at, *rest)
         if batch.entity.id != self.poisoned:
             return acc, figures
         h = acc.host
