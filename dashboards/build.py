@@ -16,6 +16,11 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 DATASOURCE = {"type": "prometheus", "uid": "energy-prometheus"}
+# the dashboards' variables, as label matchers (every value: `.*`)
+HOSTS_IN = 'site=~"$site", department=~"$department"'
+HOSTS = "{" + HOSTS_IN + "}"
+SITE = '{site=~"$site"}'
+DATACENTERS = '{datacenter=~"$datacenter"}'
 
 
 @dataclass(frozen=True)
@@ -34,7 +39,7 @@ FLEET = [
     Panel(
         "Machines par état",
         "Machines by state",
-        ("sum by (state) (energy_hosts)",),
+        ("sum by (state) (energy_hosts" + HOSTS + ")",),
         "piechart",
         legend="{{state}}",
         labels=("state",),
@@ -44,8 +49,10 @@ FLEET = [
         "Couverture des agents (rapportent / connus)",
         "Agent coverage (reporting / known)",
         (
-            'sum(energy_hosts) - sum(energy_hosts{state="unknown"} or vector(0))',
-            "sum(energy_hosts)",
+            "sum(energy_hosts" + HOSTS + ") - "
+            'sum(energy_hosts{state="unknown", ' + HOSTS_IN + "} "
+            "or vector(0))",
+            "sum(energy_hosts" + HOSTS + ")",
         ),
         "stat",
         width=8,
@@ -53,7 +60,7 @@ FLEET = [
     Panel(
         "Puissance actuelle par site",
         "Power now by site",
-        ("sum by (site) (energy_power_watts)",),
+        ("sum by (site) (energy_power_watts" + HOSTS + ")",),
         "bargauge",
         "watt",
         "{{site}}",
@@ -63,7 +70,7 @@ FLEET = [
     Panel(
         "Machines allumées hors des heures de travail",
         "Machines on outside working hours",
-        ("sum by (site, department) (energy_offhours_hosts_on)",),
+        ("sum by (site, department) (energy_offhours_hosts_on" + HOSTS + ")",),
         "timeseries",
         "short",
         "{{site}} / {{department}}",
@@ -72,7 +79,7 @@ FLEET = [
     Panel(
         "Sites en heures de travail",
         "Sites in working hours",
-        ("energy_site_working_hours",),
+        ("energy_site_working_hours" + SITE,),
         "stat",
         legend="{{site}}",
         labels=("site",),
@@ -80,7 +87,11 @@ FLEET = [
     Panel(
         "Taux de conformité de la dernière période, par site",
         "Compliance rate of the last period, by site",
-        ("avg by (site) (energy_compliance_rate)",),
+        (
+            # weighted by hosts: a site of 3 PCs does not count as much as one of 300
+            "sum by (site) (energy_compliance_compliant_hosts" + HOSTS + ") / "
+            "sum by (site) (energy_compliance_judged_hosts" + HOSTS + " > 0)",
+        ),
         "bargauge",
         "percentunit",
         "{{site}}",
@@ -89,16 +100,23 @@ FLEET = [
     Panel(
         "Taux de conformité de la dernière période, par direction",
         "Compliance rate of the last period, by department",
-        ("avg by (department) (energy_compliance_rate)",),
+        (
+            "sum by (department) (energy_compliance_compliant_hosts" + HOSTS + ") / "
+            "sum by (department) (energy_compliance_judged_hosts" + HOSTS + " > 0)",
+        ),
         "bargauge",
         "percentunit",
         "{{department}}",
         ("department",),
     ),
     Panel(
-        "Énergie gaspillée hors horaires (kWh)",
-        "Energy wasted off-hours (kWh)",
-        ("sum by (site) (increase(energy_offhours_wasted_wh_total[$__range])) / 1000",),
+        "Énergie gaspillée hors horaires sur la période (kWh)",
+        "Energy wasted off-hours over the range (kWh)",
+        (
+            "sum by (site) (increase(energy_offhours_wasted_wh_total"
+            + HOSTS
+            + "[$__range])) / 1000",
+        ),
         "bargauge",
         "kwatth",
         "{{site}}",
@@ -106,17 +124,17 @@ FLEET = [
         8,
     ),
     Panel(
-        "Coût gaspillé (€)",
-        "Cost wasted (€)",
-        ("sum(increase(energy_offhours_wasted_eur_total[$__range]))",),
+        "Coût gaspillé sur la période (€)",
+        "Cost wasted over the range (€)",
+        ("sum(increase(energy_offhours_wasted_eur_total" + HOSTS + "[$__range]))",),
         "stat",
         "currencyEUR",
         width=8,
     ),
     Panel(
-        "CO2e gaspillé (kg)",
-        "CO2e wasted (kg)",
-        ("sum(increase(energy_offhours_wasted_co2e_kg_total[$__range]))",),
+        "CO2e gaspillé sur la période (kg)",
+        "CO2e wasted over the range (kg)",
+        ("sum(increase(energy_offhours_wasted_co2e_kg_total" + HOSTS + "[$__range]))",),
         "stat",
         "masskg",
         width=8,
@@ -124,14 +142,18 @@ FLEET = [
     Panel(
         "Machines restées allumées par direction (dernière période)",
         "Machines left on by department (last period)",
-        ("topk(10, sum by (site, department) (energy_compliance_noncompliant_hosts))",),
+        (
+            "topk(10, sum by (site, department) (energy_compliance_noncompliant_hosts"
+            + HOSTS
+            + "))",
+        ),
         "table",
         legend="{{site}} / {{department}}",
         labels=("site", "department"),
     ),
     Panel(
-        "Applications empêchant la mise en veille",
-        "Applications keeping machines awake",
+        "Applications empêchant la mise en veille (rapports sur la période)",
+        "Applications keeping machines awake (reports over the range)",
         ("topk(10, sum by (app) (increase(energy_sleep_blocker_reports_total[$__range])))",),
         "bargauge",
         legend="{{app}}",
@@ -146,9 +168,9 @@ FLEET = [
         labels=("year",),
     ),
     Panel(
-        "Énergie consommée par site (kWh)",
-        "Energy used by site (kWh)",
-        ("sum by (site) (increase(energy_consumed_wh_total[$__range])) / 1000",),
+        "Énergie consommée par site et par heure (kWh)",
+        "Energy used by site, per hour (kWh)",
+        ("sum by (site) (increase(energy_consumed_wh_total" + HOSTS + "[1h])) / 1000",),
         "timeseries",
         "kwatth",
         "{{site}}",
@@ -274,9 +296,11 @@ DATACENTER = [
         "PUE sur la période (énergies)",
         "PUE over the range (from energies)",
         (
-            'sum by (datacenter) (increase(energy_snmp_energy_wh_total{role="facility"}'
+            "sum by (datacenter) (increase(energy_snmp_energy_wh_total"
+            '{role="facility", datacenter=~"$datacenter"}'
             "[$__range])) / sum by (datacenter) "
-            '(increase(energy_snmp_energy_wh_total{role="it"}[$__range]) '
+            "(increase(energy_snmp_energy_wh_total"
+            '{role="it", datacenter=~"$datacenter"}[$__range]) '
             "* on (datacenter, category) group_left energy_dc_pue_category)",
         ),
         "stat",
@@ -287,7 +311,7 @@ DATACENTER = [
     Panel(
         "Rapport de puissance instantané (pas un PUE)",
         "Power ratio now (not a PUE)",
-        ("energy_dc_power_ratio",),
+        ("energy_dc_power_ratio" + DATACENTERS,),
         "stat",
         legend="{{datacenter}}",
         labels=("datacenter",),
@@ -305,26 +329,31 @@ DATACENTER = [
     Panel(
         "Puissance IT et facility",
         "IT and facility power",
-        ("sum by (datacenter, role) (energy_dc_power_watts)",),
+        ("sum by (datacenter, role) (energy_dc_power_watts" + DATACENTERS + ")",),
         "timeseries",
         "watt",
         "{{datacenter}} {{role}}",
         ("datacenter", "role"),
     ),
     Panel(
-        "Énergie par rôle (kWh)",
-        "Energy by role (kWh)",
-        ("sum by (datacenter, role) (increase(energy_snmp_energy_wh_total[$__range])) / 1000",),
+        "Énergie par rôle sur la période (kWh)",
+        "Energy by role over the range (kWh)",
+        (
+            "sum by (datacenter, role) (increase(energy_snmp_energy_wh_total"
+            + DATACENTERS
+            + "[$__range])) / 1000",
+        ),
         "bargauge",
         "kwatth",
         "{{datacenter}} {{role}}",
         ("datacenter", "role"),
     ),
     Panel(
-        "CO2e d'usage par rôle (kg, facteur horaire ou statique)",
-        "Usage CO2e by role (kg, hourly or static factor)",
+        "CO2e d'usage par rôle sur la période (kg, facteur horaire ou statique)",
+        "Usage CO2e by role over the range (kg, hourly or static factor)",
         (
-            'sum by (datacenter, role) (increase(energy_snmp_co2e_grams_total{role!~".*:.*"}'
+            "sum by (datacenter, role) (increase(energy_snmp_co2e_grams_total"
+            '{role!~".*:.*", datacenter=~"$datacenter"}'
             "[$__range])) / 1000",
         ),
         "bargauge",
@@ -465,7 +494,11 @@ DATACENTER = [
 ]
 
 
+INSTANT = ("stat", "bargauge", "piechart", "table")  # one value per series: the latest
+
+
 def _panel(i: int, p: Panel, lang: str, y: int, x: int) -> dict[str, Any]:
+    instant = p.kind in INSTANT
     return {
         "id": i + 1,
         "type": p.kind,
@@ -475,13 +508,53 @@ def _panel(i: int, p: Panel, lang: str, y: int, x: int) -> dict[str, Any]:
         "fieldConfig": {"defaults": {"unit": p.unit}, "overrides": []},
         "options": {"legend": {"displayMode": "list", "placement": "bottom"}},
         "targets": [
-            {"refId": chr(65 + j), "expr": e, "legendFormat": p.legend, "datasource": DATASOURCE}
+            {
+                "refId": chr(65 + j),
+                "expr": e,
+                "legendFormat": p.legend,
+                "datasource": DATASOURCE,
+                "instant": instant,
+                "range": not instant,
+                **({"format": "table"} if p.kind == "table" else {}),
+            }
             for j, e in enumerate(p.exprs)
         ],
     }
 
 
-def dashboard(uid: str, title: str, panels: list[Panel], lang: str) -> dict[str, Any]:
+VARIABLES = {
+    # name: (French label, English label, the query giving its values)
+    "site": ("Site", "Site", "label_values(energy_hosts, site)"),
+    "department": ("Direction", "Department", "label_values(energy_hosts, department)"),
+    "datacenter": (
+        "Datacenter",
+        "Datacenter",
+        "label_values(energy_snmp_energy_wh_total, datacenter)",
+    ),
+}
+
+
+def variable(name: str, lang: str) -> dict[str, Any]:
+    fr, en, query = VARIABLES[name]
+    return {
+        "name": name,
+        "label": fr if lang == "fr" else en,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": {"query": query, "refId": name},
+        "definition": query,
+        "refresh": 2,  # on time range change
+        "includeAll": True,
+        "allValue": ".*",
+        "multi": True,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+        "sort": 1,
+    }
+
+
+def dashboard(
+    uid: str, title: str, panels: list[Panel], lang: str, variables: tuple[str, ...] = ()
+) -> dict[str, Any]:
     out, x, y = [], 0, 0
     for i, p in enumerate(panels):
         if x + p.width > 24:
@@ -498,22 +571,28 @@ def dashboard(uid: str, title: str, panels: list[Panel], lang: str) -> dict[str,
         "editable": True,
         "refresh": "1m",
         "time": {"from": "now-7d", "to": "now"},
-        "templating": {"list": []},
+        "templating": {"list": [variable(v, lang) for v in variables]},
         "panels": out,
     }
 
 
+FLEET_VARS = ("site", "department")
+DC_VARS = ("datacenter",)
+
+
 def build() -> dict[str, dict[str, Any]]:
     return {
-        "fleet.fr.json": dashboard("energy-fleet", "Parc : énergie et mise en veille", FLEET, "fr"),
+        "fleet.fr.json": dashboard(
+            "energy-fleet", "Parc : énergie et mise en veille", FLEET, "fr", FLEET_VARS
+        ),
         "fleet.en.json": dashboard(
-            "energy-fleet", "Fleet: energy and sleep compliance", FLEET, "en"
+            "energy-fleet", "Fleet: energy and sleep compliance", FLEET, "en", FLEET_VARS
         ),
         "datacenter.fr.json": dashboard(
-            "energy-datacenter", "Datacenters : PUE et énergie", DATACENTER, "fr"
+            "energy-datacenter", "Datacenters : PUE et énergie", DATACENTER, "fr", DC_VARS
         ),
         "datacenter.en.json": dashboard(
-            "energy-datacenter", "Datacenters: PUE and energy", DATACENTER, "en"
+            "energy-datacenter", "Datacenters: PUE and energy", DATACENTER, "en", DC_VARS
         ),
         "lorawan.fr.json": dashboard(
             "energy-lorawan", "Réseau LoRaWAN : passerelles, compteurs, empreinte", LORAWAN, "fr"

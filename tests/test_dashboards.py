@@ -19,7 +19,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "dashboards"))
 import build  # noqa: E402
 
-VARS = {"$__range": "10m", "$__rate_interval": "1m"}
+VARS = {
+    "$__range": "10m",
+    "$__rate_interval": "1m",
+    "$site": ".*",
+    "$department": ".*",
+    "$datacenter": ".*",
+}
 
 
 def substitute(expr: str) -> str:
@@ -90,6 +96,49 @@ def test_panel_values_agree_with_the_collector(fed_prometheus):
     assert apps == {"Teams.exe"}
     years = prom.query("sum(energy_hosts_by_manufacture_year)")
     assert float(years[0]["value"][1]) == len(sim.hosts)
+
+
+def test_variables_filter_and_tables_are_instant():
+    docs = build.build()
+    for name in ("fleet.fr.json", "fleet.en.json"):
+        names = [v["name"] for v in docs[name]["templating"]["list"]]
+        assert names == ["site", "department"]
+        assert all(
+            v["includeAll"] and v["allValue"] == ".*" for v in docs[name]["templating"]["list"]
+        )
+    assert [v["name"] for v in docs["datacenter.en.json"]["templating"]["list"]] == ["datacenter"]
+    for name, doc in docs.items():
+        for panel in doc["panels"]:
+            for t in panel["targets"]:
+                # a stat, gauge or table shows one value per series: the latest, not a range
+                assert t["instant"] is (panel["type"] != "timeseries"), (name, panel["title"])
+                assert t["range"] is (panel["type"] == "timeseries")
+                if name.startswith("fleet") and "energy_site_working_hours" not in t["expr"]:
+                    assert (
+                        "$site" in t["expr"]
+                        or "energy_sleep_blocker" in t["expr"]
+                        or ("energy_hosts_by_manufacture_year" in t["expr"])
+                    ), (panel["title"], t["expr"])
+            if panel["type"] == "table":
+                assert all(t["format"] == "table" for t in panel["targets"])
+
+
+def test_a_site_variable_narrows_the_panels_and_compliance_is_weighted_by_hosts(fed_prometheus):
+    c, prom, sim = fed_prometheus
+    site = sorted({h.site for h in sim.hosts})[0]
+    expr = build.FLEET[0].exprs[0].replace("$site", site).replace("$department", ".*")
+    n = sum(float(r["value"][1]) for r in prom.query(expr))
+    assert n == sum(1 for h in sim.hosts if h.site == site) < len(sim.hosts)
+    # the compliance panel is compliant hosts over judged hosts, as the morning report counts
+    rep = c.morning_report()
+    want = {g["site"]: g["rate"] for g in rep["by_site"] if g["rate"] is not None}
+    got = {
+        r["metric"]["site"]: float(r["value"][1])
+        for r in prom.query(substitute(build.FLEET[5].exprs[0]))
+    }
+    assert got.keys() == want.keys() and len(got) >= 2
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, abs=1e-4), k
 
 
 def test_provisioning_points_at_the_datasource_uid():

@@ -39,17 +39,15 @@ class ComplianceGauges(Collector):
         self.site = site_label or BoundedLabel(sites)
         self.department = department_label or BoundedLabel()
         self.last_report: dict[str, Any] | None = None
-        self.by_group: dict[tuple[str, str], tuple[float | None, int]] = {}
+        # (site, department) -> hosts judged in the last period, by status
+        self.by_group: dict[tuple[str, str], Counter[str]] = {}
 
     def set_report(self, rows: list[dict[str, Any]]) -> None:
         counts: dict[tuple[str, str], Counter[str]] = {}
         for r in rows:
             key = (self.site(r["site"]), self.department(r["department"]))
             counts.setdefault(key, Counter())[r["status"]] += 1
-        self.by_group = {
-            k: ((c["compliant"] / sum(c.values())) if c else None, c["noncompliant"])
-            for k, c in counts.items()
-        }
+        self.by_group = counts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         now = time.time()
@@ -73,6 +71,17 @@ class ComplianceGauges(Collector):
             "Hosts left on in the last reported off-hours period.",
             labels=["site", "department"],
         )
+        good = GaugeMetricFamily(
+            "energy_compliance_compliant_hosts",
+            "Hosts that slept or were off in the last reported off-hours period.",
+            labels=["site", "department"],
+        )
+        judged = GaugeMetricFamily(
+            "energy_compliance_judged_hosts",
+            "Hosts judged in the last reported off-hours period (compliant, noncompliant or "
+            "unknown): the weight of each group in a fleet-wide rate.",
+            labels=["site", "department"],
+        )
         snap = self.fleet.snapshot(now)
         sites = set(self.sites) | {self.site(h.site) for _, h, _ in snap}
         offhours: dict[tuple[str, str], bool] = {}
@@ -91,11 +100,16 @@ class ComplianceGauges(Collector):
                 counts[key] += 1
         for (site, dept), n in counts.items():
             on.add_metric([site, dept], n)
-        for (site, dept), (r, n) in self.by_group.items():
-            if r is not None:
-                rate.add_metric([site, dept], r)
-            bad.add_metric([site, dept], n)
+        for (site, dept), c in self.by_group.items():
+            total = sum(c.values())
+            if total:
+                rate.add_metric([site, dept], c["compliant"] / total)
+            bad.add_metric([site, dept], c["noncompliant"])
+            good.add_metric([site, dept], c["compliant"])
+            judged.add_metric([site, dept], total)
         yield working
         yield on
         yield rate
         yield bad
+        yield good
+        yield judged
