@@ -222,6 +222,11 @@ class Collector:
             self.lora_mqtt.start()
         if self.cfg.snmp.enabled:
             self.snmp.start()
+        elif self.cfg.snmp.devices:
+            log.warning(
+                "snmp: %d device(s) configured but snmp.enabled is false: none is polled",
+                len(self.cfg.snmp.devices),
+            )
         self._start_scheduler()
         log.info(
             "collector: HTTP on %s:%d (POST /api/v1/reports, GET /metrics, "
