@@ -197,7 +197,11 @@ def test_morning_report_after_patch_night_names_repeat_offender(collector):
     ]
     text = to_text(rep, "fr")
     assert "Taux de conformité : 75,0 %" in text and "PC-B" in text  # French decimals
-    assert "Compliance rate: 75.0 %" in to_text(rep, "en").replace(" :", ":")
+    english = to_text(rep, "en")
+    assert "Compliance rate: 75.0 %" in english  # no French space before the colon
+    assert " :" not in english and "Left on: 1" in english
+    # French agrees in number: one machine left on is "restée allumée"
+    assert "(1 restée allumée)" in text and "restées allumées)" not in text.split("Par site")[1]
     csv_text = to_csv(rep)
     assert csv_text.splitlines()[0].startswith("hostname,site,department")
     assert "PC-B,mairie,DSI,desktop,2027-11-02,night,32400.0" in csv_text

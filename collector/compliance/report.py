@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -395,6 +396,12 @@ def to_text(rep: dict[str, Any], language: str | None = None) -> str:
     def n2(x: float) -> str:
         return _number(x, 2, lang)
 
+    def left_on(n: int) -> str:
+        # French agrees in number ("0 ou 1 restée allumée", "2 restées allumées")
+        if lang == "fr":
+            return "restée allumée" if n <= 1 else "restées allumées"  # 0 and 1: singular
+        return w["left_on"].lower()
+
     lines = [
         f"**{w['title']}**",
         "",
@@ -407,13 +414,14 @@ def to_text(rep: dict[str, Any], language: str | None = None) -> str:
     ]
     for g in rep["by_site"]:
         lines.append(
-            f"- {g['site'] or '?'} : {_pct(g['rate'])} ({g['noncompliant']} {w['left_on'].lower()})"
+            f"- {g['site'] or '?'} : {_pct(g['rate'])} ({g['noncompliant']} "
+            f"{left_on(g['noncompliant'])})"
         )
     lines += ["", f"{w['by_dept']} :"]
     for g in rep["by_department"]:
         lines.append(
             f"- {g['department'] or '?'} : {_pct(g['rate'])} ({g['noncompliant']} "
-            f"{w['left_on'].lower()})"
+            f"{left_on(g['noncompliant'])})"
         )
     lines += ["", f"{w['left_on']} :"]
     for r in rep["left_on"][:50] or [{"hostname": w["none"]}]:
@@ -444,7 +452,11 @@ def to_text(rep: dict[str, Any], language: str | None = None) -> str:
     if rep["trend"]:
         lines += ["", f"{w['trend']} :"]
         lines += [f"- {t['period_day']} : {_pct(t['rate_of_reporting'])}" for t in rep["trend"]]
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    if lang != "fr":
+        # the space before a colon is French typography only
+        text = re.sub(r" :( |$)", r":\1", text, flags=re.M)
+    return text
 
 
 def to_csv(rep: dict[str, Any]) -> str:
