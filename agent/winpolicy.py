@@ -78,8 +78,6 @@ def _coerce(tp: Any, data: Any) -> Any:
         return int(data)
     if base is float:
         return float(data)
-    if isinstance(data, str) and base is not str and typing.get_origin(base) is None:
-        raise ValueError("cannot be set here")
     if base is str:
         if not isinstance(data, str):
             raise ValueError("expected a string (REG_SZ)")

@@ -53,7 +53,6 @@ class ServiceStatus:
     def __init__(self, report: Callable[[int, int, int, int, int], None]) -> None:
         self._report = report
         self.checkpoint = 0
-        self.state = SERVICE_STOPPED
 
     def set(self, state: int, exit_code: int = 0, wait_hint_ms: int = 0) -> None:
         pending = state in (SERVICE_START_PENDING, SERVICE_STOP_PENDING)
@@ -63,7 +62,6 @@ class ServiceStatus:
             if state == SERVICE_START_PENDING
             else SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_PRESHUTDOWN
         )
-        self.state = state
         self._report(state, accepted, exit_code, self.checkpoint, wait_hint_ms)
 
 

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from collector.records import Interval, RecordBatch
+
+if TYPE_CHECKING:
+    from collector.ledger import Ledger
 
 Span = tuple[float, float]
 
@@ -67,12 +71,12 @@ class Timelines:
     committed spans (read from the ledger for the batch's hosts, one query) and the batches
     before it in the same commit."""
 
-    def __init__(self, ledger: object) -> None:
+    def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
 
     def trim(self, batches: Sequence[RecordBatch]) -> list[tuple[RecordBatch, float]]:
         agents = [b for b in batches if b.source == "agent" and b.intervals]
-        spans = self.ledger.spans_of({b.entity.id for b in agents}) if agents else {}  # type: ignore[attr-defined]
+        spans = self.ledger.spans_of({b.entity.id for b in agents}) if agents else {}
         out: list[tuple[RecordBatch, float]] = []
         for b in batches:
             own = span_of(b)

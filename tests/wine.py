@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 from services import require_binary
@@ -144,11 +143,3 @@ class WinePrefix:
             self.server.kill()
             self.server.wait()
         self.server = None
-
-
-def wait_for_file(path: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear in {timeout} s")
-        time.sleep(0.2)
