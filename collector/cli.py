@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 from collector import __version__
 from collector.config import CollectorConfig, ConfigError, load_config
@@ -160,6 +161,22 @@ def cmd_agents(args: argparse.Namespace) -> int:
         ledger.close()
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """The yearly REEN report (and, for the public edition, its open data)."""
+    from collector.yearly.build import ReportError, build
+
+    cfg = load_config(_config_path(args.config))
+    formats = tuple(f.strip() for f in args.format.split(",") if f.strip())
+    try:
+        written = build(cfg, args.year, formats, Path(args.out), args.lang, args.edition)
+    except ReportError as exc:
+        print(f"energy-collector report: {exc}", file=sys.stderr)
+        return 1
+    for what, path in written.items():
+        print(f"{what}: {path}")
+    return 0
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from collector.simulate import main as simulate
 
@@ -180,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             "import manual energy readings (utility bills) from CSV files",
         ),
         ("agents", cmd_agents, "enrolled agents: list, revoke ID, reset ID"),
+        ("report", cmd_report, "the yearly REEN report, its open data and NumEcoEval export"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument(
@@ -197,6 +215,21 @@ def main(argv: list[str] | None = None) -> int:
         if name == "agents":
             p.add_argument("action", choices=("list", "revoke", "reset"))
             p.add_argument("agent_id", nargs="?", help="the agent (revoke, reset)")
+        if name == "report":
+            last = time.localtime().tm_year - 1
+            p.add_argument("--year", type=int, default=last, help=f"calendar year (default {last})")
+            p.add_argument(
+                "--format", default="html", help="html, pdf or json (several: html,pdf,json)"
+            )
+            p.add_argument("--out", default="reports", help="directory written (default reports)")
+            p.add_argument("--lang", choices=("fr", "en"), help="default: yearly.language")
+            p.add_argument(
+                "--edition",
+                choices=("public", "internal"),
+                default="public",
+                help="public: no host named, with open data; internal: names recurring "
+                "offenders, for the IT staff only",
+            )
     p = sub.add_parser(
         "simulate",
         help="drive simulated agents against a collector",
@@ -206,6 +239,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--agents", type=int, default=50, help="simulated agents")
     p.add_argument("--days", type=int, default=1, help="office days simulated, up to now")
+    p.add_argument("--year", type=int, help="simulate this whole calendar year instead")
+    p.add_argument(
+        "--interval", type=int, default=300, help="report interval while up (s), as the agent's"
+    )
+    p.add_argument(
+        "--datacenters",
+        type=int,
+        default=0,
+        help="also write monthly meter readings of this many datacenters (with --readings)",
+    )
+    p.add_argument("--readings", help="CSV for `import-readings` (with --datacenters)")
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same fleet)")
     p.add_argument("--left-on", type=float, default=0.2, help="share of desktops left on")
     p.add_argument(

@@ -1,0 +1,1 @@
+"""The yearly REEN indicator report: figures, pages, open data."""
