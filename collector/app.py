@@ -160,6 +160,21 @@ class Collector:
             ],
             dynsec_for(cfg),
         )
+        self.pages = None
+        self.ops_token_path: Path | None = None
+        if cfg.web.enabled:
+            from collector.web.pages import Pages
+            from collector.web.session import OpsLogin, ops_passphrase
+
+            passphrase, self.ops_token_path = ops_passphrase(
+                cfg.web.ops_token_file,
+                read_secret(h.read_token, h.read_token_file, "http.read_token_file"),
+                self.state_dir,
+            )
+            login = OpsLogin(
+                passphrase, cfg.web.session_hours * 3600, bool(h.tls_cert and h.tls_key)
+            )
+            self.pages = Pages(self, login)
         web = build_app(
             self.pipeline,
             auth,
@@ -173,6 +188,7 @@ class Collector:
             },
             body_timeout_s=h.body_timeout_s,
             credentials=self.credentials,
+            pages=self.pages.routes() if self.pages is not None else None,
         )
         tls = (h.tls_cert, h.tls_key) if h.tls_cert and h.tls_key else None
         self.http = WebServer(
@@ -237,6 +253,16 @@ class Collector:
             "on" if self.mqtt else "off",
             "on" if self.tsdb else "off",
         )
+        if self.pages is not None:
+            scheme = "https" if self.http.tls else "http"
+            log.info(
+                "web view: %s://%s:%d/ (%s; ops login passphrase %s)",
+                scheme,
+                self.cfg.http.listen,
+                self.http.port,
+                "pages without host names open" if self.cfg.web.public else "login required",
+                f"in {self.ops_token_path}" if self.ops_token_path else "as configured",
+            )
 
     def stop(self) -> None:
         if self.scheduler is not None:

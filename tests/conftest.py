@@ -77,3 +77,12 @@ def win_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wine import runtime_with_agent
 
     return runtime_with_agent(tmp_path_factory.mktemp("winpython") / "python") / "python.exe"
+
+
+@pytest.fixture(scope="session")
+def simulated_year(tmp_path_factory: pytest.TempPathFactory, broker: Mosquitto) -> object:
+    """A year of 30 simulated agents and 3 datacenters' bills, filled once per session
+    through a real collector (MQTT ingest, import-readings); tests copy its ledger."""
+    from year_helpers import fill_year
+
+    return fill_year(tmp_path_factory.mktemp("simulated-year"), broker.port)

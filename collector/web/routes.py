@@ -48,6 +48,7 @@ def build_app(
     routes: dict[str, ApiRoute] | None = None,
     body_timeout_s: float = 20.0,
     credentials: Credentials | None = None,
+    pages: list[Route] | None = None,
 ) -> Starlette:
     metrics = pipeline.metrics
 
@@ -179,6 +180,7 @@ def build_app(
     ]
     for path, fn in (routes or {}).items():
         table.append(Route(path, reader(api(fn)), methods=["GET"]))
+    table += pages or []  # the web view (collector/web/pages.py): its own login
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return JSONResponse({"error": "not found"}, 404)

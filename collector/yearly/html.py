@@ -8,6 +8,7 @@ published as a static file and printed to PDF as it is.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from collector.render import charts
@@ -434,7 +435,14 @@ def _group_name(v: str, w: dict[str, str], k: int) -> str:
     return esc(v) if v else "–"
 
 
-def render(doc: dict[str, Any], lang: str = "fr", open_data_href: str | None = None) -> str:
+def render(
+    doc: dict[str, Any],
+    lang: str = "fr",
+    open_data_href: str | None = None,
+    nav: Sequence[tuple[str, str, bool]] = (),
+    other_lang: tuple[str, str] | None = None,
+) -> str:
+    """The whole page; `nav` and `other_lang` when the web view serves it."""
     w, kinds, ind = T[lang], KIND[lang], INDICATOR[lang]
     sc, en, oh = doc["scope"], doc["energy"], doc["offhours"]
     k = doc.get("open_data", {}).get("min_group_hosts", 3)
@@ -848,4 +856,11 @@ def render(doc: dict[str, Any], lang: str = "fr", open_data_href: str | None = N
     subtitle = esc(
         w["subtitle"].format(org=org, edition=w[doc["edition"]], when=doc["generated_at"][:10])
     )
-    return document(lang, w["title"].format(year=doc["year"]), "".join(out), subtitle=subtitle)
+    return document(
+        lang,
+        w["title"].format(year=doc["year"]),
+        "".join(out),
+        nav=nav,
+        subtitle=subtitle,
+        other_lang=other_lang,
+    )

@@ -1,0 +1,326 @@
+"""The yearly REEN report of a simulated year: its totals against the simulator's ground
+truth and the bills, the open-data package validated by frictionless, the public edition
+naming no host, the NumEcoEval export, the PDF, and what goes wrong said clearly."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import frictionless
+import pytest
+from collector_helpers import make_config
+from year_helpers import YEAR, days_in, truth_kwh, truth_pue
+
+from collector.compliance.report import Rules, rates_between
+from collector.compliance.settings import build_calendars
+from collector.ledger import Ledger
+from collector.yearly import opendata
+from collector.yearly.build import ReportError, build, print_pdf, settings
+from collector.yearly.figures import yearly_figures
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE_BUDGET = 150 * 1024  # the report's HTML, everything inline (docs/report.md)
+
+OBJECTIVES = [
+    # workstation energy: a baseline it beats, and one it does not
+    {"indicator": "endpoint_kwh", "baseline_value": 1e9, "change": -0.10, "label": "−10 %"},
+    {"indicator": "endpoint_kwh", "baseline_value": 10.0, "change": -0.10},
+    {"indicator": "compliance_rate", "target": 0.99},
+    {"indicator": "pue", "target": 1.2},
+    {"indicator": "pue", "target": 2.5, "datacenter": "dc1"},
+    # no ledger data for 2024: cannot be assessed, not invented
+    {"indicator": "total_kwh", "baseline_year": 2024, "change": -0.05},
+]
+
+
+@pytest.fixture(scope="module")
+def year(simulated_year, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("yearly")
+    url = simulated_year.copy_ledger(tmp)
+    cfg = make_config(
+        tmp,
+        url,
+        compliance={"enabled": True},
+        yearly={"organisation": "Ville de Test", "objectives": OBJECTIVES},
+    )
+    ledger = Ledger(url)
+    yield simulated_year, cfg, ledger, tmp
+    ledger.close()
+
+
+def figures(cfg, ledger, edition="public"):
+    return yearly_figures(ledger, YEAR, settings(cfg), edition)
+
+
+def test_totals_match_the_simulators_ground_truth(year):
+    sim, cfg, ledger, _ = year
+    doc = figures(cfg, ledger)
+    truth = truth_kwh(sim.sim)
+    for row in doc["energy"]["by_month"]:
+        for kind in ("desktop", "laptop", "vm"):
+            want = truth.get((kind, row["month"]), 0.0)
+            assert row[kind] == pytest.approx(want, rel=1e-4, abs=1e-3), (kind, row["month"])
+    endpoint = sum(v for (k, _), v in truth.items() if k != "vm")
+    assert doc["indicators"]["endpoint_kwh"] == pytest.approx(endpoint, rel=1e-4)
+    sc = doc["scope"]
+    assert sc["hosts_reporting"] == sc["hosts_known"] == len(sim.sim.hosts)
+    assert sc["days_with_data"] == sc["days_in_year"] == days_in(YEAR)
+    assert sc["time_coverage"] == pytest.approx(1.0, abs=1e-3)
+    assert sc["energy_shares"]["measured"] == 0.0  # the simulator measures nothing
+    assert sc["energy_shares"]["modelled"] + sc["energy_shares"]["attributed"] == pytest.approx(1)
+    # datacenters metered: VMs are inside their IT energy, shown, not added again
+    assert sc["servers_in_datacenter_energy"] is True
+    vm = next(k for k in doc["energy"]["by_kind"] if k["kind"] == "vm")
+    assert vm["in_total"] is False
+    facility = sum(r["kwh"] for r in sim.readings if r["role"] == "facility")
+    assert doc["indicators"]["total_kwh"] == pytest.approx(endpoint + facility, rel=1e-4)
+    assert doc["indicators"]["usage_kgco2e"] == pytest.approx(
+        (endpoint + facility) * cfg.carbon.static_kg_per_kwh, rel=1e-4
+    )
+
+
+def test_off_hours_agree_with_the_ledgers_own_rates_and_the_truth(year):
+    sim, cfg, ledger, _ = year
+    doc = figures(cfg, ledger)
+    oh = doc["offhours"]
+    c = cfg.compliance
+    rules = Rules(c.tolerance_s, c.coverage_min, c.repeat_offender_periods, c.tariff_eur_per_kwh)
+    by_site = rates_between(ledger, rules, f"{YEAR}-01-01", f"{YEAR}-12-31", "site")
+    assert oh["year"]["host_periods"] == sum(r["host_periods"] for r in by_site)
+    assert oh["year"]["noncompliant"] == sum(r["noncompliant"] for r in by_site)
+    assert sum(m["host_periods"] for m in oh["by_month"]) == oh["year"]["host_periods"]
+    # the truth: each host's on-time per period from its true timeline
+    cal = build_calendars(c)[c.default_calendar]
+    truth = sim.sim.truth_offhours(cal, tuple(c.exempt_kinds))
+    periods = {
+        (hid, start)
+        for hid, start in ledger.execute(
+            "SELECT host_id, period_start FROM host_periods WHERE day >= ? AND day <= ?",
+            (f"{YEAR}-01-01", f"{YEAR}-12-31"),
+        )
+    }
+    left_on = {(h, p) for h, per in truth.items() for p, on in per.items() if on > c.tolerance_s}
+    assert {x for x in left_on if x in periods} == {
+        (hid, start)
+        for hid, start in ledger.execute(
+            "SELECT host_id, period_start FROM host_periods WHERE day >= ? AND day <= ? "
+            "AND on_s > ?",
+            (f"{YEAR}-01-01", f"{YEAR}-12-31", c.tolerance_s),
+        )
+    }
+    per_host = Counter(h for h, p in left_on if (h, p) in periods)
+    ro = oh["recurring_offenders"]
+    assert ro["hosts"] == sum(n >= cfg.yearly.recurring_offender_periods for n in per_host.values())
+    assert ro["hosts_left_on_at_least_once"] == len(per_host)
+    assert ro["hosts"] >= sum(h.left_on for h in sim.sim.hosts) > 0
+    assert "named" not in ro
+    assert oh["top_blockers"][0]["app"] == "Teams.exe"
+    assert oh["year"]["wasted_kwh"] > 0 and oh["year"]["eur"] > 0
+
+
+def test_datacenter_pue_is_the_bills_ratio_month_by_month(year):
+    sim, cfg, ledger, _ = year
+    doc = figures(cfg, ledger)
+    want = truth_pue(sim.readings)
+    assert [d["datacenter"] for d in doc["datacenters"]] == ["dc1", "dc2", "dc3"]
+    for d in doc["datacenters"]:
+        for m in d["months"]:
+            assert m["pue"] == pytest.approx(want[(d["datacenter"], m["month"])], abs=1e-3)
+            assert m["it_coverage"] == pytest.approx(1.0) and m["facility_coverage"] == 1.0
+        fac = sum(
+            r["kwh"]
+            for r in sim.readings
+            if r["datacenter"] == d["datacenter"] and r["role"] == "facility"
+        )
+        it = sum(
+            r["kwh"]
+            for r in sim.readings
+            if r["datacenter"] == d["datacenter"] and r["role"] == "it"
+        )
+        assert d["year"]["pue"] == pytest.approx(fac / it, abs=1e-4)
+
+
+def test_objectives_say_met_not_met_regression_and_cannot_be_assessed(year):
+    _, cfg, ledger, _ = year
+    objs = figures(cfg, ledger)["objectives"]
+    beat, missed, rate, pue_all, pue_dc1, no_base = objs
+    assert beat["met"] is True and beat["regression"] is False and beat["change"] < -0.5
+    assert missed["met"] is False and missed["regression"] is True
+    assert missed["target"] == pytest.approx(9.0)
+    assert rate["met"] is False and rate["target"] == 0.99  # some desktops stay on
+    assert pue_all["met"] is False and pue_all["value"] > 1.2
+    assert pue_dc1["met"] is True and pue_dc1["datacenter"] == "dc1"
+    assert no_base["baseline"] is None and no_base["met"] is None and no_base["change"] is None
+
+
+def test_fleet_age_and_renewals_add_up(year):
+    sim, cfg, ledger, _ = year
+    fl = figures(cfg, ledger)["fleet"]
+    physical = [h for h in sim.sim.hosts if h.kind != "vm"]
+    assert fl["physical_hosts"] == len(physical)
+    assert sum(a["hosts"] for a in fl["age_distribution"]) + fl["age_unknown"] == len(physical)
+    assert sum(r["hosts"] for r in fl["renewals_due"]) == len(physical) - fl["age_unknown"]
+    ages = [YEAR - int(h.manufactured[:4]) + (12 - int(h.manufactured[5:7])) / 12 for h in physical]
+    assert fl["mean_age_years"] == pytest.approx(sum(ages) / len(ages), abs=0.06)
+    # a desktop made in 2015 with a 5-year lifetime is due now, not in 2020
+    assert min(r["year"] for r in fl["renewals_due"]) >= YEAR
+
+
+def _names(sim) -> list[str]:
+    return [h.hostname for h in sim.sim.hosts] + [h.agent_id for h in sim.sim.hosts]
+
+
+def test_public_edition_and_open_data_name_no_host_and_validate(year):
+    sim, cfg, _ledger, tmp = year
+    out = tmp / "public"
+    written = build(cfg, YEAR, ("html", "json"), out, "fr", "public")
+    html = Path(written["html"]).read_text()
+    text = html + Path(written["json"]).read_text()
+    data_dir = Path(written["datapackage"]).parent
+    for f in sorted(data_dir.rglob("*")):
+        if f.is_file():
+            text += f.read_text()
+    for name in _names(sim):
+        assert name not in text, name
+    # frictionless validates every resource, CSV and JSON, against its Table Schema
+    report = frictionless.validate(str(data_dir / "datapackage.json"))
+    assert report.valid, report.flatten(["type", "message"])[:5]
+    package = json.loads((data_dir / "datapackage.json").read_text())
+    assert {r["format"] for r in package["resources"]} == {"csv", "json"}
+    assert len(package["resources"]) == 2 * len(
+        opendata.tables(json.loads(Path(written["json"]).read_text()))
+    )
+    # the CSV and the report say the same total
+    rows = list(csv.DictReader(io.StringIO((data_dir / "energy_monthly.csv").read_text())))
+    total = sum(float(r["kwh"]) for r in rows if r["kind"] == "total")
+    doc = json.loads(Path(written["json"]).read_text())
+    assert total == pytest.approx(doc["indicators"]["total_kwh"], rel=1e-6)
+    # small groups are merged: no department × site cell under min_group_hosts machines
+    cells = list(
+        csv.DictReader(io.StringIO((data_dir / "energy_by_site_department.csv").read_text()))
+    )
+    assert all(int(r["hosts"]) >= cfg.yearly.min_group_hosts for r in cells)
+    assert sum(int(r["hosts"]) for r in cells) == len(sim.sim.hosts)
+    # RGESN: light, self-contained, no script
+    assert len(html.encode()) <= PAGE_BUDGET
+    assert "<script" not in html and not re.search(r"""(src|href)=["']https?://""", html)
+    assert '<html lang="fr">' in html and "Périmètre et qualité des données" in html
+
+
+def test_a_broken_package_fails_validation(year, tmp_path):
+    """The validation above can fail: a number column with text in it is caught."""
+    _, cfg, ledger, _tmp = year
+    doc = figures(cfg, ledger)
+    pkg = opendata.write_package(doc, tmp_path / "od")
+    p = tmp_path / "od" / "offhours_monthly.csv"
+    lines = p.read_text().splitlines()
+    cells = lines[1].split(",")
+    cells[5] = "beaucoup"  # the rate column
+    lines[1] = ",".join(cells)
+    p.write_text("\n".join(lines) + "\n")
+    report = frictionless.validate(str(pkg))
+    assert not report.valid
+    assert any("beaucoup" in str(e) or "type" in str(e) for e in report.flatten(["message"]))
+
+
+def test_internal_edition_names_recurring_offenders_and_makes_no_open_data(year):
+    sim, cfg, ledger, tmp = year
+    written = build(cfg, YEAR, ("html",), tmp / "internal", "en", "internal")
+    assert "datapackage" not in written
+    html = Path(written["html"]).read_text()
+    left_on = [h.hostname for h in sim.sim.hosts if h.left_on]
+    assert left_on and all(name in html for name in left_on)
+    assert "internal (names machines: do not publish)" in html
+    with pytest.raises(ValueError, match="public edition only"):
+        opendata.write_package(figures(cfg, ledger, "internal"), tmp / "nope")
+
+
+def test_numecoeval_export_has_its_columns_and_the_measured_kwh(year):
+    sim, cfg, ledger, _tmp = year
+    text = opendata.numecoeval_csv(ledger, YEAR, settings(cfg), dict(cfg.yearly.numecoeval_types))
+    rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
+    assert list(rows[0]) == list(opendata.NUMECOEVAL_COLUMNS)
+    physical = {h.agent_id: h for h in sim.sim.hosts if h.kind != "vm"}
+    assert {r["nomEquipementPhysique"] for r in rows} == set(physical)
+    truth = truth_kwh(sim.sim)
+    assert sum(float(r["consoElecAnnuelle"]) for r in rows) == pytest.approx(
+        sum(v for (k, _), v in truth.items() if k != "vm"), rel=1e-4
+    )
+    for r in rows:
+        h = physical[r["nomEquipementPhysique"]]
+        assert r["type"] == {"desktop": "Desktop", "laptop": "Laptop"}[h.kind]
+        assert r["dateAchat"] == f"{h.manufactured}-01"
+        assert r["paysDUtilisation"] == "France" and r["quantite"] == "1"
+        assert re.fullmatch(r"\d{1,7}(\.\d{1,3})?", r["consoElecAnnuelle"])
+        assert 200 <= int(r["nbJourUtiliseAn"]) <= 366
+    assert not any(h.hostname in text for h in sim.sim.hosts)
+
+
+def test_cli_writes_html_pdf_and_json(year):
+    _, cfg, _ledger, tmp = year
+    conf = tmp / "collector.yaml"
+    conf.write_text(json.dumps({"state_dir": str(tmp / "st"), "ledger": {"url": cfg.ledger.url}}))
+    out = tmp / "cli"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "collector.cli",
+            "report",
+            "-c",
+            str(conf),
+            "--year",
+            str(YEAR),
+            "--format",
+            "html,pdf,json",
+            "--out",
+            str(out),
+            "--lang",
+            "en",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+    pdf = (out / f"reen-report-{YEAR}.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and pdf.count(b"/Type /Page") + pdf.count(b"/Type/Page") >= 3
+    assert (out / f"reen-report-{YEAR}.json").exists()
+    assert (out / f"open-data-{YEAR}" / "datapackage.json").exists()
+    assert (out / f"numecoeval-{YEAR}" / "equipements_physiques.csv").exists()
+    bad = subprocess.run(
+        [sys.executable, "-m", "collector.cli", "report", "-c", str(conf), "--format", "docx"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert bad.returncode == 1 and "format: 'docx': use html, pdf or json" in bad.stderr
+
+
+def test_pdf_without_chromium_is_a_clear_error(tmp_path, monkeypatch):
+    page = tmp_path / "r.html"
+    page.write_text("<p>x</p>")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no chromium on it
+    with pytest.raises(ReportError, match=r"headless Chromium is needed.*apt install chromium"):
+        print_pdf(page, tmp_path / "r.pdf")
+    assert not (tmp_path / "r.pdf").exists()
+
+
+def test_an_empty_ledger_still_gives_a_report(tmp_path):
+    """A year with no data: zeros and dashes, never a crash or an invented figure."""
+    cfg = make_config(tmp_path, yearly={"objectives": [{"indicator": "pue", "target": 1.5}]})
+    written = build(cfg, 2031, ("html", "json"), tmp_path / "out", "fr")
+    doc = json.loads(Path(written["json"]).read_text())
+    assert doc["scope"]["hosts_known"] == 0 and doc["indicators"]["total_kwh"] == 0
+    assert doc["objectives"][0]["met"] is None
+    assert "Aucune salle serveurs" in Path(written["html"]).read_text()
+    assert frictionless.validate(written["datapackage"]).valid
