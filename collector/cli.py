@@ -250,6 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also write monthly meter readings of this many datacenters (with --readings)",
     )
     p.add_argument("--readings", help="CSV for `import-readings` (with --datacenters)")
+    p.add_argument(
+        "--seq-start",
+        type=int,
+        default=0,
+        help="first report sequence number (the same fleet going on after an earlier run)",
+    )
     p.add_argument("--seed", type=int, default=1, help="random seed (same seed, same fleet)")
     p.add_argument("--left-on", type=float, default=0.2, help="share of desktops left on")
     p.add_argument(

@@ -60,6 +60,7 @@ class SimConfig:
     reboot_share: float = 0.05  # chance per host-day of an unclean reboot mid-day
     report_interval_s: int = 300
     end: float | None = None  # simulated period ends here (default: now, rounded down)
+    seq_start: int = 0  # first report sequence number (a fleet going on from earlier runs)
 
 
 def _ms(t: float) -> float:
@@ -304,7 +305,7 @@ class Simulation:
                 memory_bytes=h.memory_bytes,
             )
             items = []
-            for seq, (sent, segs, boot) in enumerate(self._cuts(h)):
+            for seq, (sent, segs, boot) in enumerate(self._cuts(h), start=self.cfg.seq_start):
                 # machines left on at night usually have a reason: an application says so
                 blockers = ({"app": "Teams.exe", "what": "display:process"},) if h.left_on else ()
                 rep = Report(
@@ -494,6 +495,7 @@ def main(args: argparse.Namespace) -> int:
         "seed": args.seed,
         "left_on_share": args.left_on,
         "report_interval_s": args.interval,
+        "seq_start": args.seq_start,
     }
     cfg = year_config(args.year, **common) if args.year else SimConfig(days=args.days, **common)
     if args.datacenters:

@@ -17,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-ELEMENT = "element-6066-11e4-a52e-4f735466cecc"
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C web element key
 
 
 def _free_port() -> int:
@@ -36,6 +36,7 @@ class Browser:
         chromium = shutil.which("chromium") or "/usr/bin/chromium"
         if not Path(driver).exists() or not Path(chromium).exists():
             raise RuntimeError("chromium and chromium-driver are needed: bash scripts/setup.sh")
+        self.width, self.height = width, height
         self.port = _free_port()
         self.log = profile / "chromedriver.log"
         profile.mkdir(parents=True, exist_ok=True)
@@ -130,11 +131,14 @@ class Browser:
 
     def screenshot(self, path: Path) -> Path:
         """The whole page, not only the viewport (the window is grown to the page's height)."""
+        self._call("POST", self._s("/window/rect"), {"width": self.width, "height": self.height})
         h = int(self.script("return document.documentElement.scrollHeight"))
-        w = int(self.script("return window.outerWidth"))
-        self._call("POST", self._s("/window/rect"), {"width": w, "height": min(h + 120, 16000)})
+        self._call(
+            "POST", self._s("/window/rect"), {"width": self.width, "height": min(h + 140, 16000)}
+        )
         png = base64.b64decode(self._call("GET", self._s("/screenshot")))
         path.write_bytes(png)
+        self._call("POST", self._s("/window/rect"), {"width": self.width, "height": self.height})
         return path
 
     def print_pdf(self) -> bytes:

@@ -72,7 +72,13 @@ def role_energy(
         f"WHERE {carved_where} AND h.hour_start >= ? AND h.hour_start < ?",
         (*carved_args, start, end),
     )[0]
-    (n,) = ledger.execute(f"SELECT COUNT(*) FROM meters m WHERE {where}", args)[0]
+    # meters that had started reading by the period's end: one installed later does not
+    # lower the coverage of a period before it (one that stopped still does)
+    (n,) = ledger.execute(
+        f"SELECT COUNT(*) FROM meters m WHERE {where} AND EXISTS (SELECT 1 FROM meter_hours "
+        "h WHERE h.meter = m.meter AND h.hour_start < ?)",
+        (*args, end),
+    )[0]
     return RoleEnergy(max(float(row[0]) - float(carved), 0.0), float(row[1]), int(n), end - start)
 
 

@@ -33,7 +33,9 @@ def _frame(title: str, desc: str, ymax: float, lang: str, unit: str, ymin: float
         f'<svg viewBox="0 0 {W} {H}" role="img" aria-labelledby="c{n}t c{n}d" class="chart">',
         f'<title id="c{n}t">{esc(title)}</title><desc id="c{n}d">{esc(desc)}</desc>',
     ]
-    digits = 0 if ymax - ymin >= 10 else 2 if ymax - ymin < 1 else 1
+    step = (ymax - ymin) / 4
+    # as many decimals as the tick step needs (2.5 → 1, 0.25 → 2), no more
+    digits = next((d for d in range(4) if abs(step * 10**d - round(step * 10**d)) < 1e-9), 3)
     for i in range(5):
         v = ymin + (ymax - ymin) * i / 4
         y = TOP + (H - TOP - BOTTOM) * (1 - i / 4)

@@ -78,6 +78,7 @@ def document(
         f'<html lang="{esc(lang)}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
         f"<title>{esc(title)}</title>",
+        '<link rel="icon" href="data:,">',  # no favicon request: the page is one response
     ]
     if refresh_s:
         head.append(f'<meta http-equiv="refresh" content="{int(refresh_s)}">')

@@ -120,6 +120,10 @@ W = {
         "web.ops_token_file (ou le jeton de lecture) ; sans configuration, le fichier "
         "web-ops-token du répertoire d'état.",
         "signed_in": "Connecté·e (exploitation)",
+        "night_k": "nuit",
+        "weekend_k": "week-end",
+        "holiday_k": "jour férié",
+        "closure_k": "fermeture",
     },
     "en": {
         "fleet": "The fleet now",
@@ -197,6 +201,10 @@ W = {
         "login_help": "To see machine names. The passphrase is web.ops_token_file's (or the "
         "read token); with neither configured, the web-ops-token file in the state directory.",
         "signed_in": "Signed in (ops)",
+        "night_k": "night",
+        "weekend_k": "weekend",
+        "holiday_k": "holiday",
+        "closure_k": "closure",
     },
 }
 STATES = ("active", "idle", "suspended", "off", "unknown")
@@ -338,7 +346,11 @@ class Pages:
             )
         )
         head = [w["kind"], *(w[s] for s in STATES)]
-        rows = [(esc(k), *(num(c[s], lang) for s in STATES)) for k, c in sorted(by_kind.items())]
+        kinds = report_html.KIND[lang]
+        rows = [
+            (esc(kinds.get(k, k)), *(num(c[s], lang) for s in STATES))
+            for k, c in sorted(by_kind.items())
+        ]
         out.append(table(w["by_kind"], head, rows))
         head[0] = w["site"]
         rows = [(esc(k), *(num(c[s], lang) for s in STATES)) for k, c in sorted(by_site.items())]
@@ -360,7 +372,7 @@ class Pages:
             return f"<p>{esc(w['no_compliance'])}</p>"
         rep = self.c.morning_report(language=lang)
         s = rep["summary"]
-        periods = ", ".join(f"{d} ({k})" for d, k in rep["periods"])
+        periods = ", ".join(f"{d} ({w.get(k + '_k', k)})" for d, k in rep["periods"])
         out = [f"<p>{esc(w['period'].format(p=periods))}</p>", '<ul class="tiles">']
         for a, b in (
             (w["rate"], pct(s["rate"], lang)),
@@ -658,7 +670,8 @@ class Pages:
         return resp
 
     async def login_form(self, request: Request) -> Response:
-        return self._login_page(request, False, _safe_next(request.query_params.get("next")))
+        nxt = request.query_params.get("next") or f"/?lang={self.lang(request)}"
+        return self._login_page(request, False, _safe_next(nxt))
 
     async def login_post(self, request: Request) -> Response:
         body = b""
@@ -668,7 +681,7 @@ class Pages:
                 return JSONResponse({"error": "form too large"}, 413)
         form = parse_qs(body.decode("utf-8", "replace"))
         token = (form.get("token") or [""])[0]
-        nxt = _safe_next((form.get("next") or ["/"])[0])
+        nxt = _safe_next((form.get("next") or [""])[0] or f"/?lang={self.lang(request)}")
         if not self.login.check(token):
             await asyncio.sleep(0.5)  # slows guessing down; the passphrase is long anyway
             return self._login_page(request, True, nxt)
@@ -692,7 +705,14 @@ def _safe_next(nxt: str | None) -> str:
 
 
 def _cache_headers(max_age: int, private: bool) -> dict[str, str]:
-    return {"cache-control": f"{'private' if private else 'public'}, max-age={max_age}"}
+    """Pages differ by login and language: a browser must not answer a signed-in request
+    with the page it kept from before the login (Vary), and live pages are asked for again
+    each time (the server builds them at most once a minute anyway)."""
+    if max_age <= LIVE_S:
+        control = "no-cache"
+    else:
+        control = f"{'private' if private else 'public'}, max-age={max_age}"
+    return {"cache-control": control, "vary": "Cookie, Accept-Language"}
 
 
 def _html(text: str, max_age: int, private: bool = True) -> Response:

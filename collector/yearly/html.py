@@ -99,6 +99,7 @@ T = {
         "it_cov": "Couverture informatique",
         "fac_cov": "Couverture site",
         "not_stated": "non déclarée",
+        "dc_scope": "Salles serveurs : ce que les compteurs couvrent",
         "servers_note": "Les serveurs et machines virtuelles sont dans l'énergie des salles "
         "serveurs mesurée aux compteurs ; ils sont montrés « dont » et ne sont pas ajoutés "
         "une seconde fois au total.",
@@ -224,6 +225,7 @@ T = {
         "it_cov": "IT coverage",
         "fac_cov": "Site coverage",
         "not_stated": "not stated",
+        "dc_scope": "Datacenters: what the meters cover",
         "servers_note": "Servers and virtual machines are inside the datacenters' metered IT "
         'energy; they are shown as "of which" and not added to the total again.',
         "servers_counted": "No datacenter has an IT meter: the energy of servers and virtual "
@@ -503,7 +505,7 @@ def render(
     if sc["datacenters"]:
         out.append(
             table(
-                w["datacenters"],
+                w["dc_scope"],
                 (w["dc"], w["category"], w["it_cov"], w["fac_cov"]),
                 [
                     (

@@ -1,0 +1,311 @@
+"""The web view in headless Chromium (Debian's chromium + chromedriver over WebDriver)
+against a collector holding a simulated year and the last days of the same fleet: every
+page in both languages, its figures against the ledger, no host name before the ops login,
+no script and no request beyond the page itself, screenshots saved in build/screenshots."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from browser import Browser
+from collector_helpers import make_config, running, url, wait_for
+from test_lorawan import LORA, ONLINE, STATS, UP, iso, pulse
+from year_helpers import AGENTS, PARIS, YEAR
+
+from collector.datacenter.facility import pue
+from collector.datacenter.readings import import_readings
+from collector.render.fmt import num, pct
+from collector.simulate import SimConfig, Simulation, send_http
+from collector.yearly.build import settings
+from collector.yearly.figures import yearly_figures
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "build" / "screenshots"
+LIVE_BUDGET = 60 * 1024
+REPORT_BUDGET = 150 * 1024
+PAGES = ["/", "/night", "/datacenters", "/lorawan", "/report", f"/report/{YEAR}"]
+GATEWAY = "7276ff002e062cc4"
+METER_EUI = "0018b21000006c3a"
+
+
+@pytest.fixture(scope="module")
+def site(simulated_year, broker, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("web")
+    ledger_url = simulated_year.copy_ledger(tmp)
+    lora = {
+        **LORA,
+        "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": "web", "group": "web"},
+    }
+    cfg = make_config(tmp, ledger_url, compliance={"enabled": True}, lorawan=lora)
+    with running(cfg) as c:
+        # the same fleet (same seed, same ids) over its last two days, up to now
+        recent = Simulation(
+            SimConfig(agents=AGENTS, days=2, seed=7, report_interval_s=6 * 3600, seq_start=10**6)
+        )
+        n = send_http((b for _, _, _, b in recent.reports()), url(c), workers=8)
+        assert n > 0
+        wait_for(lambda: c.pipeline.q.qsize() == 0, 30, "recent reports committed")
+        c.rollup_touched()
+        # this month's bill of dc1, so the datacenter page has a live PUE
+        first = date.today().replace(day=1)
+        nxt = (first + timedelta(days=32)).replace(day=1)
+        bill = tmp / "bill.csv"
+        bill.write_text(
+            "meter,datacenter,role,start,end,kwh\n"
+            f"dc1-it,dc1,it,{first},{nxt},30000\ndc1-site,dc1,facility,{first},{nxt},45000\n"
+        )
+        import_readings(c.ledger, bill)
+        # a gateway and a meter through the broker, like a network server
+        wait_for(lambda: c.lora_mqtt.connected, 10, "lora subscribed")
+        pub = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id="ns-web",
+            protocol=mqtt.MQTTv5,
+        )
+        pub.connect("127.0.0.1", broker.port)
+        pub.loop_start()
+        now = time.time()
+        pub.publish(f"eu868/gateway/{GATEWAY}/state/conn", ONLINE, qos=1).wait_for_publish(5)
+        stats = json.loads(STATS)
+        stats["time"] = iso(now - 30)
+        pub.publish(
+            f"eu868/gateway/{GATEWAY}/event/stats", json.dumps(stats).encode(), qos=1
+        ).wait_for_publish(5)
+        for i, v in enumerate((1000, 1100)):
+            pub.publish(
+                UP.format(METER_EUI), pulse(METER_EUI, now - 1200 + 600 * i, v), qos=1
+            ).wait_for_publish(5)
+        wait_for(lambda: c.lora.processed >= 4, 20, "lorawan messages processed")
+        pub.loop_stop()
+        pub.disconnect()
+        browser = Browser(tmp / "browser")
+        try:
+            yield c, browser, recent
+        finally:
+            browser.close()
+
+
+def _base(c) -> str:
+    return f"http://127.0.0.1:{c.http.port}"
+
+
+def _hostnames(c) -> list[str]:
+    return [h for (h,) in c.ledger.execute("SELECT hostname FROM hosts")]
+
+
+def _login(c, b, passphrase: str) -> bool:
+    """Signs in through the form; True once the browser has left the login page."""
+    b.get(_base(c) + "/login?lang=fr")
+    b.type("#token", passphrase)
+    b.click("button[type=submit]")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        if "/login" not in b.url:
+            return True
+        if b.texts("[role=alert]"):
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def _logout(c, b) -> None:
+    b.get(_base(c) + "/logout")
+
+
+def test_every_page_in_both_languages_is_light_scriptless_and_names_no_host(site):
+    c, b, _ = site
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    names = _hostnames(c)
+    assert len(names) == AGENTS
+    for lang in ("fr", "en"):
+        for path in PAGES:
+            b.get(f"{_base(c)}{path}?lang={lang}")
+            assert b.script("return document.documentElement.lang") == lang, path
+            assert b.script("return document.scripts.length") == 0, path
+            # RGESN: one response, nothing fetched beyond it (no font, CDN, image, favicon)
+            assert b.script("return performance.getEntriesByType('resource').length") == 0
+            size = b.script("return new Blob([document.documentElement.outerHTML]).size")
+            assert size <= (REPORT_BUDGET if path.startswith("/report/") else LIVE_BUDGET), path
+            text = b.script("return document.body.innerText")
+            assert b.texts("h1") and b.texts("h1")[0].strip(), path
+            for name in names:
+                assert name not in text, (path, name)
+            # every chart has its numbers in a table, and a title for screen readers
+            charts = b.script("return document.querySelectorAll('svg[role=img] title').length")
+            assert charts == b.script("return document.querySelectorAll('svg').length")
+            shot = SHOTS / f"{(path.strip('/') or 'fleet').replace('/', '-')}-{lang}.png"
+            b.screenshot(shot)
+            assert shot.stat().st_size > 10_000
+
+
+def test_fleet_page_figures_are_the_ledgers(site):
+    c, b, _ = site
+    b.get(_base(c) + "/?lang=fr")
+    tiles = dict(t.split("\n", 1) for t in b.texts(".tiles li"))
+    st = c.status()
+    assert tiles["Machines"] == num(AGENTS, "fr")
+    text = b.script("return document.body.innerText")
+    assert "PC fixes" in text and "PC portables" in text  # kinds said in the page's language
+    assert tiles["Énergie aujourd'hui"] == f"{num(st['today_kwh'], 'fr', 1)} kWh"
+    assert tiles["Machines ayant rendu compte aujourd'hui"] == num(
+        st["hosts_reporting_today"], "fr"
+    )
+    (kwh_today,) = c.ledger.execute(
+        "SELECT SUM(wh_measured + wh_modelled + wh_attributed) / 1000 FROM host_days WHERE day = ?",
+        (datetime.now(PARIS).date().isoformat(),),
+    )[0]
+    assert st["today_kwh"] == pytest.approx(kwh_today, abs=1e-3) and kwh_today > 0
+
+
+def test_report_page_says_the_reports_figures(site):
+    c, b, _ = site
+    doc = yearly_figures(c.ledger, YEAR, settings(c.cfg), "public")
+    b.get(f"{_base(c)}/report/{YEAR}?lang=fr")
+    tiles = dict(t.split("\n", 1) for t in b.texts(".tiles li"))
+    assert tiles["Énergie totale"] == f"{num(doc['indicators']['total_kwh'], 'fr')} kWh"
+    assert tiles["Veille hors heures ouvrées"] == pct(doc["indicators"]["compliance_rate"], "fr")
+    totals = [t for t in b.texts("tfoot tr") if t.startswith("Total")]
+    assert num(doc["indicators"]["total_kwh"], "fr") in totals[0]
+    # the open data it links to is served, and is the same year
+    href = b.script("return document.querySelector('a[href*=datapackage]').getAttribute('href')")
+    with urllib.request.urlopen(_base(c) + href) as resp:
+        package = json.load(resp)
+    assert package["name"] == f"reen-indicateurs-{YEAR}"
+    with urllib.request.urlopen(
+        _base(c) + href.replace("datapackage.json", "energy_monthly.csv")
+    ) as resp:
+        assert resp.headers["content-type"].startswith("text/csv")
+        assert resp.read().startswith(b"month,kind,kwh\n")
+
+
+def test_datacenter_page_gives_this_months_pue(site):
+    c, b, _ = site
+    b.get(_base(c) + "/datacenters?lang=en")
+    rows = {r.split("\t")[0]: r.split("\t") for r in b.texts("tbody tr")}
+    assert set(rows) == {"dc1", "dc2", "dc3"}
+    now = datetime.now(PARIS)
+    month0 = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    p = pue(c.ledger, "dc1", month0.timestamp(), now.timestamp())
+    # the bill's 1.5, plus what the LoRaWAN pulse meter (dc1's facility) added this month
+    assert p.value == pytest.approx(1.5, abs=0.01)
+    assert rows["dc1"][4] == num(p.value, "en", 2) == "1.50"
+    assert rows["dc2"][4] == "–"  # no bill this month: no invented figure
+
+
+def test_lorawan_page_shows_the_gateway_and_the_meter(site):
+    c, b, _ = site
+    b.get(_base(c) + "/lorawan?lang=en")
+    text = b.script("return document.body.innerText")
+    assert GATEWAY in text and "online" in text
+    assert "dc1-main" in text  # the pulse meter's name in LORA
+
+
+def test_host_names_only_after_the_ops_login(site):
+    c, b, recent = site
+    left_on = [h.hostname for h in recent.hosts if h.left_on]
+    assert left_on
+    b.get(_base(c) + "/night?lang=fr")
+    text = b.script("return document.body.innerText")
+    assert not any(n in text for n in left_on)
+    assert "qu'après la connexion exploitation" in text
+    # a wrong passphrase: refused, said, no session
+    assert not _login(c, b, "not-the-passphrase")
+    assert "Phrase de passe refusée." in b.script("return document.body.innerText")
+    b.get(_base(c) + "/night?lang=fr")
+    assert not any(n in b.script("return document.body.innerText") for n in left_on)
+    # the right one, from the file the collector generated (mode 0600)
+    token_file = Path(c.cfg.state_dir) / "web-ops-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert _login(c, b, token_file.read_text().strip())
+    assert b.url.endswith("/?lang=fr")  # back where it was, in its language
+    b.get(_base(c) + "/night?lang=fr")
+    text = b.script("return document.body.innerText")
+    night = c.morning_report(language="fr")
+    named = [r["hostname"] for r in night["left_on"]]
+    assert named and all(n in text for n in named), text
+    b.screenshot(SHOTS / "night-ops-fr.png")
+    # the internal edition of the report is reachable now, and names recurring offenders
+    b.get(f"{_base(c)}/report/{YEAR}?lang=en&edition=internal")
+    assert "internal (names machines" in b.script("return document.body.innerText")
+    _logout(c, b)
+    b.get(f"{_base(c)}/report/{YEAR}?edition=internal")
+    assert "/login" in b.url
+
+
+def _get(target: str, cookie: str | None = None) -> tuple[int, str, str]:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):  # type: ignore[no-untyped-def]
+            return None
+
+    req = urllib.request.Request(target, headers={"Cookie": cookie} if cookie else {})
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(req) as resp:
+            return resp.status, resp.read().decode(), resp.headers.get("location", "")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), exc.headers.get("location", "")
+
+
+def test_forged_cookies_and_open_redirects_are_refused(site):
+    c, _, _ = site
+    good = c.pages.login.cookie()
+    expiry, sig = good.split(".")
+    for forged in (
+        f"{int(expiry) + 999999}.{sig}",  # extended expiry
+        f"{expiry}.{'0' * len(sig)}",
+        "garbage",
+        f"{int(time.time()) - 10}.{c.pages.login._sign(str(int(time.time()) - 10))}",  # expired
+    ):
+        code, _, loc = _get(f"{_base(c)}/report/{YEAR}?edition=internal", f"energy_ops={forged}")
+        assert code == 303 and loc.startswith("/login"), forged
+    code, _, _ = _get(f"{_base(c)}/report/{YEAR}?edition=internal", f"energy_ops={good}")
+    assert code == 200
+    token = (Path(c.cfg.state_dir) / "web-ops-token").read_text().strip()
+    for nxt, want in (
+        ("//evil.example/x", "/"),
+        ("https://evil.example", "/"),
+        ("/night", "/night"),
+    ):
+        body = urllib.parse.urlencode({"token": token, "next": nxt}).encode()
+        req = urllib.request.Request(_base(c) + "/login", data=body, method="POST")
+
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            def redirect_request(self, *a, **k):  # type: ignore[no-untyped-def]
+                return None
+
+        try:
+            urllib.request.build_opener(NoRedirect).open(req)
+        except urllib.error.HTTPError as exc:
+            assert exc.code == 303 and exc.headers["location"] == want, nxt
+            assert "HttpOnly" in exc.headers["set-cookie"]
+            assert "SameSite=Strict" in exc.headers["set-cookie"]
+
+
+def test_a_private_web_view_asks_for_the_login_everywhere(tmp_path):
+    secret = tmp_path / "ops"
+    secret.write_text("correct horse battery staple\n")
+    cfg = make_config(tmp_path, web={"public": False, "ops_token_file": str(secret)})
+    with running(cfg) as c:
+        for path in PAGES:
+            code, _, loc = _get(_base(c) + path)
+            assert code == 303 and loc.startswith("/login?next="), path
+        code, body, _ = _get(_base(c) + "/login")
+        assert code == 200 and 'type="password"' in body
+        assert not (Path(cfg.state_dir) / "web-ops-token").exists()  # configured, not made
+        cookie = c.pages.login.cookie()
+        code, body, _ = _get(_base(c) + "/", f"energy_ops={cookie}")
+        assert code == 200 and "Le parc maintenant" in body
+
+
+def test_the_web_view_can_be_switched_off(tmp_path):
+    with running(make_config(tmp_path, web={"enabled": False})) as c:
+        code, body, _ = _get(_base(c) + "/")
+        assert code == 404 and json.loads(body) == {"error": "not found"}
