@@ -54,6 +54,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         (None, en.secret_file, "enrolment.secret_file"),
         (None, en.previous_secret_file, "enrolment.previous_secret_file"),
         (cfg.mqtt.password, cfg.mqtt.password_file, "mqtt.password_file"),
+        (None, cfg.web.ops_token_file if cfg.web.enabled else None, "web.ops_token_file"),
     ):
         if value is not None or file is not None:
             read_secret(value, file, what)

@@ -23,7 +23,7 @@ from collector.compliance.settings import build_calendars
 from collector.ledger import Ledger
 from collector.yearly import opendata
 from collector.yearly.build import ReportError, build, print_pdf, settings
-from collector.yearly.figures import yearly_figures
+from collector.yearly.figures import compute, yearly_figures
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_BUDGET = 150 * 1024  # the report's HTML, everything inline (docs/report.md)
@@ -244,7 +244,8 @@ def test_internal_edition_names_recurring_offenders_and_makes_no_open_data(year)
 
 def test_numecoeval_export_has_its_columns_and_the_measured_kwh(year):
     sim, cfg, ledger, _tmp = year
-    text = opendata.numecoeval_csv(ledger, YEAR, settings(cfg), dict(cfg.yearly.numecoeval_types))
+    _, hosts = compute(ledger, YEAR, settings(cfg))
+    text = opendata.numecoeval_csv(ledger, hosts, dict(cfg.yearly.numecoeval_types))
     rows = list(csv.DictReader(io.StringIO(text), delimiter=";"))
     assert list(rows[0]) == list(opendata.NUMECOEVAL_COLUMNS)
     physical = {h.agent_id: h for h in sim.sim.hosts if h.kind != "vm"}

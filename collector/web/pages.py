@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import tempfile
+import shutil
+import threading
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -217,7 +218,12 @@ class Pages:
         self.public = collector.cfg.web.public
         self.default_lang = collector.cfg.yearly.language
         self._cache: dict[tuple[Any, ...], tuple[float, Any]] = {}
-        self._data_dir = Path(tempfile.mkdtemp(prefix="open-data-", dir=self._state()))
+        self._locks: dict[tuple[Any, ...], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+        # open-data files served from here, rewritten at most every REPORT_S; one folder
+        # whatever the number of restarts
+        self._data_dir = self._state() / "open-data"
+        shutil.rmtree(self._data_dir, ignore_errors=True)
 
     def _state(self) -> Path:
         p = Path(self.c.cfg.state_dir) / "web"
@@ -240,13 +246,22 @@ class Pages:
         return self.login.valid(request.cookies.get(COOKIE))
 
     def cached(self, key: tuple[Any, ...], ttl: float, make: Callable[[], Any]) -> Any:
+        """`make()` at most once per `ttl` per key, even with many readers at once (one
+        builds, the others wait for it); different keys build side by side."""
         now = time.monotonic()
         hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        value = make()
-        self._cache[key] = (now + ttl, value)
+        with self._locks_lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] > time.monotonic():
+                return hit[1]
+            value = make()
+            self._cache[key] = (time.monotonic() + ttl, value)
         if len(self._cache) > 256:  # bounded: drop what has expired
+            now = time.monotonic()
             self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
         return value
 
@@ -637,9 +652,14 @@ class Pages:
             return JSONResponse({"error": "not found"}, 404)
 
         def make() -> Path:
-            return opendata.write_package(
-                self.figures(year, "public"), self._data_dir / str(year)
-            ).parent
+            # a new folder each time, then the old ones go: a reader never sees a half-written
+            # file (one already open keeps its data)
+            folder = self._data_dir / f"{year}-{time.time_ns()}"
+            opendata.write_package(self.figures(year, "public"), folder)
+            for old in self._data_dir.glob(f"{year}-*"):
+                if old != folder:
+                    shutil.rmtree(old, ignore_errors=True)
+            return folder
 
         folder = await run_in_threadpool(self.cached, ("open-data", year), REPORT_S, make)
         path = folder / name

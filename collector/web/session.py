@@ -16,6 +16,8 @@ import secrets
 import time
 from pathlib import Path
 
+from agent.config import read_secret
+
 COOKIE = "energy_ops"
 
 
@@ -24,9 +26,8 @@ def ops_passphrase(
 ) -> tuple[str, Path | None]:
     """The passphrase, and the file it was generated into (None when configured)."""
     if token_file:
-        text = Path(token_file).read_text().strip()
-        if not text:
-            raise ValueError(f"web.ops_token_file: {token_file} is empty")
+        text = read_secret(None, token_file, "web.ops_token_file")
+        assert text is not None
         return text, None
     if read_token:
         return read_token, None

@@ -16,7 +16,7 @@ from collector.ledger import Ledger
 from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.profiles import ProfileBook
 from collector.yearly import html, opendata
-from collector.yearly.figures import Objective, Settings, yearly_figures
+from collector.yearly.figures import Objective, Settings, compute
 
 FORMATS = ("html", "pdf", "json")
 CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -115,7 +115,7 @@ def build(
     s = settings(cfg, now)
     ledger = Ledger(cfg.ledger.url)
     try:
-        doc = yearly_figures(ledger, year, s, edition)
+        doc, hosts = compute(ledger, year, s, edition)
         written: dict[str, Any] = {}
         out.mkdir(parents=True, exist_ok=True)
         stem = f"rapport-reen-{year}" if lang == "fr" else f"reen-report-{year}"
@@ -127,7 +127,7 @@ def build(
             nee = out / f"numecoeval-{year}" / "equipements_physiques.csv"
             nee.parent.mkdir(parents=True, exist_ok=True)
             nee.write_text(
-                opendata.numecoeval_csv(ledger, year, s, dict(cfg.yearly.numecoeval_types)),
+                opendata.numecoeval_csv(ledger, hosts, dict(cfg.yearly.numecoeval_types)),
                 encoding="utf-8",
             )
             written["numecoeval"] = str(nee)

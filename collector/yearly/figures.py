@@ -134,25 +134,31 @@ def hosts_of_year(ledger: Ledger, start: float, end: float) -> dict[str, HostYea
     return out
 
 
-def host_months(ledger: Ledger, year: int, hosts: dict[str, HostYear]) -> None:
-    first, last = f"{year}-01-01", f"{year + 1}-01-01"
-    for hid, month, me, mo, att, kg, unk, secs in ledger.execute(
-        "SELECT host_id, substr(day, 1, 7), SUM(wh_measured), SUM(wh_modelled), "
-        "SUM(wh_attributed), SUM(kgco2e), "
-        "SUM(CASE WHEN state = 'unknown' THEN seconds ELSE 0 END), SUM(seconds) "
-        "FROM host_days WHERE day >= ? AND day < ? GROUP BY host_id, substr(day, 1, 7)",
-        (first, last),
+def host_months(ledger: Ledger, year: int, hosts: dict[str, HostYear]) -> dict[str, float]:
+    """Each host's sums per month, and its days on, in one pass over the year's
+    `host_days`; returns the Wh by carbon basis (which factor each figure used)."""
+    by_basis: dict[str, float] = defaultdict(float)
+    on_days: dict[tuple[str, str], int] = {}
+    for hid, month, basis, me, mo, att, kg, unk, secs, days_on in ledger.execute(
+        "SELECT host_id, substr(day, 1, 7), carbon_basis, SUM(wh_measured), "
+        "SUM(wh_modelled), SUM(wh_attributed), SUM(kgco2e), "
+        "SUM(CASE WHEN state = 'unknown' THEN seconds ELSE 0 END), SUM(seconds), "
+        "COUNT(DISTINCT CASE WHEN state IN ('active', 'idle') AND seconds > 0 THEN day END) "
+        "FROM host_days WHERE day >= ? AND day < ? "
+        "GROUP BY host_id, substr(day, 1, 7), carbon_basis",
+        (f"{year}-01-01", f"{year + 1}-01-01"),
     ):
+        by_basis[basis] += (me or 0.0) + (mo or 0.0) + (att or 0.0)
         h = hosts.get(hid)
-        if h is not None:
-            h.add(month, (me, mo, att, kg, unk, secs))
-    for hid, n in ledger.execute(
-        "SELECT host_id, COUNT(DISTINCT day) FROM host_days WHERE day >= ? AND day < ? "
-        "AND state IN ('active', 'idle') AND seconds > 0 GROUP BY host_id",
-        (first, last),
-    ):
-        if hid in hosts:
-            hosts[hid].on_days = int(n)
+        if h is None:
+            continue
+        h.add(month, (me, mo, att, kg, unk, secs))
+        # a month split between two carbon bases: its days are counted once
+        key = (hid, month)
+        on_days[key] = max(on_days.get(key, 0), int(days_on or 0))
+    for (hid, _), n in on_days.items():
+        hosts[hid].on_days += n
+    return dict(by_basis)
 
 
 def _known_days(h: HostYear, start: float, end: float) -> float:
@@ -233,6 +239,13 @@ def _fold_small(
 
 def yearly_figures(ledger: Ledger, year: int, s: Settings, edition: str = "public") -> dict:
     """Every indicator of the yearly report, as a JSON-ready document."""
+    return compute(ledger, year, s, edition)[0]
+
+
+def compute(
+    ledger: Ledger, year: int, s: Settings, edition: str = "public"
+) -> tuple[dict[str, Any], dict[str, HostYear]]:
+    """The figures, and the hosts of the year with their monthly sums (for the exports)."""
     if edition not in ("public", "internal"):
         raise ValueError("edition: public or internal")
     start, end = year_bounds(year, s.tz)
@@ -240,7 +253,7 @@ def yearly_figures(ledger: Ledger, year: int, s: Settings, edition: str = "publi
     now = s.now if s.now is not None else datetime.now(z).timestamp()
     until = min(end, now)  # a year in progress is covered up to now
     hosts = hosts_of_year(ledger, start, end)
-    host_months(ledger, year, hosts)
+    by_basis = host_months(ledger, year, hosts)
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
     meters = _meters(ledger, start, end, s.tz, s.carbon)
     dcs = sorted({dc for dc, role, _ in meters if dc})
@@ -489,7 +502,7 @@ def yearly_figures(ledger: Ledger, year: int, s: Settings, edition: str = "publi
             "by_site": grouped(0),
             "by_department": grouped(1),
         },
-        "factors": _factors(s, ledger, year, kinds_present),
+        "factors": _factors(s, by_basis, kinds_present),
         "offhours": offhours,
         "datacenters": datacenters,
         "fleet": fleet.section(hosts, s.book, year),
@@ -499,7 +512,7 @@ def yearly_figures(ledger: Ledger, year: int, s: Settings, edition: str = "publi
         doc, s, lambda y: yearly_figures(ledger, y, light, edition)
     )
     doc["open_data"] = _open_tables(site_dept, group_hosts, s.min_group_hosts, year)
-    return doc
+    return doc, hosts
 
 
 def _fold_groups(rows: list[dict[str, Any]], name: str, small: int) -> list[dict[str, Any]]:
@@ -517,15 +530,8 @@ def _fold_groups(rows: list[dict[str, Any]], name: str, small: int) -> list[dict
     return keep
 
 
-def _factors(s: Settings, ledger: Ledger, year: int, kinds: list[str]) -> dict[str, Any]:
-    bases = [
-        {"basis": b, "kwh": _r((wh or 0.0) / 1000.0)}
-        for b, wh in ledger.execute(
-            "SELECT carbon_basis, SUM(wh_measured + wh_modelled + wh_attributed) FROM host_days "
-            "WHERE day >= ? AND day < ? GROUP BY carbon_basis ORDER BY carbon_basis",
-            (f"{year}-01-01", f"{year + 1}-01-01"),
-        )
-    ]
+def _factors(s: Settings, by_basis: dict[str, float], kinds: list[str]) -> dict[str, Any]:
+    bases = [{"basis": b, "kwh": _r(wh / 1000.0)} for b, wh in sorted(by_basis.items())]
     return {
         "carbon": {
             "static_kg_per_kwh": s.carbon.static_kg_per_kwh,

@@ -22,25 +22,20 @@ def _days(year: int) -> tuple[str, str]:
     return f"{year}-01-01", f"{year + 1}-01-01"
 
 
-def compliance(
-    ledger: Ledger, year: int, s: Settings, by: str | None
-) -> dict[tuple[str, ...], dict[str, float]]:
-    """Host-periods of the year's periods per (month[, by]), judged as the morning report
-    judges them (collector/compliance/report.py: verdict)."""
-    group = ["substr(day, 1, 7)"] + ([by] if by else [])
-    cols = ", ".join(group)
+def host_month_rates(
+    ledger: Ledger, year: int, s: Settings
+) -> dict[tuple[str, str], dict[str, float]]:
+    """(host, month) → its host-periods of the year judged as the morning report judges
+    them (collector/compliance/report.py: verdict), in one pass over `host_periods`."""
     out = {}
-    for row in ledger.execute(
-        f"SELECT {cols}, COUNT(*), SUM(CASE WHEN on_s > ? THEN 1 ELSE 0 END), "
+    for hid, month, n, bad, ok, wh, eur, kg in ledger.execute(
+        "SELECT host_id, substr(day, 1, 7), COUNT(*), SUM(CASE WHEN on_s > ? THEN 1 ELSE 0 END), "
         "SUM(CASE WHEN on_s <= ? AND covered_s >= ? * (period_end - period_start) "
         "THEN 1 ELSE 0 END), SUM(wasted_wh), SUM(eur), SUM(kgco2e) "
-        f"FROM host_periods WHERE day >= ? AND day < ? GROUP BY {cols}",
+        "FROM host_periods WHERE day >= ? AND day < ? GROUP BY host_id, substr(day, 1, 7)",
         (s.tolerance_s, s.tolerance_s, s.coverage_min - 1e-9, *_days(year)),
     ):
-        k = len(group)
-        key = tuple(str(x or "") for x in row[:k])
-        n, bad, ok, wh, eur, kg = row[k:]
-        out[key] = {
+        out[(hid, month)] = {
             "host_periods": int(n),
             "noncompliant": int(bad or 0),
             "compliant": int(ok or 0),
@@ -78,28 +73,40 @@ def section(
     small: int,
     edition: str,
 ) -> dict[str, Any]:
-    """`small`: groups of fewer hosts are merged into '*' (0: none merged)."""
+    """`small`: groups of fewer hosts are merged into '*' (0: none merged). Sites and
+    departments are the hosts' own, as for energy."""
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
-    by_month = compliance(ledger, year, s, None)
-    reporting = [h for h in hosts.values() if h.months]
+    rates = host_month_rates(ledger, year, s)
+    by_month: dict[str, list[dict[str, float]]] = defaultdict(list)
+    per_host: dict[str, list[dict[str, float]]] = defaultdict(list)
+    left_on: Counter[str] = Counter()
+    for (hid, month), v in rates.items():
+        by_month[month].append(v)
+        per_host[hid].append(v)
+        left_on[hid] += int(v["noncompliant"])
 
     def by(name: str) -> list[dict[str, Any]]:
-        hosts_in = Counter(getattr(h, name) for h in reporting)
+        judged: dict[str, list[str]] = defaultdict(list)
+        for hid in per_host:
+            h = hosts.get(hid)
+            judged[getattr(h, name) if h else ""].append(hid)
         acc: dict[str, list[dict[str, float]]] = defaultdict(list)
-        for (_, g), v in compliance(ledger, year, s, name).items():
-            acc["*" if hosts_in[g] < small else g].append(v)
-        merged = sum(n for g, n in hosts_in.items() if n < small)
+        members: Counter[str] = Counter()
+        for g, ids in judged.items():
+            key = "*" if len(ids) < small else g
+            members[key] += len(ids)
+            for hid in ids:
+                acc[key] += per_host[hid]
         return [
-            {name: g, "hosts": merged if g == "*" else hosts_in[g], **rate_row(sum_rates(v))}
-            for g, v in sorted(acc.items())
+            {name: g, "hosts": members[g], **rate_row(sum_rates(v))} for g, v in sorted(acc.items())
         ]
 
     return {
-        "year": rate_row(sum_rates(list(by_month.values()))),
-        "by_month": [{"month": m, **rate_row(by_month.get((m,), sum_rates([])))} for m in months],
+        "year": rate_row(sum_rates(list(rates.values()))),
+        "by_month": [{"month": m, **rate_row(sum_rates(by_month.get(m, [])))} for m in months],
         "by_site": by("site"),
         "by_department": by("department"),
-        "recurring_offenders": recurring(ledger, year, s, hosts, small, edition),
+        "recurring_offenders": recurring(ledger, s, hosts, left_on, small, edition),
         "top_blockers": [
             {"app": a, "what": w, "hosts": int(n), "host_periods": int(p)}
             for a, w, n, p in ledger.execute(
@@ -115,21 +122,15 @@ def section(
 
 def recurring(
     ledger: Ledger,
-    year: int,
     s: Settings,
     hosts: dict[str, HostYear],
+    left_on: Counter[str],
     small: int,
     edition: str,
 ) -> dict[str, Any]:
     """Hosts left on (over the tolerance) at least `recurring_offender_periods` off-hours
     periods of the year: counted by department; named in the internal edition only."""
-    counts: Counter[str] = Counter()
-    for hid, n in ledger.execute(
-        "SELECT host_id, COUNT(*) FROM host_periods WHERE day >= ? AND day < ? AND on_s > ? "
-        "GROUP BY host_id",
-        (*_days(year), s.tolerance_s),
-    ):
-        counts[hid] = int(n)
+    counts = {hid: n for hid, n in left_on.items() if n > 0}
     bad = [hid for hid, n in counts.items() if n >= s.recurring_offender_periods]
     dept_hosts = Counter(h.department for h in hosts.values() if h.months)
     by_dept: Counter[str] = Counter(

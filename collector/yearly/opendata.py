@@ -15,12 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.ledger import Ledger
-from collector.yearly.figures import (
-    Settings,
-    host_months,
-    hosts_of_year,
-    year_bounds,
-)
+from collector.yearly.figures import HostYear
 
 # name, Table Schema type, French title, description (with the unit)
 Field = tuple[str, str, str, str]
@@ -300,13 +295,11 @@ def write_package(doc: dict[str, Any], out: Path) -> Path:
     return path
 
 
-def numecoeval_csv(ledger: Ledger, year: int, s: Settings, types: dict[str, str]) -> str:
+def numecoeval_csv(ledger: Ledger, hosts: dict[str, HostYear], types: dict[str, str]) -> str:
     """NumEcoEval's physical-equipment input (semicolon-separated, its column names), one
-    line per physical machine that reported in the year, with its measured and modelled
-    yearly kWh; VMs are left out (NumEcoEval counts them as virtual equipment of a host)."""
-    start, end = year_bounds(year, s.tz)
-    hosts = hosts_of_year(ledger, start, end)
-    host_months(ledger, year, hosts)
+    line per physical machine that reported in the year (`hosts`: figures.compute's), with
+    its measured and modelled yearly kWh; VMs are left out (NumEcoEval counts them as
+    virtual equipment of a host)."""
     cpus = dict(ledger.execute("SELECT host_id, cpus FROM hosts"))
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\n")
