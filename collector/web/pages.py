@@ -309,13 +309,36 @@ class Pages:
 
         return handle
 
+    def live(
+        self, path: str, title_key: str, build: Callable[[str, bool], str], by_login: bool
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """A live page: its body built at most once a minute per language (and per login
+        state when it names hosts to the signed-in)."""
+
+        async def handle(request: Request) -> Response:
+            lang, authed = self.lang(request), self.authed(request) and by_login
+            body = await run_in_threadpool(
+                self.cached, (path, lang, authed), LIVE_S, lambda: build(lang, authed)
+            )
+            return self.page(request, path, title_key, body)
+
+        return handle
+
     def routes(self) -> list[Route]:
         g = self.guard
         return [
-            Route("/", g(self.fleet), methods=["GET"]),
-            Route("/night", g(self.night), methods=["GET"]),
-            Route("/datacenters", g(self.datacenters), methods=["GET"]),
-            Route("/lorawan", g(self.lorawan), methods=["GET"]),
+            Route("/", g(self.live("/", "fleet", self._fleet, False)), methods=["GET"]),
+            Route("/night", g(self.live("/night", "night", self._night, True)), methods=["GET"]),
+            Route(
+                "/datacenters",
+                g(self.live("/datacenters", "datacenters", self._datacenters, False)),
+                methods=["GET"],
+            ),
+            Route(
+                "/lorawan",
+                g(self.live("/lorawan", "lorawan", self._lorawan, True)),
+                methods=["GET"],
+            ),
             Route("/report", g(self.report_index), methods=["GET"]),
             Route("/report/{year:int}", g(self.report), methods=["GET"]),
             Route("/report/{year:int}.json", g(self.report_json), methods=["GET"]),
@@ -327,14 +350,7 @@ class Pages:
 
     # -- the fleet now --------------------------------------------------------------------
 
-    async def fleet(self, request: Request) -> Response:
-        lang = self.lang(request)
-        body = await run_in_threadpool(
-            self.cached, ("fleet", lang), LIVE_S, lambda: self._fleet(lang)
-        )
-        return self.page(request, "/", "fleet", body)
-
-    def _fleet(self, lang: str) -> str:
+    def _fleet(self, lang: str, authed: bool) -> str:
         w = W[lang]
         st = self.c.status()
         snap = self.c.fleet.snapshot()
@@ -373,13 +389,6 @@ class Pages:
         return "".join(out)
 
     # -- last night -----------------------------------------------------------------------
-
-    async def night(self, request: Request) -> Response:
-        lang, authed = self.lang(request), self.authed(request)
-        body = await run_in_threadpool(
-            self.cached, ("night", lang, authed), LIVE_S, lambda: self._night(lang, authed)
-        )
-        return self.page(request, "/night", "night", body)
 
     def _night(self, lang: str, authed: bool) -> str:
         w = W[lang]
@@ -440,14 +449,7 @@ class Pages:
 
     # -- datacenters ----------------------------------------------------------------------
 
-    async def datacenters(self, request: Request) -> Response:
-        lang = self.lang(request)
-        body = await run_in_threadpool(
-            self.cached, ("dc", lang), LIVE_S, lambda: self._datacenters(lang)
-        )
-        return self.page(request, "/datacenters", "datacenters", body)
-
-    def _datacenters(self, lang: str) -> str:
+    def _datacenters(self, lang: str, authed: bool) -> str:
         w = W[lang]
         live = self.c.snmp.status() if self.c.cfg.snmp.devices else {}
         names = sorted(
@@ -498,13 +500,6 @@ class Pages:
         )
 
     # -- LoRaWAN --------------------------------------------------------------------------
-
-    async def lorawan(self, request: Request) -> Response:
-        lang, authed = self.lang(request), self.authed(request)
-        body = await run_in_threadpool(
-            self.cached, ("lora", lang, authed), LIVE_S, lambda: self._lorawan(lang, authed)
-        )
-        return self.page(request, "/lorawan", "lorawan", body)
 
     def _lorawan(self, lang: str, authed: bool) -> str:
         w = W[lang]

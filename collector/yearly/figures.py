@@ -65,7 +65,6 @@ class Settings:
     datacenter_years: tuple[Any, ...] = ()
     now: float | None = None  # the report's "now" (default: the clock)
     lorawan_in_total: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def year_bounds(year: int, tz: str) -> tuple[float, float]:

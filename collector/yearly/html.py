@@ -166,6 +166,7 @@ T = {
         "blockers": "Principales raisons déclarées (blocages de veille)",
         "app": "Application",
         "what": "Blocage",
+        "blocker_periods": "Nuits et week-ends concernés",
         "no_blockers": "Aucun blocage de veille déclaré.",
         "datacenters": "5. Salles serveurs",
         "no_dc": "Aucune salle serveurs n'a de compteur dans le registre pour cette année.",
@@ -290,6 +291,7 @@ T = {
         "blockers": "Main reasons reported (sleep blockers)",
         "app": "Application",
         "what": "Blocker",
+        "blocker_periods": "Nights and weekends concerned",
         "no_blockers": "No sleep blocker reported.",
         "datacenters": "5. Datacenters",
         "no_dc": "No datacenter has a meter in the ledger for this year.",
@@ -751,7 +753,7 @@ def render(
         out.append(
             table(
                 w["blockers"],
-                (w["app"], w["what"], w["hosts"], w["host_periods"]),
+                (w["app"], w["what"], w["hosts"], w["blocker_periods"]),
                 [
                     (esc(b["app"]), esc(b["what"]), n(b["hosts"]), n(b["host_periods"]))
                     for b in oh["top_blockers"]
