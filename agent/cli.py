@@ -143,7 +143,33 @@ def cmd_idle_helper(args: argparse.Namespace) -> int:
     if sys.platform != "win32":
         print("energy-agent idle-helper: Windows only (Linux reads logind)", file=sys.stderr)
         return 2
+    import threading
+
+    from agent import notice
+
+    # the same logon program shows the policy's warnings (a message box of its own thread)
+    notice_dir = Path(args.notice_dir) if args.notice_dir else _notice_dir(args)
+    threading.Thread(
+        target=notice.run_helper,
+        args=(notice_dir, notice.show_windows),
+        name="notice-helper",
+        daemon=True,
+    ).start()
     run_idle_helper(Path(args.dir) if args.dir else default_helper_dir(), args.interval)
+    return 0
+
+
+def _notice_dir(args: argparse.Namespace) -> Path:
+    return _load(getattr(args, "config", None)).notice_path
+
+
+def cmd_notice_helper(args: argparse.Namespace) -> int:
+    """The per-user helper showing the sleep policy's warnings (Linux: run from the XDG
+    autostart entry in configs/xdg/; Windows: part of idle-helper)."""
+    from agent import notice
+
+    directory = Path(args.dir) if args.dir else _notice_dir(args)
+    notice.run_helper(directory, notice.default_show(), args.interval)
     return 0
 
 
@@ -186,7 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("idle-helper", help="per-user input idle helper (Windows)")
     p.add_argument("--dir", help="where session files are written")
     p.add_argument("--interval", type=float, default=15.0)
+    p.add_argument("--notice-dir", help="where the policy's warnings are posted")
+    p.add_argument("-c", "--config", help="YAML file (for policy.notice_dir)")
     p.set_defaults(func=cmd_idle_helper)
+    p = sub.add_parser("notice-helper", help="per-user helper showing sleep warnings")
+    p.add_argument("--dir", help="the notice directory (default: from the configuration)")
+    p.add_argument("--interval", type=float, default=5.0)
+    p.add_argument("-c", "--config", help="YAML file (for policy.notice_dir)")
+    p.set_defaults(func=cmd_notice_helper)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

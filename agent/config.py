@@ -119,6 +119,35 @@ class SleepBlockersConfig:
 
 
 @dataclass
+class PolicyConfig:
+    enabled: bool = opt(
+        True,
+        "Follow the off-hours sleep policy the collector sends (docs/policy.md). False: "
+        "the agent never warns, sleeps or shuts the machine down, whatever it is sent.",
+    )
+    notice_dir: str | None = opt(
+        None,
+        "Where the warning for the user's session is posted and answered. Default: "
+        "`%ProgramData%\\EnergyAgent\\notice` on Windows; `$RUNTIME_DIRECTORY/notice` "
+        "under systemd, else `<state_dir>/notice`.",
+    )
+    lang: str = opt("fr", "Language of the warning shown to the user.", choices=("fr", "en"))
+    wake_proxy: bool = opt(
+        True,
+        "Send Wake-on-LAN magic packets on this machine's own LAN when the collector asks "
+        "(wake for maintenance).",
+    )
+    report_wake: bool = opt(
+        True,
+        "Send the machine's LAN interfaces (MAC, IPv4/prefix) and wake settings in reports, "
+        "so the collector can wake it for maintenance through a proxy on its subnet.",
+    )
+    check_interval_s: float = opt(
+        30.0, "How often the policy is checked (idle time, blockers, answers).", minimum=1
+    )
+
+
+@dataclass
 class AgentConfig:
     site: str | None = opt(None, "Site name (building), as the collector's calendars know it.")
     department: str | None = opt(None, "Department (direction/service) owning the machine.")
@@ -175,6 +204,7 @@ class AgentConfig:
     http: HttpConfig = section(HttpConfig, "HTTP transport.")
     spool: SpoolConfig = section(SpoolConfig, "On-disk spool of unsent reports.")
     sleep_blockers: SleepBlockersConfig = section(SleepBlockersConfig, "Sleep blockers.")
+    policy: PolicyConfig = section(PolicyConfig, "The off-hours sleep policy and wake proxy.")
 
     def validate(self) -> None:
         if self.idle_poll_interval_s >= self.idle_threshold_s:
@@ -196,6 +226,17 @@ class AgentConfig:
     @property
     def state_path(self) -> Path:
         return Path(self.state_dir or _default_state_dir())
+
+    @property
+    def notice_path(self) -> Path:
+        if self.policy.notice_dir:
+            return Path(self.policy.notice_dir)
+        if os.name == "nt":
+            return Path(agent_dir()) / "notice"
+        runtime = os.environ.get("RUNTIME_DIRECTORY")
+        if runtime:
+            return Path(runtime.split(":")[0]) / "notice"
+        return self.state_path / "notice"
 
 
 def load_config(path: str | None) -> AgentConfig:

@@ -25,6 +25,21 @@ KINDS = ("desktop", "laptop", "thin_client", "workstation", "vm", "server")
 ENERGY_SOURCES = ("rapl", "battery", "emi")  # emi: Windows Energy Meter Interface
 # what `unreadable` may name
 PROBES = ("sleep_blockers", "suspend_events", "shutdown_events", "input_idle")
+# the off-hours policy (agent/policy.py holds the same lists; a test keeps them equal)
+POLICY_MODES = ("off", "advise", "active")
+POLICY_ACTIONS = ("sleep", "hibernate", "shutdown")
+POLICY_EVENTS = (
+    "warned",
+    "withdrawn",
+    "postponed",
+    "declined",
+    "opted_out",
+    "blocked",
+    "acted",
+    "advised",
+    "failed",
+    "wake_sent",
+)
 # RFC 3339 in UTC with a literal Z, optional fraction: what the agent writes, nothing else.
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"
 MAX_REPORT_BYTES = 256 * 1024
@@ -147,6 +162,73 @@ REPORT_SCHEMA: dict[str, Any] = {
             "not understood, or the call failed): an empty `sleep_blockers` then means "
             "unknown, not none.",
             "items": {"enum": list(PROBES)},
+        },
+        "policy": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["version"],
+            "description": "The off-hours sleep policy the agent follows (docs/policy.md): "
+            "the version it holds (the collector sends a newer one in its answer), and what "
+            "it did since the previous report: counts per event, and each action's time "
+            "and kind. Never who was at the machine.",
+            "properties": {
+                "version": {"type": "string", "maxLength": 64},
+                "mode": {"enum": list(POLICY_MODES)},
+                "events": {
+                    "type": "object",
+                    "propertyNames": {"enum": list(POLICY_EVENTS)},
+                    "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 100000},
+                },
+                "actions": {
+                    "type": "array",
+                    "maxItems": 32,
+                    "items": {
+                        "type": "object",
+                        "required": ["at", "action", "mode"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "at": _TS,
+                            "action": {"enum": list(POLICY_ACTIONS)},
+                            "mode": {"enum": ["advise", "active"]},
+                        },
+                    },
+                },
+            },
+        },
+        "wake": {
+            "type": "object",
+            "additionalProperties": False,
+            "description": "Whether the machine can be woken over the network, for wake "
+            "proxies and for ops (docs/policy.md): LAN interfaces, Fast Startup, Modern "
+            "Standby, S3 and hibernation support where the OS says.",
+            "properties": {
+                "interfaces": {
+                    "type": "array",
+                    "maxItems": 8,
+                    "items": {
+                        "type": "object",
+                        "required": ["mac", "ipv4"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "maxLength": 64},
+                            "mac": {
+                                "type": "string",
+                                "pattern": "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$",
+                            },
+                            "ipv4": {
+                                "type": "string",
+                                "pattern": "^[0-9]{1,3}(\\.[0-9]{1,3}){3}/[0-9]{1,2}$",
+                            },
+                            "wol": {"type": "string", "pattern": "^[a-zA-Z]{0,16}$"},
+                            "wakeup": {"type": "string", "maxLength": 16},
+                        },
+                    },
+                },
+                "fast_startup": {"type": "boolean"},
+                "modern_standby": {"type": "boolean"},
+                "s3": {"type": "boolean"},
+                "hibernate": {"type": "boolean"},
+            },
         },
         "sleep_blockers": {
             "type": "array",
@@ -410,6 +492,8 @@ class Report:
     spool_dropped: int = 0
     incarnation: str | None = None
     unreadable: tuple[str, ...] = ()
+    policy: dict[str, Any] | None = None
+    wake: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -508,6 +592,8 @@ def parse_report(
         spool_dropped=doc.get("spool_dropped", 0),
         incarnation=doc.get("incarnation"),
         unreadable=tuple(doc.get("unreadable", ())),
+        policy=doc.get("policy"),
+        wake=doc.get("wake"),
     )
 
 
@@ -567,6 +653,10 @@ def report_to_json(report: Report) -> dict[str, Any]:
         out["sleep_blockers"] = [dict(b) for b in report.sleep_blockers]
     if report.unreadable:
         out["unreadable"] = list(report.unreadable)
+    if report.policy:
+        out["policy"] = report.policy
+    if report.wake:
+        out["wake"] = report.wake
     return out
 
 

@@ -12,11 +12,14 @@ import threading
 import time
 from typing import Any
 
-from agent import __version__
+from agent import __version__, wol
 from agent.config import AgentConfig
 from agent.energy import EnergyMeter
+from agent.notice import NoticeBoard
 from agent.platform import Clocks, CpuTimes, HostFacts, Platform, get_platform
-from agent.schema import Host, Report, encode_report
+from agent.platform._common import lan_interfaces
+from agent.policy import Engine, Policy, PolicyError, Step
+from agent.schema import Host, Report, encode_report, format_time
 from agent.spool import Spool
 from agent.state import AgentState, load_agent_id, load_state, save_state
 from agent.timeline import Sample, Timeline
@@ -24,6 +27,8 @@ from agent.transport import Transport, make_transport
 
 log = logging.getLogger("energy_agent")
 
+WAKE_FACTS_INTERVAL_S = 3600.0  # interfaces and wake settings change rarely
+MAX_WAKES_PER_MESSAGE = 256
 NEW_BOOT_TOLERANCE_S = 5.0  # boot_time jitters by a second or so between readings
 FIRST_RUN_BACKFILL_S = 3600.0  # on first install, time since boot is reported if this recent
 
@@ -58,6 +63,12 @@ class Agent:
         self._next_heartbeat = 0.0
         self._last_report = 0.0
         self._stop = threading.Event()
+        self.policy_path = self.state_dir / "policy.json"
+        self.policy = Engine.load(self.policy_path) if cfg.policy.enabled else Engine()
+        self.notice: NoticeBoard | None = None
+        self.wake_facts: dict[str, Any] | None = None
+        self._next_wake_facts = 0.0
+        self._next_policy = 0.0
 
     # -- sampling ----------------------------------------------------------------------------
 
@@ -221,13 +232,117 @@ class Agent:
             spool_dropped=self.state.spool_dropped + self.spool.dropped,
             incarnation=self.state.incarnation,
             unreadable=tuple(sorted(self.unreadable)),
+            policy=self._policy_report(),
+            wake=self.wake_facts,
         )
         # spool first, then state: a crash in between is detected at start (see startup)
         self.spool.put(seq, encode_report(report))
         self.state.next_seq = seq + 1
         self._last_report = sent_at
         self.save(durable=True)
+        if self.cfg.policy.enabled:
+            self.policy.save(self.policy_path)  # its counts went out with this report
         return report
+
+    # -- the off-hours policy and the wake proxy (docs/policy.md) ---------------------------
+
+    def _policy_report(self) -> dict[str, Any] | None:
+        doc = self.policy.take_report()
+        if doc and "actions" in doc:
+            doc["actions"] = [{**a, "at": format_time(a["at"])} for a in doc["actions"]]
+        return doc
+
+    def refresh_wake_facts(self, running: float) -> None:
+        if running < self._next_wake_facts or not self.cfg.policy.report_wake:
+            return
+        self._next_wake_facts = running + WAKE_FACTS_INTERVAL_S
+        try:
+            self.wake_facts = dict(self.platform.wake_facts()) or None
+        except Exception:  # a probe must never stop the agent
+            log.exception("wake facts: probe failed")
+
+    def handle_control(self) -> None:
+        """What the collector sent on this agent's channel: a policy, wake requests."""
+        while self.transport.control:
+            doc = self.transport.control.popleft()
+            if "policy" in doc and self.cfg.policy.enabled:
+                try:
+                    policy = Policy.from_json(doc["policy"])
+                except PolicyError as exc:
+                    log.warning("policy from the collector refused: %s", exc)
+                else:
+                    if self.policy.update(policy):
+                        self.policy.save(self.policy_path)
+            if "wake" in doc:
+                self.wake_for_collector(doc["wake"])
+
+    def wake_for_collector(self, wakes: Any) -> None:
+        if not isinstance(wakes, list):
+            return
+        if not self.cfg.policy.wake_proxy:
+            log.info("wake: %d request(s) ignored (policy.wake_proxy is off)", len(wakes))
+            return
+        interfaces = (self.wake_facts or {}).get("interfaces") or lan_interfaces()
+        for w in wakes[:MAX_WAKES_PER_MESSAGE]:
+            try:
+                mac, subnet = str(w["mac"]), str(w["subnet"])
+                local = wol.local_on(subnet, interfaces)
+                if local is None:
+                    log.warning("wake: not on %s; %s not woken", subnet, mac)
+                    continue
+                wol.send(mac, local, limited=bool(w.get("limited", True)))
+                self.policy.events["wake_sent"] += 1
+                log.info("wake: magic packet for %s sent on %s", mac, local)
+            except (KeyError, TypeError, ValueError, OSError) as exc:
+                log.warning("wake: request %r not done: %s", w, exc)
+
+    def policy_tick(self, now: float) -> Step:
+        """Check the policy now: answers from the user's session, then the decision."""
+        engine = self.policy
+        if engine.policy is None or not self.cfg.policy.enabled:
+            return Step("none")
+        if self.notice is None:
+            self.notice = NoticeBoard(self.cfg.notice_path, self.cfg.policy.lang)
+        for answer in self.notice.answers():
+            if engine.answer(answer, now).kind == "withdraw":
+                self.notice.withdraw()
+            log.info("policy: the user answered %s", answer)
+        last = self._last_input
+        idle_for = now - last if last is not None else float("inf")
+        blockers = None if "sleep_blockers" in self.unreadable else self.blockers
+        step = engine.tick(now, idle_for, blockers)
+        if step.kind == "warn":
+            p = engine.policy
+            self.notice.post(step.action, step.deadline, True, p.allow_not_tonight)
+            log.info("policy: warning posted, %s at %s", step.action, format_time(step.deadline))
+        elif step.kind == "withdraw":
+            self.notice.withdraw()
+            log.info("policy: warning withdrawn (%s)", step.why)
+        elif step.kind == "advise":
+            log.info("policy (advise): would %s now", step.action)
+        elif step.kind == "act":
+            self.notice.withdraw()
+            # a last look at what holds the machine: the blockers may be minutes old
+            self.refresh_blockers()
+            fresh = None if "sleep_blockers" in self.unreadable else self.blockers
+            step = engine.tick(now, idle_for, fresh) if fresh != blockers else step
+            if step.kind == "act":
+                self.act(now, step.action)
+        if step.kind != "none":
+            engine.save(self.policy_path)
+        return step
+
+    def act(self, now: float, action: str) -> None:
+        """Report first (the timeline up to now leaves before the machine sleeps), then ask
+        the OS."""
+        assert self.last is not None
+        self.step()
+        error = self.platform.power_action(action)
+        self.policy.acted(now, action, error)
+        self.report()
+        self.transport.pump(self.spool)
+        if error is None:
+            log.info("policy: %s requested", action)
 
     def save(self, durable: bool = False) -> None:
         assert self.last is not None
@@ -293,6 +408,7 @@ class Agent:
         )
         self.transport.start()
         self.refresh_blockers()
+        self.refresh_wake_facts(self.platform.clocks().running)
         self.report()  # at once on start: boot, or back after a stop
         assert self.last is not None
         next_sample = self.last.clocks.running + self.cfg.sample_interval_s
@@ -300,7 +416,12 @@ class Agent:
         self._next_blockers = self.last.clocks.running + self.cfg.sleep_blockers.interval_s
         while not self._stop.is_set():
             self.transport.pump(self.spool)
+            self.handle_control()
             running = self.platform.clocks().running
+            if running >= self._next_policy:
+                self._next_policy = running + self.cfg.policy.check_interval_s
+                self.refresh_wake_facts(running)
+                self.policy_tick(self.platform.clocks().wall)
             if running >= next_sample:
                 due = self.step()
                 next_sample = running + self.cfg.sample_interval_s

@@ -41,6 +41,16 @@ class Transport:
     def __init__(self) -> None:
         self.wake = threading.Event()
         self.sent = 0
+        # what the collector sends besides acknowledgements, on this agent's own
+        # authenticated channel: `{"policy": {...}}`, `{"wake": [...]}` (agent/service.py)
+        self.control: deque[dict[str, Any]] = deque(maxlen=64)
+
+    def _take_control(self, doc: Any) -> None:
+        if isinstance(doc, dict):
+            extra = {k: doc[k] for k in ("policy", "wake") if k in doc}
+            if extra:
+                self.control.append(extra)
+                self.wake.set()
 
     def start(self) -> None:
         pass
@@ -317,6 +327,7 @@ class MqttTransport(Transport):
             return
         try:
             doc = json.loads(msg.payload)
+            self._take_control(doc)
             answers = [
                 (
                     int(a["seq"]),
@@ -324,7 +335,7 @@ class MqttTransport(Transport):
                     str(a.get("reason") or ""),
                     a["incarnation"] if isinstance(a.get("incarnation"), str) else None,
                 )
-                for a in doc["acks"]
+                for a in doc.get("acks", [])
             ]
         except (ValueError, KeyError, TypeError, AttributeError):
             log.warning("mqtt: unreadable acknowledgement on %s ignored", msg.topic)
@@ -493,7 +504,9 @@ class HttpTransport(Transport):
                 with urllib.request.urlopen(
                     req, timeout=self.cfg.timeout_s, context=self._ctx
                 ) as resp:
-                    resp.read()
+                    body = resp.read(256 * 1024)
+                with contextlib.suppress(ValueError):
+                    self._take_control(json.loads(body))
             except urllib.error.HTTPError as exc:
                 if exc.code in (401, 403):
                     # our credentials, not the report: keep everything and retry, loudly

@@ -7,6 +7,7 @@ the time-series sink and /metrics consume what it returns.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
@@ -18,6 +19,7 @@ from collector.ledger import Accounted, DayRow, HostRow
 from collector.model.carbon import CarbonModel
 from collector.model.energy import Energy, Hypervisor, interval_energy
 from collector.model.profiles import ProfileBook
+from collector.policy.events import rows as policy_rows
 from collector.records import Interval, RecordBatch
 
 
@@ -158,6 +160,9 @@ class Accountant:
             last_state=last.state if last else "unknown",
             last_report_at=received_at,
             spool_dropped=batch.spool_dropped,
+            wake=json.dumps(batch.wake, sort_keys=True, separators=(",", ":"))
+            if batch.wake
+            else None,
         )
         periods: tuple[PeriodRow, ...] = ()
         blockers: tuple[BlockerRow, ...] = ()
@@ -178,4 +183,5 @@ class Accountant:
             blockers,
             covered,
             overlap_s,
+            *policy_rows(batch, self.compliance),
         ), figures

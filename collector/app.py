@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agent.config import read_secret
+from agent.configspec import ConfigError
 from agent.schema import Limits, parse_time
 from collector.accounting import Accountant
 from collector.compliance.calendar import Calendar
@@ -43,6 +44,10 @@ from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.energy import Hypervisor, embodied_kg_per_day
 from collector.model.profiles import ProfileBook
 from collector.pipeline import Pipeline, Sink
+from collector.policy.documents import Policies
+from collector.policy.savings import PolicyMetrics
+from collector.policy.wake import Waker
+from collector.records import RecordBatch
 from collector.sources.lorawan.calibration import Calibration, plug_calibration
 from collector.sources.lorawan.processor import LoraProcessor
 from collector.sources.snmp.poller import Poller
@@ -220,9 +225,43 @@ class Collector:
             from collector.sources.agents.mqtt import MqttIngest
 
             self.mqtt = MqttIngest(cfg.mqtt, self.pipeline, self.fleet, self.metrics)
+        self.policies: Policies | None = None
+        self.waker: Waker | None = None
+        if cfg.policy.enabled:
+            if self.compliance is None:
+                raise ConfigError("policy.enabled: needs compliance.enabled (its calendars)")
+            self.policies = Policies(cfg.policy, self.compliance)
+            self.waker = Waker(
+                cfg.policy.wake,
+                self.ledger,
+                self.fleet,
+                self.mqtt.publish_control if self.mqtt is not None else None,
+                cfg.ledger.timezone,
+            )
+            if self.mqtt is not None:
+                self.mqtt.on_sender = self.waker.mqtt_agents.add
+            self.pipeline.control = self._control
+        self.metrics.registry.register(
+            PolicyMetrics(self.ledger, cfg.policy, cfg.compliance.tariff_eur_per_kwh, self.waker)
+        )
         self.scheduler: Any = None
         self._stop = threading.Event()
         self._hydrate_fleet()
+
+    def _control(self, batch: RecordBatch, now: float) -> dict[str, Any] | None:
+        """What the answer to this agent's report carries: a policy it does not hold yet,
+        wake requests waiting for it (HTTP agents; MQTT ones get them at once)."""
+        if batch.source != "agent" or self.policies is None or self.waker is None:
+            return None
+        out: dict[str, Any] = {}
+        doc = self.policies.control_for(batch.entity, batch.policy, now)
+        if doc is not None:
+            out["policy"] = doc
+        if batch.entity.id not in self.waker.mqtt_agents:
+            pending = self.waker.take_pending(batch.entity.id)
+            if pending:
+                out["wake"] = pending
+        return out or None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -340,6 +379,8 @@ class Collector:
                 id="compliance-gauges",
                 next_run_time=datetime.now(self.tz),
             )
+        if self.waker is not None:
+            self.waker.schedule(s)
         s.start()
         self.scheduler = s
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agent.config import TlsConfig, check_url
 from agent.configspec import ConfigError, load_file, opt, section
+from collector.policy.settings import PolicyConfig
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
@@ -726,6 +727,9 @@ class CollectorConfig:
     )
     yearly: YearlyConfig = section(YearlyConfig, "The yearly REEN report and open data.")
     web: WebConfig = section(WebConfig, "The web view (server-rendered pages).")
+    policy: PolicyConfig = section(
+        PolicyConfig, "Off-hours sleep policies, wake for maintenance, savings."
+    )
 
     def validate(self) -> None:
         if bool(self.http.tls_cert) != bool(self.http.tls_key):

@@ -162,6 +162,24 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             "ALTER TABLE hosts ADD COLUMN duplicate_s DOUBLE PRECISION NOT NULL DEFAULT 0",
         ],
     ),
+    (
+        10,
+        [
+            # the off-hours policy (collector/policy/): whether and how the machine can be
+            # woken (the report's `wake`, JSON), what the agents did, counted per local day
+            # of the off-hours period, and each action with the period it fell in
+            "ALTER TABLE hosts ADD COLUMN wake TEXT",
+            """CREATE TABLE policy_events (
+            host_id TEXT NOT NULL, day TEXT NOT NULL, mode TEXT NOT NULL, event TEXT NOT NULL,
+            site TEXT NOT NULL, department TEXT NOT NULL, n INTEGER NOT NULL,
+            PRIMARY KEY (host_id, day, mode, event))""",
+            """CREATE TABLE policy_actions (
+            host_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, mode TEXT NOT NULL,
+            action TEXT NOT NULL, period_start DOUBLE PRECISION, day TEXT NOT NULL,
+            site TEXT NOT NULL, department TEXT NOT NULL,
+            PRIMARY KEY (host_id, at, mode))""",
+        ],
+    ),
 ]
 
 
@@ -202,6 +220,7 @@ class HostRow:
     last_state: str
     last_report_at: float
     spool_dropped: int = 0
+    wake: str | None = None  # the report's `wake` facts as JSON
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +236,8 @@ class Accounted:
     blockers: tuple[Any, ...] = ()  # compliance.periods.BlockerRow
     span: tuple[str, float, float] | None = None  # (stream, start, end) the report covered
     overlap_s: float = 0.0  # seconds cut because another stream of the host had them
+    policy_events: tuple[Any, ...] = ()  # policy.events.EventRow
+    policy_actions: tuple[Any, ...] = ()  # policy.events.ActionRow
 
 
 class Ledger:
@@ -396,6 +417,7 @@ class Ledger:
                 self._write_days(cur, unique)
                 self._write_periods(cur, unique)
                 self._write_spans(cur, unique)
+                self._write_policy(cur, unique)
                 self._commit()
                 return fresh
             except Exception:
@@ -432,6 +454,7 @@ class Ledger:
                     h.last_state,
                     h.last_report_at,
                     h.spool_dropped,
+                    h.wake,
                 )
             )
         if not rows:
@@ -458,14 +481,17 @@ class Ledger:
             self._sql(
                 "INSERT INTO hosts (host_id, source, hostname, kind, model, os, site, department, "
                 "manufactured, cpus, memory_bytes, tags, first_seen, last_seen, last_state, "
-                "last_report_at, spool_dropped) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_report_at, spool_dropped, wake) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 f"ON CONFLICT (host_id) DO UPDATE SET {facts}, "
                 "first_seen = min(hosts.first_seen, excluded.first_seen), "
                 "last_seen = max(hosts.last_seen, excluded.last_seen), "
                 "last_report_at = max(hosts.last_report_at, excluded.last_report_at), "
                 # the agent's running total; a new incarnation (lost state) starts it again
                 f"spool_dropped = CASE WHEN {newer} THEN excluded.spool_dropped "
-                "ELSE hosts.spool_dropped END"
+                "ELSE hosts.spool_dropped END, "
+                f"wake = CASE WHEN {newer} AND excluded.wake IS NOT NULL THEN excluded.wake "
+                "ELSE hosts.wake END"
             ),
             rows,
         )
@@ -605,6 +631,35 @@ class Ledger:
             cur.executemany(
                 self._sql("INSERT INTO period_blockers VALUES (?,?,?,?) ON CONFLICT DO NOTHING"),
                 sorted(blockers),
+            )
+
+    def _write_policy(self, cur: Any, items: Iterable[Accounted]) -> None:
+        counts: dict[tuple[str, str, str, str], list[Any]] = {}
+        actions = set()
+        for a in items:
+            for e in a.policy_events:
+                k = (e.host_id, e.day, e.mode, e.event)
+                row = counts.setdefault(k, [e.site, e.department, 0])
+                row[2] += e.n
+            for x in a.policy_actions:
+                actions.add(
+                    (x.host_id, x.at, x.mode, x.action, x.period_start, x.day, x.site, x.department)
+                )
+        if counts:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO policy_events (host_id, day, mode, event, site, department, n) "
+                    "VALUES (?,?,?,?,?,?,?) ON CONFLICT (host_id, day, mode, event) "
+                    "DO UPDATE SET n = policy_events.n + excluded.n"
+                ),
+                [(*k, *v) for k, v in sorted(counts.items())],
+            )
+        if actions:
+            cur.executemany(
+                self._sql(
+                    "INSERT INTO policy_actions VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
+                ),
+                sorted(actions, key=lambda r: (r[0], r[1], r[2])),
             )
 
     # -- maintenance -------------------------------------------------------------------------

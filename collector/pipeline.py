@@ -36,6 +36,8 @@ class Outcome:
     result: str  # accepted | duplicate | rejected
     reason: str | None = None
     detail: str | None = None
+    # what goes back to the agent with the answer: a newer policy, wake requests
+    control: dict[str, Any] | None = None
 
 
 Done = Callable[[Outcome], None]
@@ -107,6 +109,8 @@ class Pipeline:
         self._touched_lock = threading.Lock()
         # called once per batch, after every item's `done`
         self.after_batch: list[Callable[[], None]] = []
+        # the answer's extra for an agent's accepted or duplicate report (collector/policy/)
+        self.control: Callable[[RecordBatch, float], dict[str, Any] | None] | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -221,6 +225,17 @@ class Pipeline:
                 else:
                     outcomes[i] = Outcome("duplicate")
                     self.metrics.reports.labels("duplicate").inc()
+        if self.control is not None:
+            for i, batch in parsed:
+                o = outcomes[i]
+                if o is not None and o.result != "rejected":
+                    try:
+                        extra = self.control(batch, now)
+                    except Exception:
+                        log.exception("ingest: the policy answer failed; the report is kept")
+                        extra = None
+                    if extra:
+                        outcomes[i] = Outcome(o.result, o.reason, o.detail, extra)
         if touched:
             self.retouch(list(touched))
         for sink in self.sinks:  # durable before anything is acknowledged

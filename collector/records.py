@@ -8,6 +8,7 @@ counts exactly once.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,8 @@ class RecordBatch:
     stream: str = ""
     spool_dropped: int = 0  # reports the sender dropped before sending (its running total)
     unreadable: tuple[str, ...] = ()  # probes the sender could not read for this report
+    policy: dict[str, Any] | None = None  # an agent's sleep-policy counts (collector/policy/)
+    wake: dict[str, Any] | None = None  # whether and how an agent's machine can be woken
 
     @property
     def dedup_entity(self) -> str:

@@ -113,9 +113,61 @@ class Platform:
         """
         return []
 
+    def power_action(self, action: str) -> str | None:
+        """Put the machine to `sleep`, `hibernate` it or `shutdown` (power off), honouring
+        what the OS itself holds it with (logind inhibitors, Windows power requests).
+        None when the OS took the request; else why not, in one line."""
+        return f"{action}: not supported on {self.name}"
+
+    def wake_facts(self) -> dict[str, object]:
+        """Whether this machine can be woken over the network, and its LAN addresses
+        (the report's `wake`): interfaces with MAC, IPv4/prefix and wake flags where
+        readable; Fast Startup and Modern Standby on Windows. Nothing about users."""
+        return {"interfaces": lan_interfaces()}
+
     def shutdown_was_clean(self, boot_time: float) -> bool | None:
         """Whether the shutdown before `boot_time` was clean, from the OS's records.
 
         None: the OS does not say; the agent's own stop marker decides.
         """
         return None
+
+
+MAX_INTERFACES = 8
+
+
+def lan_interfaces() -> list[dict[str, object]]:
+    """Interfaces with a hardware address and an IPv4 address (loopback and link-local
+    left out): what a wake proxy on the same subnet needs to wake this machine."""
+    import ipaddress
+
+    out: list[dict[str, object]] = []
+    try:
+        addrs = psutil.net_if_addrs()
+    except OSError:
+        return out
+    for name, items in sorted(addrs.items()):
+        mac = next(
+            (
+                a.address.replace("-", ":").lower()
+                for a in items
+                if a.family == psutil.AF_LINK and len(a.address.replace("-", ":")) == 17
+            ),
+            None,
+        )
+        if not mac or mac == "00:00:00:00:00:00":
+            continue
+        for a in items:
+            if a.family != socket.AF_INET or not a.netmask:
+                continue
+            try:
+                iface = ipaddress.IPv4Interface(f"{a.address}/{a.netmask}")
+            except ValueError:
+                continue
+            if iface.ip.is_loopback or iface.ip.is_link_local:
+                continue
+            out.append({"name": name[:64], "mac": mac, "ipv4": iface.with_prefixlen})
+            break
+        if len(out) >= MAX_INTERFACES:
+            break
+    return out

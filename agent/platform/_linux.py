@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -154,6 +155,24 @@ def last_input_from_sessions(
     return latest
 
 
+def parse_wake_on(text: str) -> str | None:
+    """The current `Wake-on:` letters of `ethtool <if>` (g: magic packet, d: disabled);
+    the `Supports Wake-on:` line comes first and is not the setting."""
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("Wake-on:"):
+            value = line.split(":", 1)[1].strip()
+            return value[:16] if value.isalpha() else None
+    return None
+
+
+def _ethtool_wake_on(name: str) -> str | None:
+    if shutil.which("ethtool") is None:
+        return None
+    out = _run(["ethtool", name])
+    return parse_wake_on(out) if out else None
+
+
 class LinuxPlatform(Platform):
     name = "linux"
 
@@ -211,6 +230,46 @@ class LinuxPlatform(Platform):
     def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker] | None:
         out = _run(["systemd-inhibit", "--list", "--no-pager"])
         return parse_inhibitors(out, with_reasons) if out else []
+
+    def power_action(self, action: str) -> str | None:
+        """Through logind (`systemctl`), which checks the block inhibitors itself
+        (`--check-inhibitors=yes`): a presentation, an update or a backup holding sleep makes
+        it refuse, and the refusal comes back here. The agent's user needs the polkit rule in
+        configs/polkit/ to be allowed at all."""
+        verb = {"sleep": "suspend", "hibernate": "hibernate", "shutdown": "poweroff"}.get(action)
+        if verb is None:
+            return f"unknown action {action!r}"
+        exe = shutil.which("systemctl")
+        if exe is None:
+            return "systemctl not found"
+        try:
+            done = subprocess.run(
+                [exe, "--no-ask-password", "--check-inhibitors=yes", verb],
+                capture_output=True,
+                timeout=60,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"systemctl {verb}: {exc}"
+        if done.returncode != 0:
+            err = (done.stderr or done.stdout).decode(errors="replace").strip().splitlines()
+            return f"systemctl {verb}: " + (err[0][:200] if err else f"exit {done.returncode}")
+        return None
+
+    def wake_facts(self) -> dict[str, object]:
+        """Interfaces, with each one's wake-on-LAN setting: `ethtool`'s `Wake-on:` letters
+        where it answers (it needs CAP_NET_ADMIN on most drivers), else the device's
+        sysfs `power/wakeup` (enabled/disabled), readable by anyone."""
+        interfaces = super().wake_facts()["interfaces"]
+        assert isinstance(interfaces, list)
+        for iface in interfaces:
+            name = str(iface["name"])
+            flags = _ethtool_wake_on(name)
+            if flags is not None:
+                iface["wol"] = flags
+            wakeup = self.sys / "class/net" / name / "device/power/wakeup"
+            with contextlib.suppress(OSError):
+                iface["wakeup"] = wakeup.read_text().strip()[:16]
+        return {"interfaces": interfaces}
 
     def _is_virtual(self) -> bool:
         out = _run(["systemd-detect-virt", "--vm"])

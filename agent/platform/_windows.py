@@ -46,6 +46,13 @@ VIRT_MARKERS = (
 )
 # Stale helper files are ignored: a logged-off session must not count as present.
 HELPER_STALE_S = 120.0
+SHUTDOWN_POWEROFF = 0x00000008
+# SHTDN_REASON_FLAG_PLANNED | SHTDN_REASON_MAJOR_OTHER | SHTDN_REASON_MINOR_OTHER
+SHUTDOWN_REASON = 0x80000000
+# SYSTEM_POWER_CAPABILITIES (winnt.h): 0x4C bytes; the BOOLEANs read here and their offsets
+POWER_CAPABILITIES_SIZE = 0x4C
+CAP_S3, CAP_S4, CAP_HIBERBOOT, CAP_AOAC = 0x05, 0x06, 0x12, 0x14
+POWER_KEY = r"SYSTEM\CurrentControlSet\Control\Session Manager\Power"
 
 
 def default_helper_dir() -> Path:
@@ -145,6 +152,81 @@ class WinApi:
                 return str(value)
         except OSError:
             return None
+
+    def enable_shutdown_privilege(self) -> str | None:
+        """SeShutdownPrivilege in this process's token (SetSuspendState and InitiateShutdown
+        need it enabled, not only granted). None on success, else why."""
+        from ctypes import wintypes  # type: ignore[attr-defined,unused-ignore]
+
+        class LUID(ctypes.Structure):
+            _fields_ = (("LowPart", wintypes.DWORD), ("HighPart", wintypes.LONG))
+
+        class TOKEN_PRIVILEGES(ctypes.Structure):
+            _fields_ = (
+                ("PrivilegeCount", wintypes.DWORD),
+                ("Luid", LUID),
+                ("Attributes", wintypes.DWORD),
+            )
+
+        dll = self.windll
+        token = wintypes.HANDLE()
+        token_adjust, token_query, enabled = 0x20, 0x8, 0x2
+        if not dll.advapi32.OpenProcessToken(
+            dll.kernel32.GetCurrentProcess(), token_adjust | token_query, ctypes.byref(token)
+        ):
+            return f"OpenProcessToken failed ({dll.kernel32.GetLastError()})"
+        try:
+            tp = TOKEN_PRIVILEGES(1, LUID(), enabled)
+            if not dll.advapi32.LookupPrivilegeValueW(
+                None, "SeShutdownPrivilege", ctypes.byref(tp.Luid)
+            ):
+                return f"LookupPrivilegeValue failed ({dll.kernel32.GetLastError()})"
+            dll.advapi32.AdjustTokenPrivileges(token, False, ctypes.byref(tp), 0, None, None)
+            err = dll.kernel32.GetLastError()
+            if err != 0:  # ERROR_NOT_ALL_ASSIGNED (1300): the account lacks the privilege
+                return f"SeShutdownPrivilege not held by the service account ({err})"
+            return None
+        finally:
+            dll.kernel32.CloseHandle(token)
+
+    def set_suspend_state(self, hibernate: bool) -> str | None:
+        """powrprof!SetSuspendState(Hibernate, ForceCritical=FALSE, DisableWakeEvent=FALSE):
+        wake events (timers, wake-on-LAN) stay armed. None on success."""
+        dll = self.windll
+        fn = dll.powrprof.SetSuspendState
+        fn.restype = ctypes.c_ubyte  # BOOLEAN
+        fn.argtypes = (ctypes.c_ubyte, ctypes.c_ubyte, ctypes.c_ubyte)
+        if fn(1 if hibernate else 0, 0, 0):
+            return None
+        return f"SetSuspendState failed ({dll.kernel32.GetLastError()})"
+
+    def initiate_shutdown(self, message: str, grace_s: int) -> str | None:
+        """advapi32!InitiateShutdownW: power off (not hybrid: a hybrid shutdown is a
+        hibernation that leaves most NICs unable to wake on LAN), planned, reason
+        "Other (Planned)". Returns ERROR_SUCCESS (0) on success."""
+        dll = self.windll
+        fn = dll.advapi32.InitiateShutdownW
+        fn.restype = ctypes.c_ulong
+        fn.argtypes = (
+            ctypes.c_wchar_p,
+            ctypes.c_wchar_p,
+            ctypes.c_ulong,
+            ctypes.c_ulong,
+            ctypes.c_ulong,
+        )
+        code = fn(None, message, grace_s, SHUTDOWN_POWEROFF, SHUTDOWN_REASON)
+        return None if code == 0 else f"InitiateShutdown failed ({code})"
+
+    def power_capabilities(self) -> bytes | None:
+        """CallNtPowerInformation(SystemPowerCapabilities): the raw structure, or None."""
+        buf = ctypes.create_string_buffer(POWER_CAPABILITIES_SIZE)
+        try:
+            status = self.windll.powrprof.CallNtPowerInformation(
+                4, None, 0, buf, POWER_CAPABILITIES_SIZE
+            )
+        except (AttributeError, OSError):
+            return None
+        return bytes(buf.raw) if status == 0 else None
 
     def run(self, cmd: list[str], timeout: float = 15.0) -> str | None:
         try:
@@ -328,6 +410,9 @@ def os_name(
     return f"{name} {display}" if display else name
 
 
+SHUTDOWN_MESSAGE = "Arrêt automatique hors des heures de travail (politique de la DSI)."
+
+
 class WindowsPlatform(Platform):
     name = "windows"
 
@@ -420,6 +505,35 @@ class WindowsPlatform(Platform):
             cpus=os.cpu_count(),
             memory_bytes=psutil.virtual_memory().total,
         )
+
+    def power_action(self, action: str) -> str | None:
+        """SetSuspendState for sleep and hibernate, InitiateShutdown for shutdown, after
+        enabling SeShutdownPrivilege (LocalSystem holds it). Power requests (a call, a video,
+        Windows Update) no longer veto SetSuspendState since Vista: the agent checks them
+        itself (`powercfg /requests`) before it gets here."""
+        if action not in ("sleep", "hibernate", "shutdown"):
+            return f"unknown action {action!r}"
+        why = self.api.enable_shutdown_privilege()
+        if why is not None:
+            return why
+        if action == "shutdown":
+            return self.api.initiate_shutdown(SHUTDOWN_MESSAGE, 0)
+        return self.api.set_suspend_state(hibernate=action == "hibernate")
+
+    def wake_facts(self) -> dict[str, object]:
+        """Fast Startup (HiberbootEnabled: a "shutdown" is then a hibernation, and the NIC
+        often cannot wake the PC from it), Modern Standby (S0 low-power idle: no S3, wake
+        by magic packet depends on the NIC), S3 support, from the OS's power capabilities."""
+        out = super().wake_facts()
+        hiberboot = self.api.registry(POWER_KEY, "HiberbootEnabled")
+        if hiberboot is not None and hiberboot.isdigit():
+            out["fast_startup"] = hiberboot != "0"
+        caps = self.api.power_capabilities()
+        if caps is not None and len(caps) >= POWER_CAPABILITIES_SIZE:
+            out["modern_standby"] = bool(caps[CAP_AOAC])
+            out["s3"] = bool(caps[CAP_S3])
+            out["hibernate"] = bool(caps[CAP_S4])
+        return out
 
     def suspend_intervals(self, since: float, until: float) -> list[tuple[float, float]]:
         query = (

@@ -178,12 +178,12 @@ class Calendar:
     def excused(self, period: Period, a: float, b: float) -> float:
         """Seconds of [a, b) inside the grace after the period start or a maintenance window."""
         total = max(0.0, min(b, period.start + self.grace_s) - max(a, period.start))
-        for w in self._maintenance_windows(a, b):
+        for w in self.maintenance_windows(a, b):
             lo, hi = max(a, w[0], period.start + self.grace_s), min(b, w[1])
             total += max(0.0, hi - lo)
         return min(total, b - a)
 
-    def _maintenance_windows(self, a: float, b: float) -> list[tuple[float, float]]:
+    def maintenance_windows(self, a: float, b: float) -> list[tuple[float, float]]:
         out = []
         d = datetime.fromtimestamp(a, self.tz).date() - timedelta(days=1)
         last = datetime.fromtimestamp(b, self.tz).date()

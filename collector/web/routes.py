@@ -136,7 +136,8 @@ def build_app(
             return JSONResponse({"error": f"{why}; retry later"}, 503)
         if o.result == "rejected":
             return JSONResponse({"result": "rejected", "reason": o.reason, "detail": o.detail}, 400)
-        return JSONResponse({"result": o.result})
+        # with a newer policy or wake requests for this agent, when there are some
+        return JSONResponse({"result": o.result, **(o.control or {})})
 
     def reader(fn: Callable[[Request], Any]) -> Callable[[Request], Any]:
         async def handle(request: Request) -> Response:

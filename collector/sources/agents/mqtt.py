@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from collector.config import MqttIngestConfig
@@ -45,6 +46,8 @@ class MqttIngest:
         c.on_message = self._on_message
         self.client = c
         self._answers: dict[str, list[str]] = {}  # ack topic -> answers (JSON objects)
+        self._controls: dict[str, dict[str, Any]] = {}  # ack topic -> policy / wake to send
+        self.on_sender: Callable[[str], None] | None = None  # who reports over MQTT
         pipeline.after_batch.append(self._send_answers)
 
     def start(self) -> None:
@@ -92,6 +95,8 @@ class MqttIngest:
         # acknowledge another agent's reports
         ack_topic = f"{self.cfg.topic_prefix}/{sender}/ack"
         payload = msg.payload
+        if self.on_sender is not None:
+            self.on_sender(sender)
 
         def done(outcome: Outcome) -> None:
             self._answer(ack_topic, payload, outcome)
@@ -117,6 +122,8 @@ class MqttIngest:
                 "," + json.dumps({"reason": outcome.reason, "detail": outcome.detail or ""})[1:-1]
             )
         self._answers.setdefault(topic, []).append(ack + "}")
+        if outcome.control:
+            self._controls.setdefault(topic, {}).update(outcome.control)
 
     def _send_answers(self) -> None:
         """One message per agent for the whole batch (`{"acks": [...]}`): an agent draining
@@ -125,12 +132,24 @@ class MqttIngest:
         ~200 µs of CPU per QoS 1 publish here against ~26 µs at QoS 0 (measured). No MQTT 5
         properties either: paho packs and parses them in Python at ~50 µs each way."""
         answers, self._answers = self._answers, {}
+        controls, self._controls = self._controls, {}
         for topic, acks in answers.items():
-            info = self.client.publish(topic, '{"acks":[' + ",".join(acks) + "]}", qos=0)
+            body = '{"acks":[' + ",".join(acks) + "]"
+            extra = controls.get(topic)
+            if extra:  # a policy the agent does not hold yet: it reports its version again
+                body += "," + json.dumps(extra, separators=(",", ":"))[1:-1]
+            info = self.client.publish(topic, body + "}", qos=0)
             if info.rc != 0:
                 # not connected: the reports are committed; the agent resends after its
                 # timeout and gets `duplicate`, which it takes as an acknowledgement
                 self.metrics.acks_unsent.inc(len(acks))
+
+    def publish_control(self, agent_id: str, message: dict[str, Any]) -> bool:
+        """A message of the collector's own on the agent's ack topic (wake requests), QoS 1:
+        unlike an answer, nothing would send it again."""
+        topic = f"{self.cfg.topic_prefix}/{agent_id}/ack"
+        info = self.client.publish(topic, json.dumps(message, separators=(",", ":")), qos=1)
+        return info.rc == 0
 
     def _status(self, msg: Any) -> None:
         agent_id = msg.topic.split("/")[-2]

@@ -44,4 +44,6 @@ def to_batch(report: Report) -> RecordBatch:
         stream=report.incarnation or "",
         spool_dropped=report.spool_dropped,
         unreadable=report.unreadable,
+        policy=report.policy,
+        wake=report.wake,
     )
