@@ -116,9 +116,9 @@ class Policy:
             rule=rule if isinstance(rule, str) else "",
             mode=mode,
             action=action,
-            idle_s=num("idle_s", 1800.0, 60.0, 86400.0),
+            idle_s=num("idle_s", 1800.0, 5.0, 86400.0),
             warn_s=num("warn_s", 300.0, 0.0, 3600.0),
-            postpone_s=num("postpone_s", 3600.0, 60.0, MAX_OVERRIDE_S),
+            postpone_s=num("postpone_s", 3600.0, 5.0, MAX_OVERRIDE_S),
             allow_not_tonight=not_tonight,
             honour=tuple(honour[:64]),
             windows=tuple(sorted(windows)),
@@ -175,6 +175,7 @@ class Engine:
     not_tonight_until: float = 0.0
     warned_at: float | None = None
     window_done: float | None = None  # start of the window already acted on (advise: once)
+    last_act: float = 0.0  # the machine was put to sleep then: it gets idle_s again on waking
     noted: dict[str, float] = field(default_factory=dict)  # event -> window it was counted in
     events: Counter[str] = field(default_factory=Counter)  # not yet reported
     actions: list[dict[str, Any]] = field(default_factory=list)  # not yet reported
@@ -217,6 +218,14 @@ class Engine:
         return Step("withdraw", why=what) if was_warned else Step("none")
 
     # -- the decision ----------------------------------------------------------------------------
+    def deciding(self, now: float, idle_for_s: float) -> bool:
+        """Inside a window and idle long enough for the blockers to matter now."""
+        p = self.policy
+        if p is None or p.mode == "off":
+            return False
+        window = p.window_at(now)
+        return window is not None and min(idle_for_s, now - window[0]) >= p.idle_s
+
     def tick(self, now: float, idle_for_s: float, blockers: list[dict[str, str]] | None) -> Step:
         """`blockers`: None when they could not be read; then a policy that honours any
         blocker does not act (never blind), and the window counts as `blocked`."""
@@ -239,7 +248,7 @@ class Engine:
         # idle counts from the start of the window at the earliest: an evening's first
         # minutes are off-hours, the afternoon before them is not
         idle = min(idle_for_s, now - window[0])
-        if idle < p.idle_s:
+        if idle < p.idle_s or now - self.last_act < p.idle_s:
             return self._withdraw("user present")
         held = (
             (p.honoured(blockers) if blockers is not None else [{"app": "(unreadable)"}])
@@ -270,6 +279,7 @@ class Engine:
     def acted(self, now: float, action: str, error: str | None) -> None:
         """The outcome of the OS call for a `Step("act")`."""
         if error is None:
+            self.last_act = now
             self.events["acted"] += 1
             self._record(now, "active", action)
         else:

@@ -69,6 +69,7 @@ class Agent:
         self.wake_facts: dict[str, Any] | None = None
         self._next_wake_facts = 0.0
         self._next_policy = 0.0
+        self._blockers_at = -1e9
 
     # -- sampling ----------------------------------------------------------------------------
 
@@ -309,6 +310,10 @@ class Agent:
             log.info("policy: the user answered %s", answer)
         last = self._last_input
         idle_for = now - last if last is not None else float("inf")
+        if engine.deciding(now, idle_for) and time.monotonic() - self._blockers_at >= (
+            self.cfg.policy.check_interval_s
+        ):
+            self.refresh_blockers()  # about to decide: blockers as they are now
         blockers = None if "sleep_blockers" in self.unreadable else self.blockers
         step = engine.tick(now, idle_for, blockers)
         if step.kind == "warn":
@@ -368,6 +373,7 @@ class Agent:
     def refresh_blockers(self) -> None:
         if not self.cfg.sleep_blockers.enabled:
             return
+        self._blockers_at = time.monotonic()
         try:
             found = self.platform.sleep_blockers(self.cfg.sleep_blockers.reasons)
         except Exception:  # a platform probe must never stop the agent

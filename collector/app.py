@@ -464,6 +464,7 @@ class Collector:
             time.time() if at is None else at,
             language or self.cfg.compliance.report.language,
             duplicate_min_s=self.cfg.validation.duplicate_identity_min_s,
+            policy=self.cfg.policy,
         )
 
     def send_morning_report(self) -> None:

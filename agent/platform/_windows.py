@@ -171,7 +171,21 @@ class WinApi:
         dll = self.windll
         token = wintypes.HANDLE()
         token_adjust, token_query, enabled = 0x20, 0x8, 0x2
-        if not dll.advapi32.OpenProcessToken(
+        # handles are pointer-sized: without these, ctypes passes the pseudo-handle -1 as a
+        # 32-bit int and OpenProcessToken answers ERROR_INVALID_HANDLE
+        dll.kernel32.GetCurrentProcess.restype = wintypes.HANDLE
+        open_token = dll.advapi32.OpenProcessToken
+        open_token.argtypes = (wintypes.HANDLE, wintypes.DWORD, ctypes.POINTER(wintypes.HANDLE))
+        dll.advapi32.AdjustTokenPrivileges.argtypes = (
+            wintypes.HANDLE,
+            wintypes.BOOL,
+            ctypes.c_void_p,
+            wintypes.DWORD,
+            ctypes.c_void_p,
+            ctypes.c_void_p,
+        )
+        dll.kernel32.CloseHandle.argtypes = (wintypes.HANDLE,)
+        if not open_token(
             dll.kernel32.GetCurrentProcess(), token_adjust | token_query, ctypes.byref(token)
         ):
             return f"OpenProcessToken failed ({dll.kernel32.GetLastError()})"

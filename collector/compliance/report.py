@@ -202,7 +202,9 @@ def morning_report(
     language: str = "fr",
     trend_periods: int = 7,
     duplicate_min_s: float = 3600.0,
+    policy: Any = None,
 ) -> dict[str, Any]:
+    """`policy`: the PolicyConfig, for the sleep policy's night and month (when enabled)."""
     rows = host_verdicts(ledger, compliance, rules, at)
     duplicates = [
         {"hostname": h, "site": site, "department": dept, "hours": round(d / 3600, 1)}
@@ -282,7 +284,41 @@ def morning_report(
         ],
         "trend": trend,
         "duplicate_identities": duplicates,
+        "policy": _policy_section(ledger, policy, rules, rows, at, tz)
+        if policy is not None and policy.enabled
+        else None,
     }
+
+
+def _policy_section(
+    ledger: Ledger, policy: Any, rules: Rules, rows: list[dict[str, Any]], at: float, tz: Any
+) -> dict[str, Any]:
+    """What the sleep policy did in the reported periods (counts, by mode), and the savings
+    of the month so far against the baseline (collector/policy/savings.py)."""
+    from collector.policy.savings import savings
+
+    days = sorted({r["period_day"] for r in rows})
+    counts: dict[str, dict[str, int]] = {}
+    if days:
+        marks = ",".join("?" * len(days))
+        for mode, event, n in ledger.execute(
+            f"SELECT mode, event, SUM(n) FROM policy_events WHERE day IN ({marks}) "
+            "GROUP BY mode, event ORDER BY mode, event",
+            days,
+        ):
+            counts.setdefault(mode, {})[event] = int(n)
+    today = datetime.fromtimestamp(at, tz).date()
+    month = [
+        r.to_json()
+        for r in savings(
+            ledger,
+            policy,
+            rules.tariff_eur_per_kwh,
+            today.replace(day=1).isoformat(),
+            today.isoformat(),
+        )
+    ]
+    return {"events": counts, "month": month}
 
 
 def rates_between(
@@ -354,6 +390,23 @@ WORDS = {
         "duplicates": "Identités d'agent dupliquées (image clonée ? comptées une fois ; "
         "supprimer agent_id et state.json sur les copies)",
         "duplicated_hours": "h en double",
+        "policy": "Mise en veille automatique (cette nuit ; économies du mois)",
+        "mode_active": "active",
+        "mode_advise": "conseil (rien n'est fait)",
+        "mode_off": "désactivée",
+        "ev_acted": "mises en veille",
+        "ev_advised": "mises en veille conseillées",
+        "ev_warned": "avertissements",
+        "ev_withdrawn": "avertissements retirés",
+        "ev_postponed": "reports d'une heure",
+        "ev_declined": "« pas ce soir »",
+        "ev_blocked": "empêchées par un bloqueur",
+        "ev_opted_out": "exemptions",
+        "ev_failed": "refusées par le système",
+        "ev_wake_sent": "réveils relayés",
+        "avoided": "évité",
+        "advised": "en mode conseil, aurait évité",
+        "no_baseline": "pas de période de référence",
     },
     "en": {
         "title": "Morning report: machines left on outside working hours",
@@ -373,6 +426,23 @@ WORDS = {
         "duplicates": "Duplicated agent identities (a cloned image? counted once; delete "
         "agent_id and state.json on the copies)",
         "duplicated_hours": "h reported twice",
+        "policy": "Automatic sleep (last night; savings this month)",
+        "mode_active": "active",
+        "mode_advise": "advise (nothing done)",
+        "mode_off": "off",
+        "ev_acted": "put to sleep",
+        "ev_advised": "would have slept",
+        "ev_warned": "warnings",
+        "ev_withdrawn": "warnings withdrawn",
+        "ev_postponed": "postponed one hour",
+        "ev_declined": '"not tonight"',
+        "ev_blocked": "held by a blocker",
+        "ev_opted_out": "opted out",
+        "ev_failed": "refused by the system",
+        "ev_wake_sent": "wakes relayed",
+        "avoided": "avoided",
+        "advised": "in advise mode, would have avoided",
+        "no_baseline": "no baseline period",
     },
 }
 
@@ -449,6 +519,24 @@ def to_text(rep: dict[str, Any], language: str | None = None) -> str:
             f"{_number(d['hours'], 1, lang)} {w['duplicated_hours']}"
             for d in rep["duplicate_identities"][:50]
         ]
+    pol = rep.get("policy")
+    if pol:
+        lines += ["", f"{w['policy']} :"]
+        for mode, counts in pol["events"].items() or [("", {})]:
+            said = ", ".join(f"{w.get('ev_' + k, k)} {v}" for k, v in sorted(counts.items()))
+            lines.append(f"- {w['mode_' + mode] if mode else ''} : {said or w['none']}")
+        for m in pol["month"]:
+            avoided = m["avoided_kwh"]
+            lines.append(
+                f"- {m['department'] or '?'} ({m['month']}) : {w['avoided']} "
+                + (
+                    f"{n2(avoided)} kWh, {n2(m['avoided_eur'])} €, "
+                    f"{_number(m['avoided_kgco2e'], 3, lang)} kgCO2e"
+                    if avoided is not None
+                    else w["no_baseline"]
+                )
+                + (f" ; {w['advised']} {n2(m['advised_kwh'])} kWh" if m["advised_kwh"] else "")
+            )
     if rep["trend"]:
         lines += ["", f"{w['trend']} :"]
         lines += [f"- {t['period_day']} : {_pct(t['rate_of_reporting'])}" for t in rep["trend"]]

@@ -29,12 +29,16 @@ class PolicyRuleConfig:
         choices=("sleep", "hibernate", "shutdown"),
     )
     idle_minutes: float = opt(
-        30.0, "Minutes without user input, inside off-hours, before the warning.", minimum=1
+        30.0,
+        "Minutes without user input, inside off-hours, before the warning.",
+        minimum=0.1,
     )
     warn_minutes: float = opt(
         5.0, "Minutes the warning is shown before the action; 0: no warning.", minimum=0
     )
-    postpone_minutes: float = opt(60.0, 'What "postpone" gives the user.', minimum=1, maximum=1440)
+    postpone_minutes: float = opt(
+        60.0, 'What "postpone" gives the user.', minimum=0.1, maximum=1440
+    )
     allow_not_tonight: bool = opt(True, 'Offer "not tonight" (until the next working day).')
     honour_blockers: list[str] = opt(
         ["*"],

@@ -1,0 +1,158 @@
+"""A real Linux agent (`energy-agent run`) receives a sleep policy from a real collector over
+MQTT, warns in the user's session, honours a postponement and a backup holding sleep, then
+asks logind to suspend. Only the final OS calls are fakes: `systemctl` (which would suspend
+this machine) and `systemd-inhibit --list` (which cannot list a real backup here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from collector_helpers import running, wait_for
+from policy_helpers import calls, events, fake_os_calls, path_with, policy_config, wait_file
+from services import stop_process
+
+from agent import notice
+from agent.platform._linux import LinuxPlatform, parse_wake_on
+
+pytestmark = pytest.mark.services
+
+RULE = {
+    "name": "dsi",
+    "departments": ["DSI"],
+    "mode": "active",
+    "idle_minutes": 0.1,  # 6 s (no user session here: the machine is idle)
+    "warn_minutes": 0.05,  # 3 s
+    "postpone_minutes": 0.15,  # 9 s
+    "honour_blockers": ["backup*"],
+}
+
+
+def agent_yaml(tmp, port, **extra):
+    doc = {
+        "state_dir": str(tmp / "agent"),
+        "transport": "mqtt",
+        "mqtt": {"host": "127.0.0.1", "port": port, "ack_timeout_s": 5},
+        "site": "mairie",
+        "department": "DSI",
+        "kind": "desktop",
+        "sample_interval_s": 1,
+        "report_interval_s": 2,
+        "min_report_interval_s": 0,
+        "heartbeat_interval_s": 5,
+        "idle_poll_interval_s": 1,
+        "log_level": "debug",
+        "policy": {"check_interval_s": 1, "notice_dir": str(tmp / "notice")},
+        **extra,
+    }
+    path = tmp / "agent.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_linux_agent_warns_postpones_holds_for_a_backup_then_suspends(tmp_path, broker):
+    bin_dir = tmp_path / "bin"
+    systemctl = fake_os_calls(bin_dir)
+    cfg = policy_config(tmp_path, broker.port, RULE)
+    with running(cfg) as c:
+        wait_for(lambda: c.mqtt.connected, 10, "collector connected")
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "-c", str(agent_yaml(tmp_path, broker.port))],
+            env=path_with(bin_dir),
+            stdout=subprocess.DEVNULL,
+            stderr=open(tmp_path / "agent.log", "wb"),
+        )
+        try:
+            board = tmp_path / "notice"
+            # the policy arrives with the first answer, then the warning after 6 s idle
+            first = wait_file(board / notice.WARNING_FILE, 30, "the first warning")
+            assert first["action"] == "sleep" and first["postpone"] and first["not_tonight"]
+            assert first["deadline"] > time.time()
+            # the user's helper answers "postpone" (the same code the helper runs)
+            notice.write_answer(board, notice.read_warning(board), "postpone")
+            wait_for(lambda: not (board / notice.WARNING_FILE).exists(), 10, "withdrawn")
+            # a backup starts during the postponement: when it ends the agent warns again,
+            # looks at the blockers before acting, and holds
+            (bin_dir / "backup-running").touch()
+            held_from = time.time()
+            wait_for(lambda: events(c.ledger).get("blocked", 0) >= 1, 40, "held by the backup")
+            assert calls(systemctl) == []  # never suspended while postponed or held
+            assert time.time() - held_from >= 3  # not before the postponement ran out
+            # the backup ends: warned again, then suspended through logind
+            (bin_dir / "backup-running").unlink()
+            wait_for(lambda: calls(systemctl), 40, "systemctl suspend")
+            assert calls(systemctl)[0] == "--no-ask-password --check-inhibitors=yes suspend"
+            wait_for(lambda: events(c.ledger).get("acted", 0) >= 1, 20, "the action reported")
+        finally:
+            stop_process(agent, 15, 10)
+        got = events(c.ledger)
+        assert got["postponed"] == 1
+        assert got["warned"] >= 2 and got["blocked"] >= 1 and got["acted"] >= 1
+        (mode, action) = c.ledger.execute("SELECT mode, action FROM policy_actions")[0]
+        assert (mode, action) == ("active", "sleep")
+        # the morning report says it, counts only
+        rep = c.morning_report()
+        assert rep["policy"]["events"]["active"]["acted"] >= 1
+        from collector.compliance.report import to_text
+
+        text = to_text(rep, "fr")
+        assert "Mise en veille automatique" in text and "reports d'une heure 1" in text
+        # the machine's wake facts (interfaces) reached the ledger
+        (wake,) = c.ledger.execute("SELECT wake FROM hosts")[0]
+        assert json.loads(wake)["interfaces"]
+    log = (tmp_path / "agent.log").read_text()
+    assert "Traceback" not in log, log
+
+
+def test_agent_with_policy_disabled_never_acts(tmp_path, broker):
+    bin_dir = tmp_path / "bin"
+    systemctl = fake_os_calls(bin_dir)
+    rule = {**RULE, "warn_minutes": 0}
+    cfg = policy_config(tmp_path, broker.port, rule)
+    with running(cfg) as c:
+        wait_for(lambda: c.mqtt.connected, 10, "collector connected")
+        path = agent_yaml(tmp_path, broker.port)
+        doc = yaml.safe_load(path.read_text())
+        doc["policy"]["enabled"] = False
+        path.write_text(yaml.safe_dump(doc))
+        agent = subprocess.Popen(
+            [sys.executable, "-m", "agent", "run", "-c", str(path)],
+            env=path_with(bin_dir),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(
+                lambda: c.ledger.execute("SELECT COUNT(*) FROM processed")[0][0] >= 5,
+                30,
+                "reports",
+            )
+            time.sleep(8)  # beyond idle (6 s) with no warning
+        finally:
+            stop_process(agent, 15, 10)
+        assert calls(systemctl) == []
+        assert events(c.ledger) == {}
+
+
+def test_systemctl_refusal_comes_back_as_the_reason(tmp_path, monkeypatch):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(
+        '#!/bin/sh\necho \'Operation inhibited by "backup-tool" (PID 4410 "rsync", user '
+        'root), reason is "Nightly backup in progress".\' >&2\nexit 1\n'
+    )
+    (bin_dir / "systemctl").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    why = LinuxPlatform().power_action("sleep")
+    assert why is not None and why.startswith("systemctl suspend: Operation inhibited")
+    assert LinuxPlatform().power_action("reboot") == "unknown action 'reboot'"
+
+
+def test_ethtool_wake_on_is_the_setting_not_the_support_line():
+    out = "Settings for eth0:\n\tSupports Wake-on: pumbg\n\tWake-on: g\n\tLink detected: yes\n"
+    assert parse_wake_on(out) == "g"
+    assert parse_wake_on("Settings for lo:\n\tLink detected: yes\n") is None
