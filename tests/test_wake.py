@@ -6,6 +6,7 @@ real HTTP ingest) say they are suspended, with their interfaces on that subnet."
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import subprocess
@@ -185,7 +186,7 @@ def test_wake_job_throttled_through_a_proxy_agent_on_the_wire(tmp_path):
         for mac in macs.values():
             assert magic_packet(mac).hex() in first, f"no magic packet for {mac}"
         times = sorted(first.values())
-        gaps = [b - a for a, b in zip(times, times[1:])]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         # throttled: one target a second at 60/min (the proxy's own report loop adds jitter)
         assert min(gaps) >= 0.5, gaps
         assert times[-1] - times[0] >= (n - 1) * 60 / rate * 0.8, gaps
