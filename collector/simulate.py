@@ -1,8 +1,8 @@
 """Fleet simulator: N agents through realistic office days, sent as real reports.
 
 Each simulated host lives through the chosen days in Europe/Paris local time: desktops are
-switched on at arrival (8:00–9:30), active with a lunch break, then shut down at departure
-(17:00–18:45), except a configurable share left on overnight; laptops sleep instead of
+switched on at arrival (8:00–9:30) on working days (not on French public holidays), active
+with a lunch break, then shut down at departure (17:00–18:45), except a configurable share left on overnight; laptops sleep instead of
 shutting down; VMs and servers run 24/7 with working-hours load; some machines reboot
 uncleanly. The timeline is cut into reports the way the agent does (every 5 minutes while up,
 at once on boot and wake) and sent through the real transports (MQTT QoS 1 or HTTP POST).
@@ -26,7 +26,7 @@ from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.schema import Host, Report, Segment, encode_report
+from agent.schema import Host, Report, Segment, encode_report, format_time
 from collector.compliance.calendar import Calendar
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -47,6 +47,9 @@ class SimHost:
     manufactured: str
     left_on: bool  # desktops: left on overnight on this host's bad nights
     segments: list[Segment] = field(default_factory=list)
+    # the policy's actions: (time, advise | active, the period's day, off-hours seconds the
+    # machine slept that it would have spent on)
+    actions: list[tuple[float, str, str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +64,10 @@ class SimConfig:
     report_interval_s: int = 300
     end: float | None = None  # simulated period ends here (default: now, rounded down)
     seq_start: int = 0  # first report sequence number (a fleet going on from earlier runs)
+    # an off-hours sleep policy by phases: (first local day YYYY-MM-DD, advise | active | off),
+    # judged on the default calendar; the agent acts `policy_delay_s` after a window opens
+    policy_phases: tuple[tuple[str, str], ...] = ()
+    policy_delay_s: float = 2100.0  # idle 30 min + warning 5 min
 
 
 def _ms(t: float) -> float:
@@ -79,6 +86,13 @@ class Simulation:
         self.hosts = [self._make_host(i) for i in range(cfg.agents)]
         for h in self.hosts:
             self._live(h)
+        if cfg.policy_phases:
+            from collector.compliance.settings import build_calendar
+            from collector.config import CalendarConfig
+
+            self.calendar = build_calendar(CalendarConfig())
+            for h in self.hosts:
+                self._apply_policy(h)
 
     # -- hosts -------------------------------------------------------------------------------
 
@@ -128,6 +142,14 @@ class Simulation:
             )
         )
 
+    def _holidays(self, year: int) -> set[date]:
+        cache = self.__dict__.setdefault("_holiday_cache", {})
+        if year not in cache:
+            import holidays
+
+            cache[year] = set(holidays.country_holidays("FR", years=year))
+        return cache[year]
+
     def _local(self, d: date, hours: float) -> float:
         return datetime.combine(d, dtime(0), PARIS).timestamp() + hours * 3600
 
@@ -140,7 +162,8 @@ class Simulation:
         while True:
             if self._local(d, 0) >= self.end:
                 break
-            weekend = d.weekday() >= 5
+            # staff stay home on weekends and French public holidays, as the city does
+            weekend = d.weekday() >= 5 or d in self._holidays(d.year)
             if h.kind == "vm":
                 for _a, b, u in (
                     (0, 7.5, 0.03),
@@ -219,6 +242,47 @@ class Simulation:
             last = h.segments[-1]
             state, util, clean = after or (last.state, last.cpu_util, last.clean)
             self._add(h, self.end, state, util, clean)
+
+    def _phase(self, day: str) -> str:
+        mode = "off"
+        for first, m in sorted(self.cfg.policy_phases):
+            if day >= first:
+                mode = m
+        return mode
+
+    def _apply_policy(self, h: SimHost) -> None:
+        """Where a machine is still on (idle) when the policy would act: advise notes it;
+        active puts it to sleep until it is next used (the morning's arrival)."""
+        if h.kind == "vm":
+            return  # exempt from every policy (servers, VMs)
+        cal = self.calendar
+        seen: set[float] = set()
+        for part in cal.parts(self.start, self.end):
+            p = part.period
+            if p.start in seen:
+                continue
+            seen.add(p.start)
+            mode = self._phase(p.day)
+            at = _ms(p.start + cal.grace_s + self.cfg.policy_delay_s)
+            if mode == "off" or at >= min(p.end, self.end):
+                continue
+            i = next((k for k, x in enumerate(h.segments) if x.start <= at < x.end), None)
+            if i is None or h.segments[i].state != "idle":
+                continue
+            # the idle run from `at` to the next use
+            j = i
+            while j + 1 < len(h.segments) and h.segments[j + 1].state == "idle":
+                j += 1
+            run_end = h.segments[j].end
+            saved = min(run_end, p.end) - at
+            h.actions.append((at, mode, p.day, saved))
+            if mode != "active":
+                continue
+            first = h.segments[i]
+            head = [Segment(first.start, at, "idle", first.clean, first.cpu_util)]
+            if first.start >= at:
+                head = []
+            h.segments[i : j + 1] = [*head, Segment(at, run_end, "suspended")]
 
     # -- ground truth ------------------------------------------------------------------------
 
@@ -305,7 +369,27 @@ class Simulation:
                 memory_bytes=h.memory_bytes,
             )
             items = []
+            actions = sorted(h.actions)
+            prev = -1.0
             for seq, (sent, segs, boot) in enumerate(self._cuts(h), start=self.cfg.seq_start):
+                mine = [a for a in actions if prev < a[0] <= segs[-1].end] if segs else []
+                prev = segs[-1].end if segs else prev
+                policy: dict[str, Any] | None = None
+                if self.cfg.policy_phases:
+                    events: dict[str, int] = {}
+                    for _, mode, _, _ in mine:
+                        for ev in ("warned", "acted") if mode == "active" else ("advised",):
+                            events[ev] = events.get(ev, 0) + 1
+                    policy = {
+                        "version": "sim",
+                        "mode": self._phase(datetime.fromtimestamp(sent, PARIS).date().isoformat()),
+                    }
+                    if events:
+                        policy["events"] = events
+                        policy["actions"] = [
+                            {"at": format_time(at), "action": "sleep", "mode": mode}
+                            for at, mode, _, _ in mine
+                        ]
                 # machines left on at night usually have a reason: an application says so
                 blockers = ({"app": "Teams.exe", "what": "display:process"},) if h.left_on else ()
                 rep = Report(
@@ -317,6 +401,7 @@ class Simulation:
                     segments=tuple(segs),
                     agent_version="sim",
                     sleep_blockers=blockers,
+                    policy=policy,
                 )
                 items.append((sent, h.agent_id, seq, rep))
             streams.append(items)
