@@ -2,10 +2,11 @@
 
 Each simulated host lives through the chosen days in Europe/Paris local time: desktops are
 switched on at arrival (8:00–9:30) on working days (not on French public holidays), active
-with a lunch break, then shut down at departure (17:00–18:45), except a configurable share left on overnight; laptops sleep instead of
-shutting down; VMs and servers run 24/7 with working-hours load; some machines reboot
-uncleanly. The timeline is cut into reports the way the agent does (every 5 minutes while up,
-at once on boot and wake) and sent through the real transports (MQTT QoS 1 or HTTP POST).
+with a lunch break, then shut down at departure (17:00–18:45), except a configurable share
+left on overnight; laptops sleep instead of shutting down; VMs and servers run 24/7 with
+working-hours load; some machines reboot uncleanly. The timeline is cut into reports the way
+the agent does (every 5 minutes while up, at once on boot and wake) and sent through the real
+transports (MQTT QoS 1 or HTTP POST).
 
 The simulator knows the ground truth: seconds per state per host per local day, and every
 segment with its CPU use, so tests can check the collector's ledger against it.

@@ -117,7 +117,7 @@ def test_savings_against_the_baseline_equal_the_truth(filled):
 
 
 def test_savings_in_metrics_and_the_morning_report(filled):
-    sim, c, cfg = filled
+    sim, c, _ = filled
     body = scrape(url(c, "/metrics"))
     acted = sum(1 for h in sim.hosts for a in h.actions if a[1] == "active")
     assert metric(body, "energy_policy_events_total", mode="active", event="acted") == acted
