@@ -5,9 +5,11 @@ saved, and a department that saves nothing shows 0, not a blank."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from datetime import date, datetime
 from datetime import time as dtime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -128,3 +130,30 @@ def test_savings_in_metrics_and_the_morning_report(filled):
     assert rep["policy"]["events"]["active"]["acted"] >= 1
     text = to_text(rep, "fr")
     assert "Mise en veille automatique" in text and "évité" in text
+
+
+def test_savings_in_the_yearly_report_and_its_open_data(filled, tmp_path):
+    import csv
+
+    import frictionless
+
+    from collector.yearly.build import build
+
+    sim, c, cfg = filled
+    written = build(cfg, 2025, ("html", "json"), tmp_path / "out", "fr", "public")
+    html = open(written["html"], encoding="utf-8").read()
+    assert "Mise en veille automatique : énergie évitée" in html
+    doc = json.loads(open(written["json"], encoding="utf-8").read())
+    rows = savings(c.ledger, cfg.policy, 0.2, "2025-01-01", "2025-12-31")
+    total = sum(r.avoided_kwh for r in rows if r.avoided_kwh is not None)
+    assert doc["policy"]["total"]["avoided_kwh"] == pytest.approx(total, abs=1e-2)
+    assert doc["policy"]["total"]["acted"] == sum(
+        1 for h in sim.hosts for a in h.actions if a[1] == "active"
+    )
+    pkg = written["datapackage"]
+    assert frictionless.validate(pkg).valid
+    table = next(Path(pkg).parent.glob("veille-automatique*.csv"))
+    with table.open(encoding="utf-8") as f:
+        got = list(csv.DictReader(f))
+    assert {(r["department"], r["month"]) for r in got} == {(r.department, r.month) for r in rows}
+    assert not any(h.hostname in html for h in sim.hosts)  # the public edition names no host

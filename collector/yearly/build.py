@@ -41,6 +41,7 @@ def settings(cfg: CollectorConfig, now: float | None = None) -> Settings:
         min_group_hosts=y.min_group_hosts,
         tz=cfg.ledger.timezone,
         organisation=y.organisation,
+        policy=cfg.policy,
         objectives=tuple(
             Objective(
                 o.indicator,

@@ -65,6 +65,7 @@ class Settings:
     datacenter_years: tuple[Any, ...] = ()
     now: float | None = None  # the report's "now" (default: the clock)
     lorawan_in_total: bool = True
+    policy: Any = None  # the PolicyConfig: the sleep policy's savings (collector/policy/)
 
 
 def year_bounds(year: int, tz: str) -> tuple[float, float]:
@@ -511,7 +512,35 @@ def compute(
         doc, s, lambda y: yearly_figures(ledger, y, light, edition)
     )
     doc["open_data"] = _open_tables(site_dept, group_hosts, s.min_group_hosts, year)
+    doc["policy"] = _policy(ledger, s, year)
     return doc, hosts
+
+
+def _policy(ledger: Ledger, s: Settings, year: int) -> dict[str, Any] | None:
+    """The sleep policy's year: avoided kWh, euros, kgCO2e per department and month
+    against its baseline (collector/policy/savings.py), and what the agents did."""
+    if s.policy is None or not s.policy.enabled:
+        return None
+    from collector.policy.savings import savings
+
+    rows = [
+        r.to_json()
+        for r in savings(ledger, s.policy, s.tariff_eur_per_kwh, f"{year}-01-01", f"{year}-12-31")
+    ]
+    measured = [r for r in rows if r["avoided_kwh"] is not None]
+    total = {
+        k: round(sum(r[k] for r in measured), 3)
+        for k in ("avoided_kwh", "avoided_eur", "avoided_kgco2e")
+    }
+    total["advised_kwh"] = round(sum(r["advised_kwh"] for r in rows), 3)
+    for k in ("acted", "advised", "postponed", "declined", "blocked", "opted_out"):
+        total[k] = sum(r[k] for r in rows)
+    return {
+        "baseline": s.policy.baseline,
+        "baselines": dict(s.policy.baselines),
+        "rows": rows,
+        "total": total,
+    }
 
 
 def _fold_groups(rows: list[dict[str, Any]], name: str, small: int) -> list[dict[str, Any]]:

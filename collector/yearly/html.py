@@ -158,6 +158,16 @@ T = {
         "eur": "€",
         "offhours_kg": "kgCO2e",
         "recurring": "Machines laissées allumées de façon répétée",
+        "policy": "Mise en veille automatique : énergie évitée",
+        "policy_method": "Énergie hors heures ouvrées évitée par rapport à une période de "
+        "référence avant la politique : ce que ces heures auraient consommé au taux "
+        "d'allumage de la référence, moins ce qu'elles ont consommé. Une valeur nulle ou "
+        "négative est publiée telle quelle. En mode conseil, rien n'est fait : la colonne "
+        "« conseil » dit ce que les mises en veille notées auraient évité.",
+        "avoided_kwh": "kWh évités",
+        "advised_kwh": "conseil : kWh évitables",
+        "acted": "mises en veille",
+        "no_policy_data": "Pas encore de données de la politique de mise en veille.",
         "recurring_text": "{n} machine(s) laissée(s) allumée(s) au moins {k} nuits ou "
         "week-ends dans l'année ({m} l'ont été au moins une fois).",
         "named": "Machines concernées (édition interne)",
@@ -283,6 +293,15 @@ T = {
         "eur": "€",
         "offhours_kg": "kgCO2e",
         "recurring": "Machines left on again and again",
+        "policy": "Automatic sleep: energy avoided",
+        "policy_method": "Off-hours energy avoided against a baseline period before the "
+        "policy: what those hours would have used at the baseline's on-rate, minus what they "
+        "used. Zero or negative values are published as they are. In advise mode nothing is "
+        "done: the advise column says what the noted actions would have avoided.",
+        "avoided_kwh": "kWh avoided",
+        "advised_kwh": "advise: kWh avoidable",
+        "acted": "put to sleep",
+        "no_policy_data": "No data from the sleep policy yet.",
         "recurring_text": "{n} machine(s) left on at least {k} nights or weekends in the year "
         "({m} were left on at least once).",
         "named": "Machines concerned (internal edition)",
@@ -762,6 +781,54 @@ def render(
         )
     else:
         out.append(f"<p>{esc(w['no_blockers'])}</p>")
+
+    pol = doc.get("policy")
+    if pol is not None:
+        out.append(f"<h3>{esc(w['policy'])}</h3><p>{esc(w['policy_method'])}</p>")
+        if pol["rows"]:
+            cols = (
+                w["department"],
+                w["month"],
+                w["avoided_kwh"],
+                w["eur"],
+                w["offhours_kg"],
+                w["advised_kwh"],
+                w["acted"],
+            )
+
+            def cell(x: float | None, d: int = 1) -> str:
+                return "—" if x is None else n(x, d)
+
+            t = pol["total"]
+            out.append(
+                table(
+                    w["policy"],
+                    cols,
+                    [
+                        (
+                            _group_name(r["department"], w, k),
+                            esc(month(r["month"], lang)),
+                            cell(r["avoided_kwh"]),
+                            cell(r["avoided_eur"]),
+                            cell(r["avoided_kgco2e"]),
+                            cell(r["advised_kwh"]),
+                            n(r["acted"]),
+                        )
+                        for r in pol["rows"]
+                    ],
+                    (
+                        esc(w["total_row"]),
+                        "",
+                        cell(t["avoided_kwh"]),
+                        cell(t["avoided_eur"]),
+                        cell(t["avoided_kgco2e"]),
+                        cell(t["advised_kwh"]),
+                        n(t["acted"]),
+                    ),
+                )
+            )
+        else:
+            out.append(f"<p>{esc(w['no_policy_data'])}</p>")
 
     # -- 5. datacenters
     out.append(f'<h2 id="datacenters">{esc(w["datacenters"])}</h2>')

@@ -217,6 +217,61 @@ def tables(doc: dict[str, Any]) -> list[Table]:
             ],
         ),
     ]
+    pol = doc.get("policy")
+    if pol is not None:
+        out.append(
+            Table(
+                "veille-automatique",
+                "Mise en veille automatique : énergie évitée",
+                "Énergie hors heures ouvrées évitée par département et par mois, par rapport "
+                f"à la période de référence {pol['baseline'] or '(non fixée)'} : ce que ces "
+                "heures auraient consommé au taux d'allumage de la référence, moins ce "
+                "qu'elles ont consommé (docs/policy.md).",
+                [
+                    ("department", "string", "Département", ""),
+                    ("month", "yearmonth", "Mois", "AAAA-MM"),
+                    (
+                        "covered_h",
+                        "number",
+                        "Heures couvertes",
+                        "Heures hors heures ouvrées "
+                        "couvertes par les rapports, toutes machines (h)",
+                    ),
+                    ("used_kwh", "number", "Consommé", "kWh au-dessus de la veille"),
+                    ("avoided_kwh", "number", "Évité", "kWh évités (vide sans référence)"),
+                    ("avoided_eur", "number", "Euros évités", "€"),
+                    ("avoided_kgco2e", "number", "CO2e évité", "kgCO2e"),
+                    (
+                        "advised_kwh",
+                        "number",
+                        "Évitable (conseil)",
+                        "kWh que les mises en veille notées en mode conseil auraient évités",
+                    ),
+                    ("acted", "integer", "Mises en veille", "Nombre"),
+                    ("postponed", "integer", "Reports", "Nombre"),
+                    ("declined", "integer", "Pas ce soir", "Nombre"),
+                ],
+                [
+                    {
+                        k: r[k]
+                        for k in (
+                            "department",
+                            "month",
+                            "covered_h",
+                            "used_kwh",
+                            "avoided_kwh",
+                            "avoided_eur",
+                            "avoided_kgco2e",
+                            "advised_kwh",
+                            "acted",
+                            "postponed",
+                            "declined",
+                        )
+                    }
+                    for r in pol["rows"]
+                ],
+            )
+        )
     return out
 
 
