@@ -241,9 +241,10 @@ class Collector:
             if self.mqtt is not None:
                 self.mqtt.on_sender = self.waker.mqtt_agents.add
             self.pipeline.control = self._control
-        self.metrics.registry.register(
-            PolicyMetrics(self.ledger, cfg.policy, cfg.compliance.tariff_eur_per_kwh, self.waker)
+        self.policy_metrics = PolicyMetrics(
+            self.ledger, cfg.policy, cfg.compliance.tariff_eur_per_kwh, self.waker
         )
+        self.metrics.registry.register(self.policy_metrics)
         self.scheduler: Any = None
         self._stop = threading.Event()
         self._hydrate_fleet()
@@ -480,6 +481,7 @@ class Collector:
     def refresh_compliance(self) -> None:
         if self.compliance is None or self.gauges is None:
             return
+        self.policy_metrics.refresh()
         self.gauges.set_report(
             host_verdicts(self.ledger, self.compliance, self.rules(), time.time())
         )

@@ -325,6 +325,13 @@ class Metrics:
             ["app", "what"],
             registry=r,
         )
+        self.policy_events = Counter(
+            "energy_policy_events",
+            "What the agents' off-hours sleep policy did (warned, acted, advised, postponed, "
+            "declined, blocked, opted_out, failed, wake_sent), by mode (docs/policy.md).",
+            ["site", "department", "mode", "event"],
+            registry=r,
+        )
         self.duplicate_s = Counter(
             "energy_agent_duplicate_identity_seconds",
             "Seconds of agent reports not counted because another timeline of the same agent "

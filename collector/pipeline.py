@@ -339,6 +339,8 @@ class Pipeline:
                 m.wasted_co2e.labels(site, dept).inc(p.kgco2e)
         for b in acc.blockers:
             m.blockers.labels(m.blocker_app(b.app), m.blocker_what(b.what)).inc()
+        for ev in acc.policy_events:
+            m.policy_events.labels(site, dept, ev.mode, ev.event).inc(ev.n)
         if not figures:  # every second of it was another timeline's: the fleet view stays
             self.fleet.add_duplicate(e.id, acc.overlap_s)
             return

@@ -33,6 +33,7 @@ class Panel:
     legend: str = ""
     labels: tuple[str, ...] = ()  # labels every returned series must carry
     width: int = 12
+    signed: bool = False  # may be negative (a saving that is a loss)
 
 
 FLEET = [
@@ -175,6 +176,24 @@ FLEET = [
         "kwatth",
         "{{site}}",
         ("site",),
+    ),
+    Panel(
+        "Mise en veille automatique : ce que les agents ont fait (sur la période)",
+        "Automatic sleep: what the agents did (over the range)",
+        ("sum by (mode, event) (increase(energy_policy_events_total" + HOSTS + "[$__range]))",),
+        "bargauge",
+        legend="{{mode}} / {{event}}",
+        labels=("mode", "event"),
+    ),
+    Panel(
+        "Énergie hors heures évitée ce mois, par rapport à la référence (kWh)",
+        "Off-hours energy avoided this month against the baseline (kWh)",
+        ('sum by (department) (energy_policy_avoided_kwh{department=~"$department"})',),
+        "bargauge",
+        "kwatth",
+        "{{department}}",
+        ("department",),
+        signed=True,
     ),
 ]
 

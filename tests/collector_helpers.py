@@ -192,4 +192,4 @@ def check_panel(prom: Any, panel: Any) -> None:
             assert set(panel.labels) <= set(series["metric"]), (panel.en, series["metric"])
             value = float(series["value"][1])
             assert value == value, (panel.en, q, value)
-            assert value >= 0 or panel.unit in ("dBm", "dB"), (panel.en, value)
+            assert value >= 0 or panel.unit in ("dBm", "dB") or panel.signed, (panel.en, value)

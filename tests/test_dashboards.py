@@ -7,13 +7,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from collector_helpers import check_panel, make_config, running, wait_for
 from services import Prometheus
 
 from collector.simulate import SimConfig, Simulation
+
+PARIS = ZoneInfo("Europe/Paris")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "dashboards"))
@@ -52,8 +56,19 @@ def test_french_and_english_dashboards_have_the_same_queries():
 @pytest.fixture(scope="module")
 def fed_prometheus(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("dash")
-    sim = Simulation(SimConfig(agents=30, days=3, seed=21, left_on_share=0.5))
-    with running(make_config(tmp)) as c:
+    first = (datetime.now(PARIS) - timedelta(days=3)).date()
+    sim = Simulation(
+        SimConfig(
+            agents=30,
+            days=3,
+            seed=21,
+            left_on_share=0.5,
+            # the sleep policy's panels: active from the second day, the whole run as baseline
+            policy_phases=(((first + timedelta(days=1)).isoformat(), "active"),),
+        )
+    )
+    baseline = f"{first - timedelta(days=7)}..{datetime.now(PARIS).date()}"
+    with running(make_config(tmp, policy={"enabled": True, "baseline": baseline})) as c:
         prom = Prometheus(
             tmp / "prom",
             [f"127.0.0.1:{c.http.port}"],
@@ -118,6 +133,8 @@ def test_variables_filter_and_tables_are_instant():
                         "$site" in t["expr"]
                         or "energy_sleep_blocker" in t["expr"]
                         or ("energy_hosts_by_manufacture_year" in t["expr"])
+                        # savings are per department (the baseline is a department's)
+                        or ("energy_policy_avoided_kwh" in t["expr"] and "$department" in t["expr"])
                     ), (panel["title"], t["expr"])
             if panel["type"] == "table":
                 assert all(t["format"] == "table" for t in panel["targets"])

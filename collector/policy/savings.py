@@ -19,7 +19,6 @@ from the period start (the usual evening left on): `would_s = clamp(start + on_s
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -168,10 +167,10 @@ def savings(
 
 
 class PolicyMetrics(Collector):
-    """/metrics: what the agents did (from the ledger, so every replica agrees), this month's
-    savings per department, and the wake requests this collector sent."""
-
-    CACHE_S = 60.0
+    """/metrics: this month's savings per department (recomputed by `refresh()`, which the
+    collector runs with the compliance gauges, every 5 minutes: it reads the month's
+    host periods) and the wake requests this collector sent. The agents' policy events
+    are a plain counter of the ingest (`energy_policy_events_total`)."""
 
     def __init__(
         self, ledger: Ledger, cfg: PolicyConfig, tariff: float, waker: Waker | None
@@ -180,30 +179,23 @@ class PolicyMetrics(Collector):
         self.cfg = cfg
         self.tariff = tariff
         self.waker = waker
-        self._cache: tuple[float, list[Any]] | None = None
+        self.month: list[Row] = []
+
+    def refresh(self, today: date | None = None) -> None:
+        if not self.cfg.enabled:
+            return
+        today = today or date.today()
+        first = today.replace(day=1).isoformat()
+        self.month = savings(self.ledger, self.cfg, self.tariff, first, today.isoformat())
 
     def describe(self) -> list[Any]:
         return []
 
     def collect(self) -> Iterator[Any]:
-        now = time.time()
-        if self._cache is None or now - self._cache[0] > self.CACHE_S:
-            self._cache = (now, self._build())
-        yield from self._cache[1]
-
-    def _build(self) -> list[Any]:
-        events = CounterMetricFamily(
-            "energy_policy_events",
-            "What the agents' sleep policy did (warned, acted, advised, postponed…), by mode.",
-            labels=["mode", "event"],
-        )
-        for mode, event, n in self.ledger.execute(
-            "SELECT mode, event, SUM(n) FROM policy_events GROUP BY mode, event"
-        ):
-            events.add_metric([mode, event], float(n))
         avoided = GaugeMetricFamily(
             "energy_policy_avoided_kwh",
-            "Off-hours kWh avoided this month against the baseline's on-rate (can be <= 0).",
+            "Off-hours kWh avoided this month against the baseline's on-rate (0 or negative "
+            "when the policy saves nothing).",
             labels=["department"],
         )
         advised = GaugeMetricFamily(
@@ -211,14 +203,12 @@ class PolicyMetrics(Collector):
             "Off-hours kWh the advise-mode actions would have saved this month.",
             labels=["department"],
         )
-        out: list[Any] = [events, avoided, advised]
-        if self.cfg.enabled:
-            today = date.today()
-            first = today.replace(day=1).isoformat()
-            for r in savings(self.ledger, self.cfg, self.tariff, first, today.isoformat()):
-                if r.avoided_kwh is not None:
-                    avoided.add_metric([r.department], r.avoided_kwh)
-                advised.add_metric([r.department], r.advised_kwh)
+        for r in self.month:
+            if r.avoided_kwh is not None:
+                avoided.add_metric([r.department], r.avoided_kwh)
+            advised.add_metric([r.department], r.advised_kwh)
+        yield avoided
+        yield advised
         if self.waker is not None:
             wake = CounterMetricFamily(
                 "energy_wake_requests",
@@ -227,5 +217,4 @@ class PolicyMetrics(Collector):
             )
             for (job, via), n in sorted(self.waker.sent_total.items()):
                 wake.add_metric([job, via], float(n))
-            out.append(wake)
-        return out
+            yield wake
