@@ -200,7 +200,8 @@ REPORT_SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "description": "Whether the machine can be woken over the network, for wake "
             "proxies and for ops (docs/policy.md): LAN interfaces, Fast Startup, Modern "
-            "Standby, S3 and hibernation support where the OS says.",
+            "Standby, S3 and hibernation support where the OS says. In the first report "
+            "and then once an hour; the collector keeps the last.",
             "properties": {
                 "interfaces": {
                     "type": "array",

@@ -68,6 +68,7 @@ class Agent:
         self.notice: NoticeBoard | None = None
         self.wake_facts: dict[str, Any] | None = None
         self._next_wake_facts = 0.0
+        self._wake_unsent = False
         self._next_policy = 0.0
         self._blockers_at = -1e9
 
@@ -234,12 +235,14 @@ class Agent:
             incarnation=self.state.incarnation,
             unreadable=tuple(sorted(self.unreadable)),
             policy=self._policy_report(),
-            wake=self.wake_facts,
+            # once an hour (the collector keeps the last): reports stay small
+            wake=self.wake_facts if self._wake_unsent else None,
         )
         # spool first, then state: a crash in between is detected at start (see startup)
         self.spool.put(seq, encode_report(report))
         self.state.next_seq = seq + 1
         self._last_report = sent_at
+        self._wake_unsent = False
         self.save(durable=True)
         if self.cfg.policy.enabled:
             self.policy.save(self.policy_path)  # its counts went out with this report
@@ -259,6 +262,7 @@ class Agent:
         self._next_wake_facts = running + WAKE_FACTS_INTERVAL_S
         try:
             self.wake_facts = dict(self.platform.wake_facts()) or None
+            self._wake_unsent = self.wake_facts is not None
         except Exception:  # a probe must never stop the agent
             log.exception("wake facts: probe failed")
 

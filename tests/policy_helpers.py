@@ -62,6 +62,27 @@ def policy_config(
     )
 
 
+def agent_settings(state_dir: str, host: str, port: int, **extra: Any) -> dict[str, Any]:
+    """A fast agent for the policy tests: one sample a second, a report every 2 s, the
+    policy checked every second, MQTT to `host:port`."""
+    doc: dict[str, Any] = {
+        "state_dir": state_dir,
+        "transport": "mqtt",
+        "mqtt": {"host": host, "port": port, "ack_timeout_s": 5},
+        "site": "mairie",
+        "department": "DSI",
+        "kind": "desktop",
+        "sample_interval_s": 1,
+        "report_interval_s": 2,
+        "min_report_interval_s": 0,
+        "heartbeat_interval_s": 5,
+        "idle_poll_interval_s": 1,
+        "log_level": "debug",
+    }
+    policy = {"check_interval_s": 1, **extra.pop("policy", {})}
+    return {**doc, "policy": policy, **extra}
+
+
 def fake_os_calls(bin_dir: Path) -> Path:
     """`systemctl` that records its arguments and succeeds; `systemd-inhibit --list` that
     lists a backup holding sleep while `<bin_dir>/backup-running` exists."""

@@ -19,24 +19,30 @@ pytestmark = pytest.mark.services
 RULE = {"name": "all", "mode": "advise", "idle_minutes": 1}
 
 
+def http_agent(tmp_path, c, **kw):
+    """An in-process agent reporting to `c` over HTTP, started, its first report sent."""
+    p = FakePlatform(wall=time.time() - 600)
+    acfg = AgentConfig(
+        state_dir=str(tmp_path / "agent"),
+        transport="http",
+        http=HttpConfig(url=url(c)),
+        site="mairie",
+        department="DSI",
+        **kw,
+    )
+    agent = Agent(acfg, platform=p)
+    agent.startup()
+    agent.report()
+    agent.transport.pump(agent.spool)
+    return agent, p
+
+
 def test_http_agent_receives_the_policy_in_the_answer_and_reports_its_version(tmp_path):
     cfg = make_config(
         tmp_path, compliance=closed_calendar(), policy={"enabled": True, "rules": [RULE]}
     )
     with running(cfg) as c:
-        p = FakePlatform(wall=time.time() - 600)
-        acfg = AgentConfig(
-            state_dir=str(tmp_path / "agent"),
-            transport="http",
-            http=HttpConfig(url=url(c)),
-            site="mairie",
-            department="DSI",
-            kind="desktop",
-        )
-        agent = Agent(acfg, platform=p)
-        agent.startup()
-        agent.report()
-        agent.transport.pump(agent.spool)
+        agent, p = http_agent(tmp_path, c, kind="desktop")
         agent.handle_control()
         held = agent.policy.policy
         assert held is not None and held.mode == "advise" and held.windows
@@ -53,18 +59,7 @@ def test_http_agent_receives_the_policy_in_the_answer_and_reports_its_version(tm
 def test_wake_requests_wait_for_an_http_proxy_s_next_report(tmp_path):
     cfg = make_config(tmp_path, compliance=closed_calendar(), policy={"enabled": True})
     with running(cfg) as c:
-        p = FakePlatform(wall=time.time() - 600)
-        acfg = AgentConfig(
-            state_dir=str(tmp_path / "agent"),
-            transport="http",
-            http=HttpConfig(url=url(c)),
-            site="mairie",
-            department="DSI",
-        )
-        agent = Agent(acfg, platform=p)
-        agent.startup()
-        agent.report()
-        agent.transport.pump(agent.spool)
+        agent, p = http_agent(tmp_path, c)
         request = {"mac": "02:00:00:00:00:07", "subnet": "10.99.0.0/24", "job": "patch"}
         assert c.waker._ask(agent.agent_id, request)  # not an MQTT agent: kept for its report
         p.run(60)

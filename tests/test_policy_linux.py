@@ -13,7 +13,15 @@ import time
 import pytest
 import yaml
 from collector_helpers import running, wait_for
-from policy_helpers import calls, events, fake_os_calls, path_with, policy_config, wait_file
+from policy_helpers import (
+    agent_settings,
+    calls,
+    events,
+    fake_os_calls,
+    path_with,
+    policy_config,
+    wait_file,
+)
 from services import stop_process
 
 from agent import notice
@@ -32,23 +40,10 @@ RULE = {
 }
 
 
-def agent_yaml(tmp, port, **extra):
-    doc = {
-        "state_dir": str(tmp / "agent"),
-        "transport": "mqtt",
-        "mqtt": {"host": "127.0.0.1", "port": port, "ack_timeout_s": 5},
-        "site": "mairie",
-        "department": "DSI",
-        "kind": "desktop",
-        "sample_interval_s": 1,
-        "report_interval_s": 2,
-        "min_report_interval_s": 0,
-        "heartbeat_interval_s": 5,
-        "idle_poll_interval_s": 1,
-        "log_level": "debug",
-        "policy": {"check_interval_s": 1, "notice_dir": str(tmp / "notice")},
-        **extra,
-    }
+def agent_yaml(tmp, port):
+    doc = agent_settings(
+        str(tmp / "agent"), "127.0.0.1", port, policy={"notice_dir": str(tmp / "notice")}
+    )
     path = tmp / "agent.yaml"
     path.write_text(yaml.safe_dump(doc))
     return path

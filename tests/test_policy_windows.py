@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 from collector_helpers import running, wait_for
-from policy_helpers import events, policy_config, wait_file
+from policy_helpers import agent_settings, events, policy_config, wait_file
 from wine import winpath
 
 from agent import notice
@@ -91,21 +91,12 @@ def test_windows_agent_follows_the_policy_under_wine(tmp_path, broker, wine_pref
     cfg_path = tmp_path / "agent.yaml"
     cfg_path.write_text(
         yaml.safe_dump(
-            {
-                "state_dir": winpath(tmp_path / "state"),
-                "transport": "mqtt",
-                "mqtt": {"host": "127.0.0.1", "port": broker.port, "ack_timeout_s": 5},
-                "site": "mairie",
-                "department": "DSI",
-                "kind": "desktop",
-                "sample_interval_s": 1,
-                "report_interval_s": 2,
-                "min_report_interval_s": 0,
-                "heartbeat_interval_s": 5,
-                "idle_poll_interval_s": 1,
-                "log_level": "debug",
-                "policy": {"check_interval_s": 1, "notice_dir": winpath(board), "lang": "fr"},
-            }
+            agent_settings(
+                winpath(tmp_path / "state"),
+                "127.0.0.1",
+                broker.port,
+                policy={"notice_dir": winpath(board), "lang": "fr"},
+            )
         )
     )
     driver = tmp_path / "driver.py"

@@ -20,7 +20,7 @@ import pytest
 import yaml
 from collector_helpers import make_config, metric, post, running, scrape, url, wait_for
 from netns import Netns
-from policy_helpers import closed_calendar
+from policy_helpers import agent_settings, closed_calendar
 from services import Mosquitto, free_port, stop_process
 
 from agent.schema import format_time
@@ -108,21 +108,7 @@ def test_wake_job_throttled_through_a_proxy_agent_on_the_wire(tmp_path):
             # the proxy: a real agent in its namespace, reaching the broker over the veth
             acfg = tmp_path / "proxy.yaml"
             acfg.write_text(
-                yaml.safe_dump(
-                    {
-                        "state_dir": str(tmp_path / "proxy"),
-                        "transport": "mqtt",
-                        "mqtt": {"host": f"10.78.{x}.1", "port": outer},
-                        "site": "mairie",
-                        "department": "DSI",
-                        "kind": "desktop",
-                        "sample_interval_s": 1,
-                        "report_interval_s": 2,
-                        "min_report_interval_s": 0,
-                        "log_level": "debug",
-                        "policy": {"check_interval_s": 1},
-                    }
-                )
+                yaml.safe_dump(agent_settings(str(tmp_path / "proxy"), f"10.78.{x}.1", outer))
             )
             proxy_proc = net.popen(
                 proxy_ns,
