@@ -158,7 +158,7 @@ def test_failed_action_is_counted():
         {"mode": "active"},
         {"version": "v", "mode": "sometimes"},
         {"version": "v", "action": "explode"},
-        {"version": "v", "idle_s": 5},
+        {"version": "v", "idle_s": 1},
         {"version": "v", "windows": [[2, 1]]},
         {"version": "v", "windows": "tonight"},
         {"version": "v", "honour": "all"},
