@@ -306,3 +306,54 @@ def test_opt_out_is_in_the_machine_s_document_only():
     mine = p.document(entity(), now)
     assert mine["opt_out_until"] == paris(2026, 12, 5)
     assert "opt_out_until" not in p.document(entity(id="a2"), now)
+
+
+def test_linux_notification_offers_both_answers_and_reads_the_click(tmp_path, monkeypatch):
+    fake = tmp_path / "notify-send"
+    args = tmp_path / "args"
+    fake.write_text(f'#!/bin/sh\nfor a in "$@"; do echo "$a" >> "{args}"; done\necho not_tonight\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    w = notice.Notice("id1", "hibernate", T0 + 300, True, True, "fr")
+    assert notice.show_linux(w, T0) == "not_tonight"
+    sent = args.read_text().splitlines()
+    assert "--action=postpone=Reporter d'une heure" in sent
+    assert "--action=not_tonight=Pas ce soir" in sent
+    assert "--wait" in sent and sent[-2] == "Mise en veille automatique"
+    assert sent[-1].startswith("Ce poste va se mettre en veille prolongée dans 5 min")
+
+
+def test_windows_shutdown_is_planned_power_off_after_the_privilege():
+    from fakes import FakeWinApi
+
+    from agent.platform._windows import SHUTDOWN_POWEROFF, SHUTDOWN_REASON, WindowsPlatform
+
+    calls = []
+
+    class Api(FakeWinApi):
+        def enable_shutdown_privilege(self):
+            calls.append("privilege")
+            return None
+
+        def initiate_shutdown(self, message, grace_s):
+            calls.append(("shutdown", message, grace_s))
+            return None
+
+        def set_suspend_state(self, hibernate):
+            calls.append(("suspend", hibernate))
+            return "SetSuspendState failed (5)"
+
+    p = WindowsPlatform(api=Api())
+    assert p.power_action("shutdown") is None
+    assert (
+        calls[0] == "privilege" and calls[1][0] == "shutdown" and "hors des heures" in calls[1][1]
+    )
+    assert p.power_action("hibernate") == "SetSuspendState failed (5)"
+    assert calls[-1] == ("suspend", True)
+    assert SHUTDOWN_POWEROFF == 0x8 and SHUTDOWN_REASON == 0x80000000  # planned, other/other
+
+    class NoPrivilege(FakeWinApi):
+        def enable_shutdown_privilege(self):
+            return "SeShutdownPrivilege not held by the service account (1300)"
+
+    assert "not held" in WindowsPlatform(api=NoPrivilege()).power_action("sleep")

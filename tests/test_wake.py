@@ -241,3 +241,32 @@ def test_magic_packet_refuses_what_is_not_a_unicast_mac():
     for bad in ("ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00", "zz:bb:cc:dd:ee:ff", "aa:bb"):
         with pytest.raises(ValueError):
             magic_packet(bad)
+
+
+def test_no_proxy_awake_directed_broadcast_from_the_collector(tmp_path):
+    """With `directed_broadcast`, a subnet without an awake agent gets the packet from the
+    collector itself, to the subnet's broadcast address (here loopback's, received here)."""
+    import socket
+
+    ledger = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    mac = local_mac()
+    wake = json.dumps({"interfaces": [{"mac": mac, "ipv4": "127.0.0.20/8"}]})
+    ledger.write(
+        "INSERT INTO hosts (host_id, source, hostname, kind, tags, first_seen, last_seen, "
+        "last_state, last_report_at, wake) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        ("t", "agent", "t", "desktop", "{}", 0.0, 1.0, "suspended", 1.0, wake),
+    )
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    rx.bind(("", 9))
+    rx.settimeout(5)
+    try:
+        job = WakeJobConfig(name="j", rate_per_minute=6000)
+        res = Waker(WakeConfig(directed_broadcast=True), ledger, Fleet(900), None).run(job)
+        assert (res.directed, res.unreachable) == (1, 0)
+        assert rx.recvfrom(200)[0] == magic_packet(mac)
+        # without it the target is counted unreachable, not silently skipped
+        off = Waker(WakeConfig(), ledger, Fleet(900), None).run(job)
+        assert (off.directed, off.unreachable) == (0, 1)
+    finally:
+        rx.close()
