@@ -155,8 +155,10 @@ def run_collector(
     cid: str,
     group: str,
     root: Path = ROOT,
+    extra: dict | None = None,
 ) -> tuple[float, float, float]:
-    """Returns (reports/s, CPU seconds used, peak RSS MiB). `root`: the checkout to run."""
+    """Returns (reports/s, CPU seconds used, peak RSS MiB). `root`: the checkout to run;
+    `extra`: configuration sections on top (the sleep policy variant)."""
     http_port = free_port()
     cfg = {
         "state_dir": str(work / cid),
@@ -171,6 +173,7 @@ def run_collector(
             "group": group,
         },
         "tsdb": {"enabled": True, "url": vm_url},
+        **(extra or {}),
     }
     path = work / f"{cid}.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -246,6 +249,12 @@ def main() -> None:
     ap.add_argument("--fleet", type=int, default=100_000, help="agents for the RSS test")
     ap.add_argument("--out", default=str(ROOT / "bench/results/ingest_throughput.json"))
     ap.add_argument("--baseline", help="git revision whose collector runs beside this one")
+    ap.add_argument(
+        "--policy",
+        action="store_true",
+        help="also run the collector with a sleep policy (every answer checked for a policy "
+        "document, the first one per agent sent with it)",
+    )
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     base_root = None
@@ -273,8 +282,17 @@ def main() -> None:
     names = ["mosquitto_sub", "paho_json_only", "collector"]
     if base_root is not None:
         names.append("collector_baseline")
+    if args.policy:
+        names.append("collector_policy")
+    policy = {
+        "policy": {"enabled": True, "rules": [{"name": "all", "mode": "advise"}]},
+    }
     results: dict[str, list[float]] = {k: [] for k in names}
-    cpu_per_report: dict[str, list[float]] = {"collector": [], "collector_baseline": []}
+    cpu_per_report: dict[str, list[float]] = {
+        "collector": [],
+        "collector_baseline": [],
+        "collector_policy": [],
+    }
     for r in range(args.repeats):
         for name in names:
             cid = f"{name}-{r}"
@@ -288,7 +306,16 @@ def main() -> None:
                 rate = run_minimal(broker.port, n, cid)
             else:
                 root = base_root if name == "collector_baseline" and base_root else ROOT
-                rate, cpu, _ = run_collector(work, broker.port, vm.url, n, cid, cid, root)
+                rate, cpu, _ = run_collector(
+                    work,
+                    broker.port,
+                    vm.url,
+                    n,
+                    cid,
+                    cid,
+                    root,
+                    policy if name == "collector_policy" else None,
+                )
                 cpu_per_report[name].append(cpu / n)
             # drop the session so later backlogs are not queued for it too
             c = mqtt.Client(
@@ -328,6 +355,14 @@ def main() -> None:
         "collector_vs_baseline": (
             med["collector"] / med["collector_baseline"] if "collector_baseline" in med else None
         ),
+        "collector_policy_vs_collector": (
+            med["collector_policy"] / med["collector"] if "collector_policy" in med else None
+        ),
+        "collector_policy_cpu_ms_per_report": (
+            statistics.median(cpu_per_report["collector_policy"]) * 1000
+            if cpu_per_report["collector_policy"]
+            else None
+        ),
         "baseline_cpu_ms_per_report": (
             statistics.median(cpu_per_report["collector_baseline"]) * 1000
             if cpu_per_report["collector_baseline"]
@@ -356,6 +391,12 @@ def main() -> None:
     print(
         f"{args.fleet} agents × 2 reports: {fleet_rate:.0f} reports/s, peak RSS {fleet_rss:.0f} MiB"
     )
+    if args.policy:
+        cpu_policy = out["collector_policy_cpu_ms_per_report"]
+        print(
+            f"collector with a sleep policy / collector = "
+            f"{out['collector_policy_vs_collector']:.3f}; CPU {cpu_policy:.3f} ms per report"
+        )
     if base_root is not None:
         print(
             f"collector / collector@{args.baseline} = {out['collector_vs_baseline']:.3f}; "
