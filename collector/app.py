@@ -305,6 +305,8 @@ class Collector:
             )
 
     def stop(self) -> None:
+        if self.waker is not None:
+            self.waker.stop()
         if self.scheduler is not None:
             self.scheduler.shutdown(wait=False)
         if self.mqtt is not None:

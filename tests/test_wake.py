@@ -33,13 +33,15 @@ from collector.policy.wake import Waker, parse_at
 pytestmark = pytest.mark.services
 
 
-def sleeping_report(agent_id: str, mac: str, ipv4: str, kind: str = "desktop", state="suspended"):
+def sleeping_report(
+    agent_id: str, mac: str, ipv4: str, kind: str = "desktop", state="suspended", seq: int = 0
+):
     t = time.time()
     return json.dumps(
         {
             "schema": "energy-agent/1",
             "agent_id": agent_id,
-            "seq": int(t * 10) % 1_000_000,
+            "seq": seq,
             "sent_at": format_time(t),
             "host": {
                 "hostname": f"PC-{agent_id[:4]}",
@@ -100,6 +102,7 @@ def test_wake_job_throttled_through_a_proxy_agent_on_the_wire(tmp_path):
                         }
                     ],
                     "proxies_per_subnet": 1,
+                    "retry_after_s": 3,
                 },
             },
         )
@@ -125,13 +128,13 @@ def test_wake_job_throttled_through_a_proxy_agent_on_the_wire(tmp_path):
                 code, _ = post(url(c), sleeping_report(aid, macs[aid], f"10.77.{x}.{10 + i}/24"))
                 assert code == 200
             sleeper = str(uuid.uuid4())
-            for state in ("idle", "suspended"):
+            for seq, state in enumerate(("idle", "suspended")):
                 time.sleep(0.01)
-                code, _ = post(
+                code, answer = post(
                     url(c),
-                    sleeping_report(sleeper, local_mac(), f"10.77.{x}.3/24", "laptop", state),
+                    sleeping_report(sleeper, local_mac(), f"10.77.{x}.3/24", "laptop", state, seq),
                 )
-                assert code == 200
+                assert (code, answer["result"]) == (200, "accepted")
             wait_for(
                 lambda: (
                     c.ledger.execute(
@@ -159,6 +162,8 @@ def test_wake_job_throttled_through_a_proxy_agent_on_the_wire(tmp_path):
             )
             run = c.waker.runs[-1]
             assert (run.targets, run.proxied, run.unreachable) == (n, n, 0)
+            # none of them really wakes (they are reports, not PCs): all asked again
+            wait_for(lambda: run.retried == n, 30, "the retry of the machines still asleep")
             assert c.waker.take_pending(sleeper) == []  # asleep: never asked
             body = scrape(url(c, "/metrics"))
             assert metric(body, "energy_wake_requests_total", job="patch", via="proxy") == n
@@ -215,11 +220,46 @@ def test_proxy_fails_over_when_one_goes_to_sleep(tmp_path):
         fleet.set_status(agent_id, "vanished")  # b goes to sleep right after its first send
         return True
 
-    waker = Waker(WakeConfig(proxies_per_subnet=1), ledger, fleet, publish)
+    waker = Waker(WakeConfig(proxies_per_subnet=1, retry_after_s=0), ledger, fleet, publish)
     waker.mqtt_agents.update({"a", "b"})
     res = waker.run(WakeJobConfig(name="j", rate_per_minute=6000))
     assert res.proxied == 2
     assert [p for p, _ in sent] == ["b", "a"]
+
+
+def test_a_target_that_did_not_wake_is_asked_again_through_another_proxy(tmp_path):
+    ledger = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    fleet = Fleet(900)
+    now = time.time()
+    macs = {}
+    for hid, ip, state, seen in (
+        ("a", "10.1.0.5/24", "idle", now - 5),
+        ("b", "10.1.0.6/24", "active", now),  # heard last: asked first
+        ("t1", "10.1.0.20/24", "suspended", now - 60),
+        ("t2", "10.1.0.21/24", "suspended", now - 60),
+    ):
+        macs[hid] = local_mac()
+        wake = json.dumps({"interfaces": [{"mac": macs[hid], "ipv4": ip}]})
+        ledger.write(
+            "INSERT INTO hosts (host_id, source, hostname, kind, tags, first_seen, last_seen, "
+            "last_state, last_report_at, wake) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (hid, "agent", hid, "desktop", "{}", now - 99, seen, state, now, wake),
+        )
+        fleet.update(hid, HostView("", "", "desktop", state, 50.0, seen))
+    sent: list[tuple[str, str]] = []
+
+    def publish(agent_id, msg):
+        sent.append((agent_id, msg["wake"][0]["mac"]))
+        if msg["wake"][0]["mac"] == macs["t2"]:  # t2 wakes and reports; t1 stays asleep
+            ledger.write("UPDATE hosts SET last_seen = ? WHERE host_id = 't2'", (time.time(),))
+        return True
+
+    waker = Waker(WakeConfig(proxies_per_subnet=1, retry_after_s=0.2), ledger, fleet, publish)
+    waker.mqtt_agents.update({"a", "b"})
+    res = waker.run(WakeJobConfig(name="j", rate_per_minute=6000))
+    assert (res.targets, res.proxied, res.woken, res.retried) == (2, 2, 1, 1)
+    assert sent == [("b", macs["t1"]), ("b", macs["t2"]), ("a", macs["t1"])]
+    assert waker.sent_total[("j", "retry")] == 1
 
 
 def test_wake_times_parse_or_say_why():
@@ -262,11 +302,12 @@ def test_no_proxy_awake_directed_broadcast_from_the_collector(tmp_path):
     rx.settimeout(5)
     try:
         job = WakeJobConfig(name="j", rate_per_minute=6000)
-        res = Waker(WakeConfig(directed_broadcast=True), ledger, Fleet(900), None).run(job)
+        cfg = WakeConfig(directed_broadcast=True, retry_after_s=0)
+        res = Waker(cfg, ledger, Fleet(900), None).run(job)
         assert (res.directed, res.unreachable) == (1, 0)
         assert rx.recvfrom(200)[0] == magic_packet(mac)
         # without it the target is counted unreachable, not silently skipped
-        off = Waker(WakeConfig(), ledger, Fleet(900), None).run(job)
+        off = Waker(WakeConfig(retry_after_s=0), ledger, Fleet(900), None).run(job)
         assert (off.directed, off.unreachable) == (0, 1)
     finally:
         rx.close()

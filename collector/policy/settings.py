@@ -93,6 +93,13 @@ class WakeConfig:
         "A proxy must have reported this recently, and been on (active or idle), to be asked.",
         minimum=30,
     )
+    retry_after_s: float = opt(
+        600.0,
+        "After this long, machines of the job that have not reported since it started are "
+        "asked for again, through proxies not asked the first time where there are some; "
+        "0: no retry.",
+        minimum=0,
+    )
     directed_broadcast: bool = opt(
         False,
         "Where no agent is awake on a subnet, send the packet from the collector to the "

@@ -76,6 +76,8 @@ class RunResult:
     unreachable: int = 0  # no awake agent on the subnet, no directed broadcast
     started: float = 0.0
     sent_at: tuple[float, ...] = ()  # when each target's request left (throttling)
+    woken: int = 0  # targets that reported after the job started (known at the retry)
+    retried: int = 0  # targets asked again, through other proxies where there were some
 
 
 class Waker:
@@ -98,6 +100,7 @@ class Waker:
         self._pending: dict[str, list[dict[str, Any]]] = {}  # HTTP agents' requests
         self._lock = threading.Lock()
         self.runs: list[RunResult] = []
+        self._stop = threading.Event()
         self.sent_total: dict[tuple[str, str], int] = {}  # (job, via) → count, for /metrics
 
     # -- who is where --------------------------------------------------------------------------
@@ -156,6 +159,7 @@ class Waker:
         }
 
     def proxies(self, subnet: str, hosts: list[dict[str, Any]], now: float) -> list[str]:
+        """Awake agents on `subnet`, the most recently heard first."""
         awake = self._awake(now)
         net = ipaddress.IPv4Network(subnet)
         found = []
@@ -169,15 +173,16 @@ class Waker:
                         break
                 except (KeyError, ValueError):
                     continue
-        return [hid for _, hid in sorted(found)[: self.cfg.proxies_per_subnet]]
+        return [hid for _, hid in sorted(found)]
 
     # -- sending ---------------------------------------------------------------------------------
     def run(self, job: WakeJobConfig, stop: threading.Event | None = None) -> RunResult:
-        """Wake the job's targets now, one every 60/rate_per_minute seconds."""
-        stop = stop or threading.Event()
+        """Wake the job's targets now, one every 60/rate_per_minute seconds; after
+        `retry_after_s`, ask again for those that have not reported since, through other
+        proxies where there are some."""
+        stop = stop or self._stop
         now = time.time()
-        hosts = self.hosts()
-        targets = self.targets(job, hosts, now)
+        targets = self.targets(job, self.hosts(), now)
         res = RunResult(job.name, len(targets), started=now)
         log.info(
             "wake %s: %d machine(s) to wake at %.1f/min",
@@ -185,22 +190,58 @@ class Waker:
             len(targets),
             job.rate_per_minute,
         )
+        asked = self._pass(job, targets, res, stop, {})
+        self.runs = [*self.runs[-19:], res]
+        log.info(
+            "wake %s: %d proxied, %d directed, %d unreachable",
+            job.name,
+            res.proxied,
+            res.directed,
+            res.unreachable,
+        )
+        if self.cfg.retry_after_s <= 0 or not targets or stop.wait(self.cfg.retry_after_s):
+            return res
+        seen = {h["id"]: h["last_seen"] for h in self.hosts()}
+        asleep = [t for t in targets if seen.get(t.host_id, 0.0) < res.started]
+        res.woken = len(targets) - len(asleep)
+        if asleep:
+            res.retried = len(asleep)
+            log.info("wake %s: %d machine(s) did not report; asking again", job.name, len(asleep))
+            self._pass(job, asleep, res, stop, asked, retry=True)
+        return res
+
+    def _pass(
+        self,
+        job: WakeJobConfig,
+        targets: list[Target],
+        res: RunResult,
+        stop: threading.Event,
+        asked_before: dict[str, set[str]],
+        retry: bool = False,
+    ) -> dict[str, set[str]]:
+        """One request per target at the job's rate; returns who was asked for whom."""
         gap = 60.0 / job.rate_per_minute
         sent: list[float] = []
+        asked: dict[str, set[str]] = {}
         next_at = time.monotonic()
         for t in targets:
             delay = next_at - time.monotonic()
             if delay > 0 and stop.wait(delay):
                 break
             next_at = max(next_at + gap, time.monotonic())
-            # proxies chosen afresh for each target: one that fell asleep is not asked
-            chosen = [
-                p for p in self.proxies(t.subnet, self.hosts(), time.time()) if p != t.host_id
-            ]
+            # proxies chosen afresh for each target: one that fell asleep is not asked; on a
+            # retry, the ones not asked the first time come first
+            found = [p for p in self.proxies(t.subnet, self.hosts(), time.time()) if p != t.host_id]
+            before = asked_before.get(t.host_id, set())
+            fresh = [p for p in found if p not in before]
+            chosen = (fresh or found)[: self.cfg.proxies_per_subnet]
             request = {"mac": t.mac, "subnet": t.subnet, "job": job.name}
-            asked = sum(1 for p in chosen if self._ask(p, request))
+            n = sum(1 for p in chosen if self._ask(p, request))
+            asked[t.host_id] = set(chosen)
             sent.append(time.time())
-            if asked:
+            if retry:
+                self._count(job.name, "retry" if n else "unreachable")
+            elif n:
                 res.proxied += 1
                 self._count(job.name, "proxy")
             elif self.cfg.directed_broadcast and self._directed(t):
@@ -212,16 +253,13 @@ class Waker:
                 log.warning(
                     "wake %s: no awake agent on %s to wake %s", job.name, t.subnet, t.host_id
                 )
-        res.sent_at = tuple(sent)
-        self.runs = [*self.runs[-19:], res]
-        log.info(
-            "wake %s: %d proxied, %d directed, %d unreachable",
-            job.name,
-            res.proxied,
-            res.directed,
-            res.unreachable,
-        )
-        return res
+        if not retry:
+            res.sent_at = tuple(sent)
+        return asked
+
+    def stop(self) -> None:
+        """Interrupt a job waiting between packets or before its retry (collector stop)."""
+        self._stop.set()
 
     def _count(self, job: str, via: str) -> None:
         with self._lock:
