@@ -157,3 +157,17 @@ def test_savings_in_the_yearly_report_and_its_open_data(filled, tmp_path):
         got = list(csv.DictReader(f))
     assert {(r["department"], r["month"]) for r in got} == {(r.department, r.month) for r in rows}
     assert not any(h.hostname in html for h in sim.hosts)  # the public edition names no host
+    # as the reader sees it: the section drawn by a real browser (screenshot kept)
+    from browser import Browser
+
+    shots = Path(__file__).resolve().parent.parent / "build" / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    b = Browser(tmp_path / "browser")
+    try:
+        b.get(Path(written["html"]).resolve().as_uri())
+        text = b.script("return document.body.innerText")
+        assert "Mise en veille automatique : énergie évitée" in text
+        assert "kWh évités" in text and "nov." in text and "−0,0" not in text
+        b.screenshot(shots / "report-policy-fr.png")
+    finally:
+        b.close()

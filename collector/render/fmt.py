@@ -30,6 +30,8 @@ def num(x: float | int | None, lang: str, digits: int = 0) -> str:
     """1 234,5 (fr) or 1,234.5 (en); an en dash for a figure that does not exist."""
     if x is None:
         return "–"
+    if round(x, digits) == 0:
+        x = 0  # a tiny negative is not written "−0,0"
     text = f"{x:,.{digits}f}"
     if lang == "fr":
         text = text.replace(",", NNBSP).replace(".", ",")

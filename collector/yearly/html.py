@@ -159,6 +159,7 @@ T = {
         "offhours_kg": "kgCO2e",
         "recurring": "Machines laissées allumées de façon répétée",
         "policy": "Mise en veille automatique : énergie évitée",
+        "policy_table": "Énergie évitée par direction et par mois",
         "policy_method": "Énergie hors heures ouvrées évitée par rapport à une période de "
         "référence avant la politique : ce que ces heures auraient consommé au taux "
         "d'allumage de la référence, moins ce qu'elles ont consommé. Une valeur nulle ou "
@@ -294,6 +295,7 @@ T = {
         "offhours_kg": "kgCO2e",
         "recurring": "Machines left on again and again",
         "policy": "Automatic sleep: energy avoided",
+        "policy_table": "Energy avoided by department and month",
         "policy_method": "Off-hours energy avoided against a baseline period before the "
         "policy: what those hours would have used at the baseline's on-rate, minus what they "
         "used. Zero or negative values are published as they are. In advise mode nothing is "
@@ -802,7 +804,7 @@ def render(
             t = pol["total"]
             out.append(
                 table(
-                    w["policy"],
+                    w["policy_table"],
                     cols,
                     [
                         (
