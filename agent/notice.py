@@ -120,7 +120,10 @@ class NoticeBoard:
             log.warning("notice: cannot withdraw the warning (%s)", exc)
 
     def answers(self) -> list[str]:
-        """Answers to the warning on show (`postpone`, `not_tonight`); others are dropped."""
+        """Answers to the warning on show (`postpone`, `not_tonight`); others are dropped.
+        No warning on show: nothing to read (the folders are not even listed)."""
+        if self.current is None:
+            return []
         out = []
         for folder in (self.dir / "answers", self.dir):
             try:

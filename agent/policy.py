@@ -24,23 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.schema import POLICY_ACTIONS as ACTIONS
+from agent.schema import POLICY_EVENTS as EVENTS
+from agent.schema import POLICY_MODES as MODES
+
 log = logging.getLogger("energy_agent.policy")
 
-MODES = ("off", "advise", "active")
-ACTIONS = ("sleep", "hibernate", "shutdown")
-# what the agent counts (the report's `policy.events` keys)
-EVENTS = (
-    "warned",  # a warning was shown to the user
-    "withdrawn",  # a warning was taken back: the user came back, a blocker appeared
-    "postponed",  # the user asked for one more hour
-    "declined",  # the user said "not tonight"
-    "opted_out",  # an off-hours window skipped: ops granted this machine an opt-out
-    "blocked",  # an off-hours window where a honoured sleep blocker held the action
-    "acted",  # the machine was put to sleep / hibernated / shut down
-    "advised",  # advise mode: the action the policy would have taken
-    "failed",  # the operating system refused the action
-    "wake_sent",  # magic packets sent as a wake proxy for the collector
-)
+__all__ = ["ACTIONS", "EVENTS", "MODES", "Engine", "Policy", "PolicyError", "Step"]
 MAX_ACTIONS_PER_REPORT = 32
 USER_ANSWERS = ("postpone", "not_tonight")
 MAX_OVERRIDE_S = 24 * 3600.0  # a user's override never outlives a day
@@ -174,7 +164,7 @@ class Engine:
     postponed_until: float = 0.0
     not_tonight_until: float = 0.0
     warned_at: float | None = None
-    window_done: float | None = None  # start of the window already acted on (advise: once)
+    window_done: float | None = None  # advise: the window already noted (once per window)
     last_act: float = 0.0  # the machine was put to sleep then: it gets idle_s again on waking
     noted: dict[str, float] = field(default_factory=dict)  # event -> window it was counted in
     events: Counter[str] = field(default_factory=Counter)  # not yet reported
@@ -218,13 +208,21 @@ class Engine:
         return Step("withdraw", why=what) if was_warned else Step("none")
 
     # -- the decision ----------------------------------------------------------------------------
+    def _window_idle(
+        self, p: Policy, now: float, idle_for_s: float
+    ) -> tuple[tuple[float, float] | None, float]:
+        """The window `now` is in, and the idle time that counts in it: from the start of
+        the window at the earliest (the afternoon before it is not off-hours)."""
+        window = p.window_at(now)
+        return window, (min(idle_for_s, now - window[0]) if window else 0.0)
+
     def deciding(self, now: float, idle_for_s: float) -> bool:
         """Inside a window and idle long enough for the blockers to matter now."""
         p = self.policy
         if p is None or p.mode == "off":
             return False
-        window = p.window_at(now)
-        return window is not None and min(idle_for_s, now - window[0]) >= p.idle_s
+        window, idle = self._window_idle(p, now, idle_for_s)
+        return window is not None and idle >= p.idle_s
 
     def tick(self, now: float, idle_for_s: float, blockers: list[dict[str, str]] | None) -> Step:
         """`blockers`: None when they could not be read; then a policy that honours any
@@ -232,7 +230,7 @@ class Engine:
         p = self.policy
         if p is None or p.mode == "off":
             return self._withdraw("no policy")
-        window = p.window_at(now)
+        window, idle = self._window_idle(p, now, idle_for_s)
         if window is None:
             self.postponed_until = self.not_tonight_until = 0.0  # overrides end with the night
             return self._withdraw("working hours")
@@ -245,19 +243,12 @@ class Engine:
             return Step("none", why="postponed")
         if p.mode == "advise" and self.window_done == window[0]:
             return Step("none", why="advised in this window")
-        # idle counts from the start of the window at the earliest: an evening's first
-        # minutes are off-hours, the afternoon before them is not
-        idle = min(idle_for_s, now - window[0])
         if idle < p.idle_s or now - self.last_act < p.idle_s:
             return self._withdraw("user present")
-        held = (
-            (p.honoured(blockers) if blockers is not None else [{"app": "(unreadable)"}])
-            if p.honour
-            else []
-        )
+        held = self._held(p, blockers)
         if held:
             self._note("blocked", window)
-            return self._withdraw(f"held by {held[0].get('app', '?')}")
+            return self._withdraw(f"held by {held}")
         if p.mode == "advise":
             if idle < p.idle_s + p.warn_s:
                 return Step("none", why="advise: would warn")
@@ -273,8 +264,31 @@ class Engine:
         elif now < self.warned_at + p.warn_s:
             return Step("none", p.action, self.warned_at + p.warn_s, "warning shown")
         self.warned_at = None
-        self.window_done = window[0]
         return Step("act", p.action)
+
+    @staticmethod
+    def _held(p: Policy, blockers: list[dict[str, str]] | None) -> str | None:
+        """The application holding the action, if a honoured blocker (or unreadable
+        blockers, for a policy that honours any) does."""
+        if not p.honour:
+            return None
+        if blockers is None:
+            return "(unreadable)"
+        held = p.honoured(blockers)
+        return held[0].get("app", "?") if held else None
+
+    def last_look(self, now: float, blockers: list[dict[str, str]] | None) -> bool:
+        """Just before a `Step("act")`: still clear with the blockers read now? If not, the
+        window counts as `blocked` and nothing is done."""
+        p = self.policy
+        if p is None:
+            return False
+        if self._held(p, blockers) is None:
+            return True
+        window = p.window_at(now)
+        if window is not None:
+            self._note("blocked", window)
+        return False
 
     def acted(self, now: float, action: str, error: str | None) -> None:
         """The outcome of the OS call for a `Step("act")`."""

@@ -25,20 +25,20 @@ KINDS = ("desktop", "laptop", "thin_client", "workstation", "vm", "server")
 ENERGY_SOURCES = ("rapl", "battery", "emi")  # emi: Windows Energy Meter Interface
 # what `unreadable` may name
 PROBES = ("sleep_blockers", "suspend_events", "shutdown_events", "input_idle")
-# the off-hours policy (agent/policy.py holds the same lists; a test keeps them equal)
+# the off-hours sleep policy (agent/policy.py decides; these are what a report may say)
 POLICY_MODES = ("off", "advise", "active")
 POLICY_ACTIONS = ("sleep", "hibernate", "shutdown")
 POLICY_EVENTS = (
-    "warned",
-    "withdrawn",
-    "postponed",
-    "declined",
-    "opted_out",
-    "blocked",
-    "acted",
-    "advised",
-    "failed",
-    "wake_sent",
+    "warned",  # a warning was shown to the user
+    "withdrawn",  # a warning was taken back: the user came back, a blocker appeared
+    "postponed",  # the user asked for one more hour
+    "declined",  # the user said "not tonight"
+    "opted_out",  # an off-hours window skipped: ops granted this machine an opt-out
+    "blocked",  # an off-hours window where a honoured sleep blocker held the action
+    "acted",  # the machine was put to sleep / hibernated / shut down
+    "advised",  # advise mode: the action the policy would have taken
+    "failed",  # the operating system refused the action
+    "wake_sent",  # magic packets sent as a wake proxy for the collector
 )
 # RFC 3339 in UTC with a literal Z, optional fraction: what the agent writes, nothing else.
 TIMESTAMP_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?Z$"

@@ -16,8 +16,7 @@ from agent import __version__, wol
 from agent.config import AgentConfig
 from agent.energy import EnergyMeter
 from agent.notice import NoticeBoard
-from agent.platform import Clocks, CpuTimes, HostFacts, Platform, get_platform
-from agent.platform._common import lan_interfaces
+from agent.platform import Clocks, CpuTimes, HostFacts, Platform, get_platform, lan_interfaces
 from agent.policy import Engine, Policy, PolicyError, Step
 from agent.schema import Host, Report, encode_report, format_time
 from agent.spool import Spool
@@ -244,7 +243,7 @@ class Agent:
         self._last_report = sent_at
         self._wake_unsent = False
         self.save(durable=True)
-        if self.cfg.policy.enabled:
+        if report.policy and ("events" in report.policy or "actions" in report.policy):
             self.policy.save(self.policy_path)  # its counts went out with this report
         return report
 
@@ -314,12 +313,12 @@ class Agent:
             log.info("policy: the user answered %s", answer)
         last = self._last_input
         idle_for = now - last if last is not None else float("inf")
-        if engine.deciding(now, idle_for) and time.monotonic() - self._blockers_at >= (
-            self.cfg.policy.check_interval_s
-        ):
+        read_now = engine.deciding(now, idle_for) and (
+            time.monotonic() - self._blockers_at >= self.cfg.policy.check_interval_s
+        )
+        if read_now:
             self.refresh_blockers()  # about to decide: blockers as they are now
-        blockers = None if "sleep_blockers" in self.unreadable else self.blockers
-        step = engine.tick(now, idle_for, blockers)
+        step = engine.tick(now, idle_for, self._readable_blockers())
         if step.kind == "warn":
             p = engine.policy
             self.notice.post(step.action, step.deadline, True, p.allow_not_tonight)
@@ -331,15 +330,17 @@ class Agent:
             log.info("policy (advise): would %s now", step.action)
         elif step.kind == "act":
             self.notice.withdraw()
-            # a last look at what holds the machine: the blockers may be minutes old
-            self.refresh_blockers()
-            fresh = None if "sleep_blockers" in self.unreadable else self.blockers
-            step = engine.tick(now, idle_for, fresh) if fresh != blockers else step
-            if step.kind == "act":
+            if not read_now:
+                self.refresh_blockers()  # a last look: they may have changed since
+            if engine.last_look(now, self._readable_blockers()):
                 self.act(now, step.action)
         if step.kind != "none":
             engine.save(self.policy_path)
         return step
+
+    def _readable_blockers(self) -> list[dict[str, str]] | None:
+        """The blockers as last read; None when they could not be read."""
+        return None if "sleep_blockers" in self.unreadable else self.blockers
 
     def act(self, now: float, action: str) -> None:
         """Report first (the timeline up to now leaves before the machine sleeps), then ask

@@ -11,6 +11,8 @@
 
 All three share one interface: `start()`, `pump(spool) -> bool` (try to send; True if
 something moved), `stop(clean)`. `wake` is set from network threads when more can be sent.
+What the collector sends back besides acknowledgements (a sleep policy, wake requests) lands
+in `control` for the agent's loop.
 """
 
 from __future__ import annotations

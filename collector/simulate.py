@@ -84,6 +84,7 @@ class Simulation:
         end_day = datetime.fromtimestamp(end, PARIS).date()
         self.first_day = end_day - timedelta(days=cfg.days)
         self.start = datetime.combine(self.first_day, dtime(0), PARIS).timestamp()
+        self._holiday_cache: dict[int, set[date]] = {}
         self.hosts = [self._make_host(i) for i in range(cfg.agents)]
         for h in self.hosts:
             self._live(h)
@@ -144,12 +145,11 @@ class Simulation:
         )
 
     def _holidays(self, year: int) -> set[date]:
-        cache = self.__dict__.setdefault("_holiday_cache", {})
-        if year not in cache:
+        if year not in self._holiday_cache:
             import holidays
 
-            cache[year] = set(holidays.country_holidays("FR", years=year))
-        return cache[year]
+            self._holiday_cache[year] = set(holidays.country_holidays("FR", years=year))
+        return self._holiday_cache[year]
 
     def _local(self, d: date, hours: float) -> float:
         return datetime.combine(d, dtime(0), PARIS).timestamp() + hours * 3600

@@ -357,3 +357,15 @@ def test_windows_shutdown_is_planned_power_off_after_the_privilege():
             return "SeShutdownPrivilege not held by the service account (1300)"
 
     assert "not held" in WindowsPlatform(api=NoPrivilege()).power_action("sleep")
+
+
+def test_last_look_before_acting_holds_only_for_honoured_blockers():
+    e = engine(honour=["backup*"])
+    assert e.tick(T0 + 1800, 99999, []).kind == "warn"
+    assert e.tick(T0 + 2100, 99999, []).kind == "act"
+    # a blocker the policy does not honour appeared meanwhile: still clear
+    assert e.last_look(T0 + 2100, [{"app": "spotify", "what": "sleep"}]) is True
+    # a backup started meanwhile: held, counted once for the window
+    assert e.last_look(T0 + 2100, [{"app": "backup-tool", "what": "sleep"}]) is False
+    assert e.last_look(T0 + 2101, None) is False  # unreadable: never blind
+    assert e.take_report()["events"] == {"blocked": 1, "warned": 1}

@@ -171,3 +171,25 @@ def test_savings_in_the_yearly_report_and_its_open_data(filled, tmp_path):
         b.screenshot(shots / "report-policy-fr.png")
     finally:
         b.close()
+
+
+def test_savings_are_the_same_on_postgresql(filled, postgres_url):
+    """The savings SQL (MAX/MIN on SQLite, GREATEST/LEAST on PostgreSQL) over the same rows."""
+    from collector.ledger import Ledger
+
+    _, c, cfg = filled
+    pg = Ledger(postgres_url)
+    try:
+        for table in ("host_periods", "policy_events", "policy_actions"):
+            rows = c.ledger.execute(f"SELECT * FROM {table}")
+            marks = "(" + ",".join(["?"] * len(rows[0])) + ")"
+            for i in range(0, len(rows), 500):
+                chunk = rows[i : i + 500]
+                values = ",".join([marks] * len(chunk))
+                pg.write(f"INSERT INTO {table} VALUES {values}", [v for r in chunk for v in r])
+        here = savings(c.ledger, cfg.policy, 0.2, "2025-09-01", "2025-11-30")
+        there = savings(pg, cfg.policy, 0.2, "2025-09-01", "2025-11-30")
+        assert [r.to_json() for r in there] == [r.to_json() for r in here]
+        assert any(r.advised_kwh > 0 for r in there)
+    finally:
+        pg.close()

@@ -14,6 +14,7 @@ from agent.platform._common import (
     Platform,
     RaplDomain,
     SleepBlocker,
+    lan_interfaces,
 )
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "RaplDomain",
     "SleepBlocker",
     "get_platform",
+    "lan_interfaces",
 ]
 
 

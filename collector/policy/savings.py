@@ -84,10 +84,9 @@ def savings(
     """Rows per department and month with off-hours data between the two days."""
     default, per_dept = baselines(cfg)
     base: dict[str, tuple[float, float, float]] = {}
-    ranges = dict(per_dept)
     depts = [r[0] for r in ledger.execute("SELECT DISTINCT department FROM host_periods")]
     for dept in depts:
-        rng = ranges.get(dept, default)
+        rng = per_dept.get(dept, default)
         if rng is None:
             continue
         wh, cov, kg = ledger.execute(
@@ -112,20 +111,13 @@ def savings(
     ):
         events.setdefault((dept, month), {})[event] = int(n)
     advised: dict[tuple[str, str], float] = {}
+    # SQLite's two-argument MAX/MIN are PostgreSQL's GREATEST/LEAST
+    most, least = ("GREATEST", "LEAST") if ledger.postgres else ("MAX", "MIN")
     for dept, month, wh in ledger.execute(
         # each advise-mode action, priced by the on-time that followed it in its period
         "SELECT a.department, substr(a.day, 1, 7), SUM("
         "  CASE WHEN p.on_s > 0 THEN p.wasted_wh / p.on_s * "
-        "    MAX(0.0, MIN(p.period_end - a.at, p.period_start + p.on_s + p.excused_s - a.at)) "
-        "  ELSE 0 END) "
-        "FROM policy_actions a JOIN host_periods p "
-        "  ON p.host_id = a.host_id AND p.period_start = a.period_start "
-        "WHERE a.mode = 'advise' AND a.day >= ? AND a.day <= ? "
-        "GROUP BY a.department, substr(a.day, 1, 7)"
-        if not ledger.postgres
-        else "SELECT a.department, substr(a.day, 1, 7), SUM("
-        "  CASE WHEN p.on_s > 0 THEN p.wasted_wh / p.on_s * "
-        "    GREATEST(0.0, LEAST(p.period_end - a.at, "
+        f"    {most}(0.0, {least}(p.period_end - a.at, "
         "p.period_start + p.on_s + p.excused_s - a.at)) "
         "  ELSE 0 END) "
         "FROM policy_actions a JOIN host_periods p "

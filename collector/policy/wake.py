@@ -20,6 +20,7 @@ import ipaddress
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from agent.wol import WOL_PORT, magic_packet
 from collector.policy.documents import matches
 
 if TYPE_CHECKING:
@@ -223,6 +225,7 @@ class Waker:
         gap = 60.0 / job.rate_per_minute
         sent: list[float] = []
         asked: dict[str, set[str]] = {}
+        hosts = self.hosts()  # interfaces: the ledger's, read once; awake: the fleet, live
         next_at = time.monotonic()
         for t in targets:
             delay = next_at - time.monotonic()
@@ -231,7 +234,7 @@ class Waker:
             next_at = max(next_at + gap, time.monotonic())
             # proxies chosen afresh for each target: one that fell asleep is not asked; on a
             # retry, the ones not asked the first time come first
-            found = [p for p in self.proxies(t.subnet, self.hosts(), time.time()) if p != t.host_id]
+            found = [p for p in self.proxies(t.subnet, hosts, time.time()) if p != t.host_id]
             before = asked_before.get(t.host_id, set())
             fresh = [p for p in found if p not in before]
             chosen = (fresh or found)[: self.cfg.proxies_per_subnet]
@@ -280,10 +283,6 @@ class Waker:
             return self._pending.pop(agent_id, [])
 
     def _directed(self, t: Target) -> bool:
-        import socket
-
-        from agent.wol import WOL_PORT, magic_packet
-
         dest = str(ipaddress.IPv4Network(t.subnet).broadcast_address)
         try:
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:

@@ -798,9 +798,6 @@ def render(
                 w["acted"],
             )
 
-            def cell(x: float | None, d: int = 1) -> str:
-                return "—" if x is None else n(x, d)
-
             t = pol["total"]
             out.append(
                 table(
@@ -810,10 +807,10 @@ def render(
                         (
                             _group_name(r["department"], w, k),
                             esc(month(r["month"], lang)),
-                            cell(r["avoided_kwh"]),
-                            cell(r["avoided_eur"]),
-                            cell(r["avoided_kgco2e"]),
-                            cell(r["advised_kwh"]),
+                            n(r["avoided_kwh"], 1),
+                            n(r["avoided_eur"], 1),
+                            n(r["avoided_kgco2e"], 1),
+                            n(r["advised_kwh"], 1),
                             n(r["acted"]),
                         )
                         for r in pol["rows"]
@@ -821,10 +818,10 @@ def render(
                     (
                         esc(w["total_row"]),
                         "",
-                        cell(t["avoided_kwh"]),
-                        cell(t["avoided_eur"]),
-                        cell(t["avoided_kgco2e"]),
-                        cell(t["advised_kwh"]),
+                        n(t["avoided_kwh"], 1),
+                        n(t["avoided_eur"], 1),
+                        n(t["avoided_kgco2e"], 1),
+                        n(t["advised_kwh"], 1),
                         n(t["acted"]),
                     ),
                 )
