@@ -88,6 +88,10 @@ def status_table(doc: dict) -> str:
             f"datacenter {name}: {dc['up']}/{dc['devices']} devices answering, "
             f"IT {dc['it_w']:.0f} W, facility {dc['facility_w']:.0f} W, PUE today {pue}",
         ]
+        if dc.get("no_sysuptime"):
+            lines.append(
+                "  no sysUpTime (reboot detection degraded): " + ", ".join(dc["no_sysuptime"])
+            )
     ing = doc.get("ingest")
     if ing:
         rejected = ", ".join(f"{k} {v}" for k, v in sorted(ing["rejected"].items())) or "none"

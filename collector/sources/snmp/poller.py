@@ -41,14 +41,17 @@ from collector.sources.snmp.profiles import (
     rows,
     status_readings,
 )
+from collector.sources.snmp.reboots import (
+    SYS_DESCR,
+    SYS_OBJECT_ID,
+    SYS_UPTIME,
+    RebootWatch,
+    system_group,
+)
+from collector.sources.snmp.validity import Rejections
 
 log = logging.getLogger("energy_collector.snmp")
 
-SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME = (
-    "1.3.6.1.2.1.1.1.0",
-    "1.3.6.1.2.1.1.2.0",
-    "1.3.6.1.2.1.1.3.0",
-)
 ENERGY = FieldSpec("energy", "", "energy_index", "Wh")
 POWER = FieldSpec("power", "", "power", "W")
 
@@ -146,7 +149,7 @@ class SnmpMetrics:
         self.power = Gauge(
             "energy_snmp_power_watts",
             "Power read from the device.",
-            ["device", "table", "label", "role", "datacenter"],
+            ["device", "table", "index", "label", "role", "datacenter"],
             registry=r,
         )
         self.energy = Counter(
@@ -282,6 +285,8 @@ class Poller:
         self.tsdb_lines = tsdb_lines
         self.ledger = ledger
         self.metrics = SnmpMetrics(registry)
+        self.rejections = Rejections(registry)
+        self.reboots = RebootWatch(registry)
         self.profiles = profiles or load_profiles()
         self.client = Client()
         self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in cfg.devices}
@@ -328,10 +333,8 @@ class Poller:
         st = self.state.setdefault(d.name, DeviceState())
         t0 = time.monotonic()
         tgt = self.targets.get(d.name) or target(d)
-        sysinfo = await self.client.get(tgt, [SYS_DESCR, SYS_OBJECT_ID, SYS_UPTIME])
-        uptime = sysinfo.get(SYS_UPTIME)
-        if not isinstance(uptime, int):
-            raise SnmpError("garbage", f"{d.name}: sysUpTime is {uptime!r}")
+        sysinfo = await system_group(self.client, tgt)
+        uptime = self.reboots.uptime(d.name, sysinfo.get(SYS_UPTIME))
         if st.profile is None:
             oid, descr = sysinfo.get(SYS_OBJECT_ID), sysinfo.get(SYS_DESCR)
             try:
@@ -342,7 +345,8 @@ class Poller:
                 how = "standard MIBs it answers"
             log.info("snmp: %s: profile %s (%s)", d.name, st.profile.name, how)
             self.metrics.profile.labels(d.name, st.profile.name).set(1)
-        poll = Poll(d, time.time(), rebooted=st.uptime is not None and uptime < st.uptime)
+        rebooted = st.uptime is not None and uptime is not None and uptime < st.uptime
+        poll = Poll(d, time.time(), rebooted=rebooted)
         st.uptime = uptime
         done_groups: set[str] = set()
         for table in st.profile.tables:
@@ -353,6 +357,7 @@ class Poller:
             if found and table.group:
                 done_groups.add(table.group)
             poll.rows.extend(found)
+        poll.rows = self.rejections.screen(d.name, poll.rows, self.cfg.max_power_w)
         if not poll.rows and st.profile.tables and not st.empty_warned:
             # a profile (forced, most often) whose tables the device does not have
             st.empty_warned = True
@@ -466,6 +471,8 @@ class Poller:
             dc["devices"] += 1
             st = self.state.get(d.name, DeviceState())
             dc["up"] += st.last_poll is not None and st.failures == 0  # its last poll answered
+            if d.name in self.reboots.degraded:
+                dc.setdefault("no_sysuptime", []).append(d.name)
         for name, dc in out.items():
             for role in ("it", "facility"):
                 dc[f"{role}_w"] = round(self.metrics.dc_power.labels(name, role)._value.get(), 1)
@@ -647,14 +654,17 @@ class Poller:
                 matched.add(key)
                 self._server_power(dst, server, name, poll, row, server_hours)
             if row.power_w is not None:
-                self.metrics.power.labels(d.name, row.table, label, d.role, dc).set(row.power_w)
+                self.metrics.power.labels(d.name, row.table, row.index, label, d.role, dc).set(
+                    row.power_w
+                )
                 fields.append(f"watts={row.power_w:.6g}")
             use_register = row.energy_wh is not None
             if not row.account or (not use_register and row.power_w is None):
                 if fields and lines is not None:
                     lines.append(
-                        f"{base},table={_tag(row.table)},label={_tag(label)},"
-                        f"role={_tag(d.role)},estimated=0,accounted=0 {fields[0]} {stamp}"
+                        f"{base},table={_tag(row.table)},index={_tag(row.index)},"
+                        f"label={_tag(label)},role={_tag(d.role)},estimated=0,accounted=0 "
+                        f"{fields[0]} {stamp}"
                     )
                 continue
             st = states.get(name) or meterstore.load_state(self.ledger, cur, name)
@@ -705,7 +715,8 @@ class Poller:
                     self.metrics.co2e.labels(d.name, row.table, role, dc, basis).inc(kg * 1000)
             if fields and lines is not None:
                 lines.append(
-                    f"{base},table={_tag(row.table)},label={_tag(label)},role={_tag(role)},"
+                    f"{base},table={_tag(row.table)},index={_tag(row.index)},"
+                    f"label={_tag(label)},role={_tag(role)},"
                     f"estimated={0 if use_register else 1},accounted=1 {','.join(fields)} {stamp}"
                 )
             facts.append(

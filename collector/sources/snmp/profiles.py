@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from agent.configspec import ConfigError
+from collector.sources.snmp.validity import judge
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 
@@ -34,6 +35,10 @@ class Column:
     precision_column: int | None = None
     # a register's raw range (2^32 for Unsigned32/Counter32): a decrease near it is a wrap
     wrap: float | None = None
+    # raw values the MIB (or the card's documentation) gives for "not available", and the
+    # object's range: either is no reading, counted (validity.py), never energy
+    missing: tuple[float, ...] = ()
+    valid: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ class Status:
     column: bool = False
     scale: float = 1.0
     states: tuple[tuple[int, str], ...] = ()
+    missing: tuple[float, ...] = ()  # the MIB's or card's "not available" fillers
 
 
 @dataclass(frozen=True)
@@ -109,9 +115,9 @@ class Profile:
         sysDescr match counts less than any prefix. 0: no match. Prefixes match whole arcs:
         1.3.6.1.4.1.1718.4 covers 1.3.6.1.4.1.1718.4.x, not 1.3.6.1.4.1.1718.40."""
         oid = (sysobjectid or "").lstrip(".")
-        arcs = (p.strip(".") for p in self.sysobjectid)
-        best = max(
-            (len(p) + 1000 for p in arcs if oid == p or oid.startswith(p + ".")),
+        prefixes = (p.strip(".") for p in self.sysobjectid)
+        best = max(  # by arcs, not characters: .318.1.3.4.9 beats .318.1.3.4 however written
+            (p.count(".") + 1001 for p in prefixes if oid == p or oid.startswith(p + ".")),
             default=0,
         )
         if not best and any(d.lower() in (sysdescr or "").lower() for d in self.sysdescr):
@@ -131,6 +137,16 @@ def _column(doc: Any, where: str) -> Column | None:
         raise ConfigError(f"{where}: expected {{column: N, scale: X}}")
     digits = doc.get("digits_oid")
     wrap = doc.get("wrap")
+    missing = doc.get("missing") or []
+    valid = doc.get("valid")
+    if not isinstance(missing, list) or not all(isinstance(x, int | float) for x in missing):
+        raise ConfigError(f"{where}.missing: expected a list of numbers")
+    if valid is not None and (
+        not isinstance(valid, list)
+        or len(valid) != 2
+        or not all(isinstance(x, int | float) for x in valid)
+    ):
+        raise ConfigError(f"{where}.valid: expected [lowest, highest]")
     return Column(
         doc["column"],
         float(doc.get("scale", 1.0)),
@@ -141,6 +157,8 @@ def _column(doc: Any, where: str) -> Column | None:
         doc.get("scale_column"),
         doc.get("precision_column"),
         float(wrap) if wrap else None,
+        tuple(float(x) for x in missing),
+        (float(valid[0]), float(valid[1])) if valid is not None else None,
     )
 
 
@@ -185,6 +203,7 @@ def load_profile(path: Path) -> Profile:
                 bool(st.get("column", False)),
                 float(st.get("scale", 1.0)),
                 tuple(sorted((int(k), str(v)) for k, v in states.items())),
+                tuple(float(x) for x in st.get("missing") or []),
             )
         )
     match = doc.get("match") or {}
@@ -214,6 +233,8 @@ class Row:
     account: bool = True
     breakdown: bool = False
     energy_wrap_wh: float | None = None  # the register's range in Wh, when it wraps
+    # (field, reason, raw value) of values read but not readings (validity.py)
+    rejected: tuple[tuple[str, str, Any], ...] = ()
 
 
 def _number(v: Any) -> float | None:
@@ -225,32 +246,35 @@ def _number(v: Any) -> float | None:
 
 def _value(
     col: Column | None, cells: dict[str, dict[int, Any]], entity: str, walked: dict[str, Any]
-) -> float | None:
+) -> tuple[float | None, tuple[str, Any] | None]:
+    """The scaled reading, or None with (reason, raw value) when a value was there but is
+    not a reading (a filler, out of range)."""
     if col is None:
-        return None
+        return None, None
     index = entity if col.sensor_type is None else f"{entity}.{col.sensor_type}"
     row = cells.get(index, {})
     if col.type_column is not None and row.get(col.type_column) != col.type_equals:
-        return None
-    v = _number(row.get(col.column))
+        return None, None
+    raw = row.get(col.column)
+    v, reason = judge(raw, col.missing, col.valid)
     if v is None:
-        return None
+        return None, (reason, raw) if reason else None
     if col.scale_column is not None:
         scale = row.get(col.scale_column)
         if not isinstance(scale, int) or not 1 <= scale <= 17:
-            return None
+            return None, None
         v = v * 10.0 ** ((scale - 9) * 3)
     if col.precision_column is not None:
         precision = row.get(col.precision_column)
         if not isinstance(precision, int) or not -8 <= precision <= 9:
-            return None
+            return None, None
         v = v / 10.0**precision
     if col.digits_oid:
         digits = walked.get(f"{col.digits_oid}.{index}")
         if not isinstance(digits, int) or digits < 0 or digits > 9:
-            return None  # no scale this poll: no reading rather than a wrong one
+            return None, None  # no scale this poll: no reading rather than a wrong one
         v = v / 10**digits
-    return v * col.scale
+    return v * col.scale, None
 
 
 def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
@@ -276,9 +300,14 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
             label = walked.get(f"{table.label_oid}.{entity}")
         else:
             label = by_index.get(entity, {}).get(table.label) if table.label else None
-        power = _value(table.power_w, by_index, entity, walked)
-        energy = _value(table.energy_wh, by_index, entity, walked)
-        if typed and power is None and energy is None:
+        power, bad_power = _value(table.power_w, by_index, entity, walked)
+        energy, bad_energy = _value(table.energy_wh, by_index, entity, walked)
+        rejected = tuple(
+            (field, *bad)
+            for field, bad in (("power_w", bad_power), ("energy_wh", bad_energy))
+            if bad is not None
+        )
+        if typed and power is None and energy is None and not rejected:
             continue  # a sensor of another type (temperature, fan…)
         wrap = table.energy_wh.wrap if table.energy_wh is not None else None
         out.append(
@@ -291,6 +320,7 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
                 table.account,
                 table.breakdown,
                 wrap * table.energy_wh.scale if wrap and table.energy_wh else None,
+                rejected,
             )
         )
     return out
@@ -309,6 +339,6 @@ def status_readings(
             items = [("0", got.get(spec.oid))]
         for index, v in items:
             n = _number(v)
-            if n is not None:
+            if n is not None and n not in spec.missing:
                 out.append((spec, index, n * spec.scale))
     return out
