@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from collector.compliance.report import (
     WORDS,
     Rules,
     host_verdicts,
+    last_night,
     morning_report,
     rates_between,
     report_time,
@@ -60,8 +62,11 @@ log = logging.getLogger("energy_collector")
 
 
 class Collector:
-    def __init__(self, cfg: CollectorConfig) -> None:
+    def __init__(self, cfg: CollectorConfig, clock: Callable[[], float] = time.time) -> None:
+        """`clock`: what "now" is for every figure the collector shows (pages, API, /metrics,
+        `status`); tests give a fixed one to read the surfaces at chosen times of day."""
         self.cfg = cfg
+        self.clock = clock
         self.state_dir = Path(cfg.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.tz = ZoneInfo(cfg.ledger.timezone)
@@ -97,7 +102,7 @@ class Collector:
             self.compliance,
             HostPower(self.ledger, dict(cfg.model.vm_hosts)) if hypervisors else None,
         )
-        self.fleet = Fleet(cfg.stale_after_s, cfg.validation.duplicate_identity_min_s)
+        self.fleet = Fleet(cfg.stale_after_s, cfg.validation.duplicate_identity_min_s, clock)
         lc = cfg.labels
         self.metrics = Metrics(
             self.fleet,
@@ -388,7 +393,8 @@ class Collector:
         self.scheduler = s
 
     def local_day(self, offset_days: int = 0) -> str:
-        return (datetime.now(self.tz).date() + timedelta(days=offset_days)).isoformat()
+        today = datetime.fromtimestamp(self.clock(), self.tz).date()
+        return (today + timedelta(days=offset_days)).isoformat()
 
     def embodied_by_host(self) -> dict[str, float]:
         rows = self.ledger.execute("SELECT host_id, kind, model, tags FROM hosts")
@@ -444,7 +450,7 @@ class Collector:
         log.info("carbon: %d hourly values loaded from %s", len(self.carbon.hourly), path)
 
     def log_stale(self) -> None:
-        silent = sum(1 for _, _, state in self.fleet.snapshot() if state == "unknown")
+        silent = sum(1 for _, _, state in self.fleet.snapshot() if state == "unknown")  # now
         if silent:
             log.info("fleet: %d agent(s) silent or vanished", silent)
 
@@ -464,7 +470,7 @@ class Collector:
             self.ledger,
             self.compliance,
             self.rules(),
-            time.time() if at is None else at,
+            self.clock() if at is None else at,
             language or self.cfg.compliance.report.language,
             duplicate_min_s=self.cfg.validation.duplicate_identity_min_s,
             policy=self.cfg.policy,
@@ -474,24 +480,37 @@ class Collector:
         """The scheduled job: on working days of the default calendar only."""
         assert self.compliance is not None and self.deliverer is not None
         cal = self.calendars[self.cfg.compliance.default_calendar]
-        today = datetime.now(cal.tz).date()
+        now = self.clock()
+        today = datetime.fromtimestamp(now, cal.tz).date()
         if cal.span(today) is None:
             log.info("morning report: %s is not a working day, nothing sent", today)
             return
-        self.deliverer.deliver(self.morning_report())
+        running = cal.period_at(now)
+        if running is not None and self.scheduler is not None:
+            # the night is not over (report time before the working day starts): the report
+            # is about last night, so it goes out when that night ends
+            self.scheduler.add_job(
+                self.send_morning_report,
+                "date",
+                run_date=datetime.fromtimestamp(running.end + 1, cal.tz),
+                id="morning-report-at-day-start",
+                replace_existing=True,
+            )
+            return
+        self.deliverer.deliver(self.morning_report(now))
 
     def refresh_compliance(self) -> None:
         if self.compliance is None or self.gauges is None:
             return
         self.policy_metrics.refresh()
         self.gauges.set_report(
-            host_verdicts(self.ledger, self.compliance, self.rules(), time.time())
+            host_verdicts(self.ledger, self.compliance, self.rules(), self.clock())
         )
 
     def _report_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
         if self.compliance is None:
             return 404, b'{"error": "compliance is disabled"}', "application/json"
-        at = time.time()
+        at = self.clock()
         if "date" in query:
             cal = self.calendars[self.cfg.compliance.default_calendar]
             try:
@@ -499,6 +518,9 @@ class Collector:
             except ValueError:
                 raise ValueError("date: use YYYY-MM-DD") from None
             at = report_time(day, self.cfg.compliance.report.time, cal)
+            running = cal.period_at(at)
+            if running is not None and running.day < day.isoformat():
+                at = running.end  # that morning's report: about the night that ended it
         lang = query.get("lang", self.cfg.compliance.report.language)
         if lang not in WORDS:
             raise ValueError("lang: fr or en")
@@ -594,7 +616,7 @@ class Collector:
             self.fleet.update(hid, view)
 
     def status(self) -> dict[str, Any]:
-        now = time.time()
+        now = self.clock()
         by_state: dict[str, int] = {}
         power = 0.0
         for _, h, state in self.fleet.snapshot(now):
@@ -619,6 +641,9 @@ class Collector:
             if not self.carbon.hourly
             else self.carbon.hourly_basis,
             "ingest": self._ingest_status(),
+            "compliance": last_night(self.ledger, self.compliance, self.rules(), now)
+            if self.compliance is not None
+            else None,
             "datacenters": self.snmp.status() if self.cfg.snmp.devices else {},
             "duplicate_identities": int(
                 self.ledger.execute(

@@ -81,6 +81,17 @@ def status_table(doc: dict) -> str:
         f"today CO2e         {doc['today_kgco2e']:>12.3f} kg ({doc['carbon_basis']})",
         f"reporting today    {doc['hosts_reporting_today']:>12d} hosts",
     ]
+    night = doc.get("compliance")
+    if night:
+        days = ", ".join(f"{d} ({k})" for d, k in night["periods"]) or "—"
+        rate = "—" if night["rate"] is None else f"{night['rate'] * 100:.1f} %"
+        lines += [
+            "",
+            f"last night {days}: {rate} compliant ({night['compliant']}/{night['hosts']}), "
+            f"{night['noncompliant']} left on, {night['unknown']} unknown",
+        ]
+        for p in night["in_progress"]:
+            lines.append(f"in progress {p['period_day']} ({p['period_kind']}): not judged yet")
     for name, dc in sorted((doc.get("datacenters") or {}).items()):
         pue = "—" if dc["pue_today"] is None else f"{dc['pue_today']:.2f}"
         lines += [

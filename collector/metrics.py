@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter as Tally
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -73,10 +73,19 @@ class BoundedLabel:
         return self.OTHER
 
 
+ASLEEP = ("suspended", "off")
+
+
 class Fleet:
     """What each host is doing now, as far as the latest report says."""
 
-    def __init__(self, stale_after_s: float, duplicate_min_s: float = 3600.0) -> None:
+    def __init__(
+        self,
+        stale_after_s: float,
+        duplicate_min_s: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.clock = clock  # "now" for every reader of the fleet (tests give a fixed one)
         self.stale_after_s = stale_after_s
         self.duplicate_min_s = duplicate_min_s
         self.hosts: dict[str, HostView] = {}
@@ -115,12 +124,16 @@ class Fleet:
     def current_state(self, h: HostView, now: float) -> str:
         if h.status == "stopped":
             return "off"
+        if h.state in ASLEEP:
+            # it said it was going to sleep or off: it stays so (since `last_end`) until it
+            # reports again, however long that is; a dropped connection is what suspending does
+            return h.state
         if h.status == "vanished" or now - h.last_end > self.stale_after_s:
-            return "unknown"
+            return "unknown"  # should have reported and did not
         return h.state
 
     def snapshot(self, now: float | None = None) -> list[tuple[str, HostView, str]]:
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         with self.lock:
             return [(hid, h, self.current_state(h, now)) for hid, h in self.hosts.items()]
 
@@ -132,7 +145,7 @@ class FleetCollector(Collector):
         self.department = department
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = time.time()
+        now = self.fleet.clock()
         hosts = GaugeMetricFamily(
             "energy_hosts",
             "Hosts by current state.",

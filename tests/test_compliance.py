@@ -243,9 +243,10 @@ def test_simulated_month_matches_ground_truth(tmp_path):
 
 
 def test_the_trend_ends_at_the_reports_own_day_and_times_are_the_sites(collector):
-    """A report for an earlier morning shows the trend up to its own day, not the newest
+    """A report for an earlier morning shows the trend up to its own period, not the newest
     days in the ledger; generated_at is in the site's time zone (CEST before the end of
-    DST, CET after), whatever the collector machine's zone."""
+    DST, CET after), whatever the collector machine's zone. On Saturday the weekend is in
+    progress: last night is Thursday's."""
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
@@ -253,8 +254,44 @@ def test_the_trend_ends_at_the_reports_own_day_and_times_are_the_sites(collector
     at = datetime(2027, 10, 30, 10, 0, tzinfo=paris).timestamp()
     rep = morning_report(collector.ledger, collector.compliance, RULES, at)
     days = [t["period_day"] for t in rep["trend"]]
-    assert days and days[-1] == "2027-10-29" and all(d <= "2027-10-29" for d in days)
+    assert days and days[-1] == "2027-10-28" and all(d <= "2027-10-28" for d in days)
+    assert rep["in_progress"] == [
+        {"calendar": "default", "period_day": "2027-10-29", "period_kind": "holiday"}
+    ]
     assert rep["generated_at"] == "2027-10-30T10:00:00+02:00"
     later = morning_report(collector.ledger, collector.compliance, RULES, nov(3, 10))
     assert later["generated_at"].endswith("+01:00")
     assert [t["period_day"] for t in later["trend"]][-1] == "2027-11-02"
+
+
+@pytest.mark.parametrize(
+    ("at", "judged"),
+    [
+        (nov(2, 18.6), "2027-10-29"),  # Tuesday 18:36: tonight has begun, nobody late yet
+        (nov(2, 19.25), "2027-10-29"),  # 19:15: still the holiday weekend, not tonight
+        (nov(3, 7.5), "2027-10-29"),  # 07:30, before the day starts: tonight is not over
+        (nov(3, 8), "2027-11-02"),  # 08:00: Tuesday's night has ended, it is last night
+        (nov(3, 12.75), "2027-11-02"),  # lunch break: still a working day
+    ],
+)
+def test_last_night_is_the_last_completed_period_whatever_the_time(collector, at, judged):
+    """The verdict is never about the period running now (that read 100 % at 19:11 and
+    "everyone unknown" at 19:15); the running one is named as in progress."""
+    rep = morning_report(collector.ledger, collector.compliance, RULES, at)
+    assert [d for d, _ in rep["periods"]] == [judged]
+    running = collector.compliance.calendars["default"].period_at(at)
+    assert [p["period_day"] for p in rep["in_progress"]] == ([running.day] if running else [])
+    expected = {"2027-10-29": (2, 2, 0), "2027-11-02": (3, 1, 0)}[judged]
+    s = rep["summary"]
+    assert (s["compliant"], s["noncompliant"], s["unknown"]) == expected
+
+
+def test_summary_and_trend_agree_on_the_same_period(collector):
+    """The trend's last point is the summary (same verdicts: coverage counts in both)."""
+    rep = morning_report(collector.ledger, collector.compliance, RULES, nov(3, 10))
+    last = rep["trend"][-1]
+    assert last["period_day"] == "2027-11-02"
+    s = rep["summary"]
+    for k in ("hosts", "compliant", "noncompliant", "unknown", "rate"):
+        assert last[k] == s[k], k
+    assert [t["period_day"] for t in rep["trend"]] == ["2027-10-28", "2027-10-29", "2027-11-02"]

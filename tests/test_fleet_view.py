@@ -45,3 +45,26 @@ def test_older_report_does_not_override_newer_state():
     f.update("a", view("idle", NOW - 10))
     f.update("a", view("active", NOW - 400))
     assert states(f)["a"] == "idle"
+
+
+def test_a_host_that_went_to_sleep_or_off_stays_so_until_it_reports_again():
+    """Asleep is not unknown: a host whose last report ended suspended or off keeps that
+    state however long it is silent (and whatever its Last Will says: suspending drops the
+    connection); only a host that should have reported is unknown."""
+    f = Fleet(stale_after_s=900)
+    f.update("sleeper", view("suspended", NOW - 86400))
+    f.update("shut", view("off", NOW - 3 * 86400))
+    f.update("silent", view("idle", NOW - 1000))
+    f.set_status("sleeper", "vanished")
+    assert states(f) == {"sleeper": "suspended", "shut": "off", "silent": "unknown"}
+    f.update("sleeper", view("active", NOW - 10))  # it woke and reported
+    assert states(f)["sleeper"] == "active"
+
+
+def test_the_fleet_reads_the_clock_it_is_given():
+    now = [NOW]
+    f = Fleet(stale_after_s=900, clock=lambda: now[0])
+    f.update("a", view("idle", NOW - 60))
+    assert {h: s for h, _, s in f.snapshot()} == {"a": "idle"}
+    now[0] += 3600
+    assert {h: s for h, _, s in f.snapshot()} == {"a": "unknown"}

@@ -4,14 +4,15 @@ PromQL never needs time zones:
 - `energy_site_working_hours{site}`: 1 inside the site's working span today, else 0;
 - `energy_offhours_hosts_on{site,department}`: non-exempt hosts on (active or idle) while
   their calendar says off-hours;
-- `energy_compliance_rate{site,department}`: share of compliant hosts in the last reported
-  off-hours period (refreshed by the scheduler);
+- `energy_compliance_rate{site,department}`: share of compliant hosts in last night, the last
+  completed off-hours period of each calendar (refreshed by the scheduler), the morning
+  report's verdicts;
 - `energy_compliance_noncompliant_hosts{site,department}`: hosts left on in that period.
+`energy_offhours_hosts_on` is now and the others are last night: they differ by design.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -50,7 +51,7 @@ class ComplianceGauges(Collector):
         self.by_group = counts
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = time.time()
+        now = self.fleet.clock()
         working = GaugeMetricFamily(
             "energy_site_working_hours",
             "1 while the site is in its working day (local calendar), else 0.",
@@ -63,23 +64,23 @@ class ComplianceGauges(Collector):
         )
         rate = GaugeMetricFamily(
             "energy_compliance_rate",
-            "Share of compliant hosts in the last reported off-hours period.",
+            "Share of compliant hosts last night (the last completed off-hours period).",
             labels=["site", "department"],
         )
         bad = GaugeMetricFamily(
             "energy_compliance_noncompliant_hosts",
-            "Hosts left on in the last reported off-hours period.",
+            "Hosts left on last night (the last completed off-hours period).",
             labels=["site", "department"],
         )
         good = GaugeMetricFamily(
             "energy_compliance_compliant_hosts",
-            "Hosts that slept or were off in the last reported off-hours period.",
+            "Hosts that slept or were off last night (the last completed off-hours period).",
             labels=["site", "department"],
         )
         judged = GaugeMetricFamily(
             "energy_compliance_judged_hosts",
-            "Hosts judged in the last reported off-hours period (compliant, noncompliant or "
-            "unknown): the weight of each group in a fleet-wide rate.",
+            "Hosts judged last night, the last completed off-hours period (compliant, "
+            "noncompliant or unknown): the weight of each group in a fleet-wide rate.",
             labels=["site", "department"],
         )
         snap = self.fleet.snapshot(now)

@@ -43,28 +43,58 @@ def verdict(on_s: float, covered_s: float, length_s: float, rules: Rules) -> str
     return "unknown"
 
 
-def reported_period(cal: Calendar, at: float) -> tuple[Period, float]:
-    """The off-hours period a report made at `at` is about, and how far to evaluate it:
-    the one running at `at` (evaluated up to `at`), else the last one that ended."""
-    p = cal.period_at(at)
-    if p is not None:
-        return p, at
-    d = datetime.fromtimestamp(at, cal.tz).date()
+def _before(cal: Calendar, p: Period) -> Period | None:
+    """The off-hours period just before `p` (across the working day that separates them)."""
+    d = datetime.fromtimestamp(p.start - 1, cal.tz).date()
     span = cal.span(d)
-    before = span[0] if span else at
-    p = cal.period_at(before - 1)
-    assert p is not None
-    return p, p.end
+    before = cal.period_at((span[0] if span else p.start - 86400) - 1)
+    if before is not None and before.start >= p.start:
+        return None
+    return before
+
+
+def last_completed(cal: Calendar, at: float, back: int = 0) -> Period | None:
+    """ "Last night": the last off-hours period of `cal` that had ended at `at` (a weekend is
+    one period), or the `back`-th before it. The period running at `at` is never it: nobody
+    can be late yet in a night that has not ended."""
+    running = cal.period_at(at)
+    p: Period | None
+    if running is not None:
+        p = _before(cal, running)
+    else:
+        span = cal.span(datetime.fromtimestamp(at, cal.tz).date())
+        p = cal.period_at((span[0] if span else at) - 1)
+    for _ in range(back):
+        if p is None:
+            break
+        p = _before(cal, p)
+    return p
+
+
+def in_progress(compliance: Compliance, at: float) -> list[dict[str, Any]]:
+    """The off-hours periods running at `at` (per calendar in use), labelled as such: shown
+    beside last night, never judged."""
+    out = []
+    for name, cal in sorted(compliance.calendars.items()):
+        p = cal.period_at(at)
+        if p is not None:
+            out.append({"calendar": name, "period_day": p.day, "period_kind": p.kind})
+    return out
 
 
 def host_verdicts(
-    ledger: Ledger, compliance: Compliance, rules: Rules, at: float
+    ledger: Ledger,
+    compliance: Compliance,
+    rules: Rules,
+    at: float,
+    back: int = 0,
+    hosts: list[tuple[Any, ...]] | None = None,
 ) -> list[dict[str, Any]]:
-    """One verdict per non-exempt known host for the period each host's calendar reports on."""
-    hosts = ledger.execute(
-        "SELECT host_id, hostname, kind, site, department, tags, first_seen FROM hosts"
-    )
-    by_cal: dict[str, tuple[Period, float]] = {}
+    """One verdict per non-exempt known host for the last completed off-hours period of its
+    calendar at `at` (or the `back`-th before it), judged over the whole period."""
+    if hosts is None:
+        hosts = list_hosts(ledger)
+    by_cal: dict[str, Period | None] = {}
     wanted: dict[float, list[tuple[Any, ...]]] = defaultdict(list)
     from collector.records import Entity
 
@@ -76,11 +106,11 @@ def host_verdicts(
             continue
         cal = compliance.calendar_for(site, dept)
         if cal.name not in by_cal:
-            by_cal[cal.name] = reported_period(cal, at)
-        p, until = by_cal[cal.name]
-        if first_seen > until:
+            by_cal[cal.name] = last_completed(cal, at, back)
+        p = by_cal[cal.name]
+        if p is None or first_seen >= p.end:
             continue  # not known yet then
-        wanted[p.start].append((hid, name, kind, site or "", dept or "", p, until))
+        wanted[p.start].append((hid, name, kind, site or "", dept or "", p, p.end))
     out = []
     for start, members in wanted.items():
         rows = {
@@ -111,6 +141,43 @@ def host_verdicts(
                 }
             )
     return out
+
+
+def list_hosts(ledger: Ledger) -> list[tuple[Any, ...]]:
+    return list(
+        ledger.execute(
+            "SELECT host_id, hostname, kind, site, department, tags, first_seen FROM hosts"
+        )
+    )
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Counts, rate and waste of a set of host verdicts: the one summary every surface shows
+    (the page's tiles, the API, the trend, /metrics, `status`)."""
+    total = Counter(r["status"] for r in rows)
+    n = len(rows)
+    return {
+        "hosts": n,
+        "compliant": total["compliant"],
+        "noncompliant": total["noncompliant"],
+        "unknown": total["unknown"],
+        "rate": round(total["compliant"] / n, 4) if n else None,
+        "wasted_kwh": round(sum(r["wasted_kwh"] for r in rows), 3),
+        "eur": round(sum(r["eur"] for r in rows), 2),
+        "kgco2e": round(sum(r["kgco2e"] for r in rows), 3),
+    }
+
+
+def last_night(ledger: Ledger, compliance: Compliance, rules: Rules, at: float) -> dict[str, Any]:
+    """Last night's verdict as `status` and /api/v1/status carry it: the same rows and
+    summary as the morning report and the /night page, with the period in progress named."""
+    rows = host_verdicts(ledger, compliance, rules, at)
+    return {
+        "judged": "last completed off-hours period of each site's calendar",
+        "periods": [list(p) for p in sorted({(r["period_day"], r["period_kind"]) for r in rows})],
+        "in_progress": in_progress(compliance, at),
+        **summary(rows),
+    }
 
 
 def _rates(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
@@ -205,7 +272,8 @@ def morning_report(
     policy: Any = None,
 ) -> dict[str, Any]:
     """`policy`: the PolicyConfig, for the sleep policy's night and month (when enabled)."""
-    rows = host_verdicts(ledger, compliance, rules, at)
+    hosts = list_hosts(ledger)
+    rows = host_verdicts(ledger, compliance, rules, at, hosts=hosts)
     duplicates = [
         {"hostname": h, "site": site, "department": dept, "hours": round(d / 3600, 1)}
         for h, site, dept, d in ledger.execute(
@@ -228,36 +296,21 @@ def morning_report(
         ):
             blockers[(app, what)] += int(n)
     tz = compliance.calendar_for(None, None).tz
-    # the trend ends at the report's own day, whatever newer days the ledger already holds
-    last_day = max(
-        (r["period_day"] for r in rows),
-        default=datetime.fromtimestamp(at, tz).date().isoformat(),
-    )
+    # the trend: the same verdicts, period by period back from the report's own, so its last
+    # point is the summary (it ends at the report's period, whatever newer ones the ledger has)
     trend = []
-    for day, judged, ok in _trend(ledger, trend_periods, rules, last_day):
-        trend.append(
-            {
-                "period_day": day,
-                "hosts_reporting": judged,
-                "rate_of_reporting": round(ok / judged, 4) if judged else None,
-            }
-        )
-    total = Counter(r["status"] for r in rows)
-    n = len(rows)
+    for back in range(trend_periods - 1, -1, -1):
+        past = rows if back == 0 else host_verdicts(ledger, compliance, rules, at, back, hosts)
+        if not past:
+            continue
+        trend.append({"period_day": max(r["period_day"] for r in past), **summary(past)})
     return {
         "language": language,
         "generated_at": datetime.fromtimestamp(at, tz).isoformat(timespec="seconds"),
         "periods": sorted({(r["period_day"], r["period_kind"]) for r in rows}),
-        "summary": {
-            "hosts": n,
-            "compliant": total["compliant"],
-            "noncompliant": total["noncompliant"],
-            "unknown": total["unknown"],
-            "rate": round(total["compliant"] / n, 4) if n else None,
-            "wasted_kwh": round(sum(r["wasted_kwh"] for r in rows), 3),
-            "eur": round(sum(r["eur"] for r in rows), 2),
-            "kgco2e": round(sum(r["kgco2e"] for r in rows), 3),
-        },
+        "judged": "last completed off-hours period of each site's calendar",
+        "in_progress": in_progress(compliance, at),
+        "summary": summary(rows),
         "by_site": _rates(rows, "site"),
         "by_department": _rates(rows, "department"),
         "by_kind": _rates(rows, "kind"),
@@ -350,22 +403,6 @@ def rates_between(
             "kgco2e": round(kg or 0, 3),
         }
         for k, n, bad, ok, wh, eur, kg in rows
-    ]
-
-
-def _trend(ledger: Ledger, n: int, rules: Rules, last_day: str) -> list[tuple[str, int, int]]:
-    """(period day, host-periods reported, of which within tolerance) for the n period days
-    up to and including `last_day`."""
-    return [
-        (d, int(total), int(ok or 0))
-        for d, total, ok in sorted(
-            ledger.execute(
-                "SELECT day, COUNT(*), SUM(CASE WHEN on_s <= ? THEN 1 ELSE 0 END) "
-                "FROM host_periods WHERE day IN (SELECT DISTINCT day FROM host_periods "
-                "WHERE day <= ? ORDER BY day DESC LIMIT ?) GROUP BY day",
-                (rules.tolerance_s, last_day, n),
-            )
-        )
     ]
 
 
@@ -539,7 +576,7 @@ def to_text(rep: dict[str, Any], language: str | None = None) -> str:
             )
     if rep["trend"]:
         lines += ["", f"{w['trend']} :"]
-        lines += [f"- {t['period_day']} : {_pct(t['rate_of_reporting'])}" for t in rep["trend"]]
+        lines += [f"- {t['period_day']} : {_pct(t['rate'])}" for t in rep["trend"]]
     text = "\n".join(lines) + "\n"
     if lang != "fr":
         # the space before a colon is French typography only

@@ -73,7 +73,8 @@ W = {
         "off": "éteintes",
         "unknown": "inconnues",
         "no_compliance": "Le suivi hors heures ouvrées est désactivé (compliance.enabled).",
-        "period": "Période jugée : {p}",
+        "period": "Dernière période hors des heures de travail terminée, jugée : {p}",
+        "in_progress": "En cours, pas encore jugée : {p}",
         "rate": "Taux de mise en veille",
         "left_on": "Laissées allumées",
         "wasted": "Énergie perdue",
@@ -156,7 +157,8 @@ W = {
         "off": "off",
         "unknown": "unknown",
         "no_compliance": "Off-hours compliance is switched off (compliance.enabled).",
-        "period": "Period judged: {p}",
+        "period": "Last completed off-hours period, judged: {p}",
+        "in_progress": "In progress, not judged yet: {p}",
         "rate": "Sleep compliance",
         "left_on": "Left on",
         "wasted": "Energy wasted",
@@ -397,7 +399,14 @@ class Pages:
         rep = self.c.morning_report(language=lang)
         s = rep["summary"]
         periods = ", ".join(f"{d} ({w.get(k + '_k', k)})" for d, k in rep["periods"])
-        out = [f"<p>{esc(w['period'].format(p=periods))}</p>", '<ul class="tiles">']
+        out = [f"<p>{esc(w['period'].format(p=periods))}</p>"]
+        running = ", ".join(
+            f"{p['period_day']} ({w.get(p['period_kind'] + '_k', p['period_kind'])})"
+            for p in rep["in_progress"]
+        )
+        if running:
+            out.append(f"<p>{esc(w['in_progress'].format(p=running))}</p>")
+        out.append('<ul class="tiles">')
         for a, b in (
             (w["rate"], pct(s["rate"], lang)),
             (w["left_on"], num(s["noncompliant"], lang)),
