@@ -165,7 +165,7 @@ class Engine:
     not_tonight_until: float = 0.0
     warned_at: float | None = None
     window_done: float | None = None  # advise: the window already noted (once per window)
-    last_act: float = 0.0  # the machine was put to sleep then: it gets idle_s again on waking
+    awake_since: float = 0.0  # last boot, wake or action: idle time never counts from before
     noted: dict[str, float] = field(default_factory=dict)  # event -> window it was counted in
     events: Counter[str] = field(default_factory=Counter)  # not yet reported
     actions: list[dict[str, Any]] = field(default_factory=list)  # not yet reported
@@ -207,14 +207,25 @@ class Engine:
         self.warned_at = None
         return Step("withdraw", why=what) if was_warned else Step("none")
 
+    def woke(self, at: float) -> None:
+        """The machine woke (or booted) at `at`: it gets `idle_s` again from then. A PC woken
+        at 03:00 for patching has had no input since the evening; without this it would be
+        warned, and slept, seconds after waking. Input after the wake restarts the count as
+        always (the caller's idle time)."""
+        # a warning on show before the sleep is withdrawn at the next tick (idle is short)
+        self.awake_since = max(self.awake_since, at)
+
     # -- the decision ----------------------------------------------------------------------------
     def _window_idle(
         self, p: Policy, now: float, idle_for_s: float
     ) -> tuple[tuple[float, float] | None, float]:
         """The window `now` is in, and the idle time that counts in it: from the start of
-        the window at the earliest (the afternoon before it is not off-hours)."""
+        the window at the earliest (the afternoon before it is not off-hours), and from the
+        last boot, wake or action."""
         window = p.window_at(now)
-        return window, (min(idle_for_s, now - window[0]) if window else 0.0)
+        if window is None:
+            return None, 0.0
+        return window, min(idle_for_s, now - window[0], now - self.awake_since)
 
     def deciding(self, now: float, idle_for_s: float) -> bool:
         """Inside a window and idle long enough for the blockers to matter now."""
@@ -243,7 +254,7 @@ class Engine:
             return Step("none", why="postponed")
         if p.mode == "advise" and self.window_done == window[0]:
             return Step("none", why="advised in this window")
-        if idle < p.idle_s or now - self.last_act < p.idle_s:
+        if idle < p.idle_s:
             return self._withdraw("user present")
         held = self._held(p, blockers)
         if held:
@@ -293,7 +304,7 @@ class Engine:
     def acted(self, now: float, action: str, error: str | None) -> None:
         """The outcome of the OS call for a `Step("act")`."""
         if error is None:
-            self.last_act = now
+            self.awake_since = max(self.awake_since, now)
             self.events["acted"] += 1
             self._record(now, "active", action)
         else:

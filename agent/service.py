@@ -112,6 +112,7 @@ class Agent:
         now = cur.clocks.wall
         if adv.woke:
             log.info("woke after %.1f s suspended", adv.suspended_s)
+            self.policy.woke(now)  # idle time counts from the wake (docs/policy.md)
         since = now - self._last_report
         return (
             adv.woke
@@ -184,6 +185,7 @@ class Agent:
         self.meter.step(self.platform.rapl(), self.platform.battery_discharge_watts(), 0.0)
         self.state.boot_time = self.boot_time
         self.state.clean_stop = False
+        self.policy.woke(self.boot_time)  # a PC started in the night gets idle_s too
 
     def _bridge_gap(self, last: Sample, clocks: Clocks, cpu: CpuTimes) -> Sample | None:
         """Same boot, agent was down. Suspended time in the gap is still exact; the rest is

@@ -186,3 +186,31 @@ def test_real_linux_clocks_show_no_suspend_here():
     c = LinuxPlatform().clocks()
     assert c.since_boot >= c.running > 0
     assert c.suspended_total >= -0.01
+
+
+def test_no_inhibitors_is_an_empty_list_and_other_output_is_unreadable():
+    assert parse_inhibitors("No inhibitors.\n", with_reasons=True) == []
+    assert parse_inhibitors("Failed to connect to bus\n", with_reasons=True) is None
+    assert parse_inhibitors("", with_reasons=True) is None
+
+
+def test_systemd_inhibit_failing_makes_the_blockers_unreadable_said_once(
+    tmp_path, monkeypatch, caplog
+):
+    """No system bus (a container, this machine) or not permitted: `systemd-inhibit --list`
+    fails, which is not "no blockers"."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    tool = bin_dir / "systemd-inhibit"
+    tool.write_text(
+        "#!/bin/sh\necho 'Failed to connect to bus: No such file or directory' >&2\nexit 1\n"
+    )
+    tool.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    plat = LinuxPlatform()
+    with caplog.at_level("WARNING"):
+        assert plat.sleep_blockers(True) is None
+        assert plat.sleep_blockers(True) is None
+    assert sum("could not be read" in r.message for r in caplog.records) == 1
+    tool.write_text("#!/bin/sh\necho 'No inhibitors.'\n")  # readable again, and none
+    assert plat.sleep_blockers(True) == []

@@ -369,3 +369,28 @@ def test_last_look_before_acting_holds_only_for_honoured_blockers():
     assert e.last_look(T0 + 2100, [{"app": "backup-tool", "what": "sleep"}]) is False
     assert e.last_look(T0 + 2101, None) is False  # unreadable: never blind
     assert e.take_report()["events"] == {"blocked": 1, "warned": 1}
+
+
+def test_a_machine_woken_in_the_night_gets_idle_minutes_from_the_wake():
+    """Slept at the window's start, woken at 03:00 for patching (no input since the evening):
+    it stays awake idle_s from the wake, and input after the wake restarts the count."""
+    e = engine(warn_s=0)
+    assert e.tick(T0 + 1800, 99999, []).kind == "act"
+    e.acted(T0 + 1800, "sleep", None)
+    wake = T0 + 7 * 3600  # seven hours suspended
+    e.woke(wake)
+    idle_since_evening = wake - T0 + 5  # the user left before the window opened
+    for after in (1, 60, 1799):
+        assert e.tick(wake + after, idle_since_evening + after, []).kind == "none", after
+    # input 20 minutes after the wake (an admin checking the patch): 30 minutes from then
+    assert e.tick(wake + 1800 + 60, 1800 + 60 - 1200, []).kind == "none"
+    assert e.tick(wake + 1200 + 1799, 1799, []).kind == "none"
+    assert e.tick(wake + 1200 + 1800, 1800, []).kind == "act"
+
+
+def test_a_warning_on_show_when_the_machine_slept_is_withdrawn_at_wake():
+    e = engine()
+    assert e.tick(T0 + 1800, 99999, []).kind == "warn"
+    e.woke(T0 + 5 * 3600)
+    assert e.tick(T0 + 5 * 3600 + 2, 99999, []).kind == "withdraw"
+    assert e.tick(T0 + 5 * 3600 + 1800, 99999, []).kind == "warn"

@@ -75,15 +75,18 @@ def parse_bios_date(text: str | None) -> str | None:
     return None
 
 
-def parse_inhibitors(text: str, with_reasons: bool) -> list[SleepBlocker]:
-    """Parse `systemd-inhibit --list` (columns WHO UID USER PID COMM WHAT WHY MODE).
+def parse_inhibitors(text: str, with_reasons: bool) -> list[SleepBlocker] | None:
+    """Parse `systemd-inhibit --list` (columns WHO UID USER PID COMM WHAT WHY MODE, or
+    "No inhibitors."); None when the output is neither.
 
     Columns are aligned under the header, and WHO and WHY may contain spaces, so fields are cut
     at the header's column positions. USER, UID and PID are never kept (privacy).
     """
     lines = [ln for ln in text.splitlines() if ln.strip()]
-    if not lines or not lines[0].lstrip().startswith("WHO"):
+    if lines and lines[0].strip().rstrip(".") in ("No inhibitors", "0 inhibitors listed"):
         return []
+    if not lines or not lines[0].lstrip().startswith("WHO"):
+        return None  # not the table expected: unreadable, not "none"
     header = lines[0]
     names = header.split()
     starts = []
@@ -180,6 +183,7 @@ class LinuxPlatform(Platform):
         self.sys = sys_root
         self.run_sessions = run_sessions
         self._rapl_denied = False
+        self._blockers_unreadable = False  # said once per spell of unreadable blockers
 
     def clocks(self) -> Clocks:
         running = time.clock_gettime(time.CLOCK_MONOTONIC)
@@ -228,8 +232,18 @@ class LinuxPlatform(Platform):
         return last_input_from_sessions(parse_sessions(out), now, idle_threshold_s)
 
     def sleep_blockers(self, with_reasons: bool) -> list[SleepBlocker] | None:
+        """None when logind cannot be asked (no system bus, not permitted, no systemd): the
+        report then says the blockers could not be read, never that there were none, and a
+        policy honouring blockers does not act on it (as on Windows)."""
         out = _run(["systemd-inhibit", "--list", "--no-pager"])
-        return parse_inhibitors(out, with_reasons) if out else []
+        found = parse_inhibitors(out, with_reasons) if out is not None else None
+        if found is None and not self._blockers_unreadable:
+            log.warning(
+                "sleep blockers: `systemd-inhibit --list` failed or printed what this agent "
+                "does not understand; reports say the blockers could not be read"
+            )
+        self._blockers_unreadable = found is None
+        return found
 
     def power_action(self, action: str) -> str | None:
         """Through logind (`systemctl`), which checks the block inhibitors itself
