@@ -697,6 +697,28 @@ class WebConfig:
         "read token; without one, a passphrase generated into <state_dir>/web-ops-token.",
     )
     session_hours: float = opt(12.0, "Life of an ops login.", minimum=0.05, maximum=720)
+    public_url: str = opt(
+        "",
+        "The address the pages are published at (https://…): links in the printed report "
+        "and the PDF are made absolute with it.",
+    )
+    accessibility_status: str = opt(
+        "none",
+        "Compliance with RGAA 4.1 stated on the accessibility page: `full`, `partial`, or "
+        "`none` (the law's wording for a service not audited yet).",
+        choices=("full", "partial", "none"),
+    )
+    accessibility_audit: str = opt(
+        "",
+        "The RGAA audit behind the status: who made it and when (empty: not audited).",
+    )
+    accessibility_contact: str = opt(
+        "",
+        "Where a reader reports an accessibility problem (an e-mail address or a form's URL).",
+    )
+    accessibility_date: str = opt(
+        "", "Date the accessibility statement was made (YYYY-MM-DD; default: today)."
+    )
 
 
 @dataclass

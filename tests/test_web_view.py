@@ -22,7 +22,7 @@ from year_helpers import AGENTS, PARIS, YEAR
 
 from collector.datacenter.facility import pue
 from collector.datacenter.readings import import_readings
-from collector.render.fmt import num, pct
+from collector.render.fmt import energy, num, pct, unit
 from collector.simulate import SimConfig, Simulation, send_http
 from collector.yearly.build import settings
 from collector.yearly.figures import yearly_figures
@@ -154,7 +154,7 @@ def test_fleet_page_figures_are_the_ledgers(site):
     assert tiles["Machines"] == num(AGENTS, "fr")
     text = b.script("return document.body.innerText")
     assert "PC fixes" in text and "PC portables" in text  # kinds said in the page's language
-    assert tiles["Énergie aujourd'hui"] == f"{num(st['today_kwh'], 'fr', 1)} kWh"
+    assert tiles["Énergie aujourd'hui"] == unit(st["today_kwh"], "kWh", "fr", 1)
     assert tiles["Machines ayant rendu compte aujourd'hui"] == num(
         st["hosts_reporting_today"], "fr"
     )
@@ -170,7 +170,7 @@ def test_report_page_says_the_reports_figures(site):
     doc = yearly_figures(c.ledger, YEAR, settings(c.cfg), "public")
     b.get(f"{_base(c)}/report/{YEAR}?lang=fr")
     tiles = dict(t.split("\n", 1) for t in b.texts(".tiles li"))
-    assert tiles["Énergie totale"] == f"{num(doc['indicators']['total_kwh'], 'fr')} kWh"
+    assert tiles["Énergie totale"] == energy(doc["indicators"]["total_kwh"], "fr")
     assert tiles["Veille hors heures ouvrées"] == pct(doc["indicators"]["compliance_rate"], "fr")
     totals = [t for t in b.texts("tfoot tr") if t.startswith("Total")]
     assert num(doc["indicators"]["total_kwh"], "fr") in totals[0]
@@ -234,7 +234,7 @@ def test_host_names_only_after_the_ops_login(site):
     b.screenshot(SHOTS / "night-ops-fr.png")
     # the internal edition of the report is reachable now, and names recurring offenders
     b.get(f"{_base(c)}/report/{YEAR}?lang=en&edition=internal")
-    assert "internal (names machines" in b.script("return document.body.innerText")
+    assert "internal edition (names machines" in b.script("return document.body.innerText")
     _logout(c, b)
     b.get(f"{_base(c)}/report/{YEAR}?edition=internal")
     assert "/login" in b.url

@@ -1,29 +1,29 @@
-"""Numbers, percentages and months the way a French or English reader writes them."""
+"""Numbers, percentages, months, dates and units as a French or English reader writes them,
+all from CLDR through Babel (fr_FR: narrow no-break space between thousands, decimal comma,
+"42,3 %"; dates in words, "2 décembre 2026"). Nothing here is formatted by hand except the
+unit symbols CLDR does not have (kgCO₂e), joined to their number by a no-break space."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from functools import cache
 from html import escape
 
-LANGS = ("fr", "en")
-NNBSP = "\u202f"  # French thousands separator and space before % (narrow no-break space)
+from babel import Locale
+from babel.dates import format_date, format_skeleton
+from babel.numbers import format_decimal, format_percent
 
-MONTHS = {
-    "fr": (
-        "janv.",
-        "févr.",
-        "mars",
-        "avr.",
-        "mai",
-        "juin",
-        "juil.",
-        "août",
-        "sept.",
-        "oct.",
-        "nov.",
-        "déc.",
-    ),
-    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-}
+LANGS = ("fr", "en")
+LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+NBSP = "\u00a0"  # between a number and its unit: never broken across lines
+NNBSP = "\u202f"
+
+
+@cache
+def _percent_pattern(lang: str, digits: int) -> str:
+    """The locale's own percent pattern ("#,##0 %" in French) with `digits` decimals."""
+    pattern = Locale.parse(LOCALES[lang]).percent_formats[None].pattern
+    return pattern.replace("#,##0", "#,##0" + ("." + "0" * digits if digits else ""), 1)
 
 
 def num(x: float | int | None, lang: str, digits: int = 0) -> str:
@@ -31,29 +31,59 @@ def num(x: float | int | None, lang: str, digits: int = 0) -> str:
     if x is None:
         return "–"
     if round(x, digits) == 0:
-        x = 0  # a tiny negative is not written "−0,0"
-    text = f"{x:,.{digits}f}"
-    if lang == "fr":
-        text = text.replace(",", NNBSP).replace(".", ",")
-    return text.replace("-", "−")
+        x = 0  # a tiny negative is not written "-0,0"
+    pattern = "#,##0" + ("." + "0" * digits if digits else "")
+    return str(format_decimal(x, pattern, locale=LOCALES[lang]))
 
 
 def pct(x: float | None, lang: str, digits: int = 1) -> str:
     if x is None:
         return "–"
-    sep = NNBSP if lang == "fr" else ""
-    return f"{num(x * 100, lang, digits)}{sep}%"
+    if round(x * 100, digits) == 0:
+        x = 0.0
+    return str(format_percent(x, _percent_pattern(lang, digits), locale=LOCALES[lang]))
 
 
 def signed_pct(x: float | None, lang: str, digits: int = 1) -> str:
     if x is None:
         return "–"
-    return ("+" if x > 0 else "") + pct(x, lang, digits)
+    text = pct(x, lang, digits)
+    return "+" + text if round(x * 100, digits) > 0 else text
 
 
 def month(m: str, lang: str) -> str:
-    """'2026-03' → 'mars' / 'Mar'."""
-    return MONTHS[lang][int(m[5:7]) - 1]
+    """'2026-03' → 'mars' / 'Mar' (CLDR's abbreviated month)."""
+    return str(format_skeleton("MMM", date(int(m[:4]), int(m[5:7]), 1), locale=LOCALES[lang]))
+
+
+def long_date(d: date | datetime | str, lang: str) -> str:
+    """'2026-12-02' → '2 décembre 2026' / '2 December 2026'."""
+    if isinstance(d, str):
+        d = date.fromisoformat(d[:10])
+    return str(format_date(d, "long", locale=LOCALES[lang]))
+
+
+def unit(x: float | int | None, symbol: str, lang: str, digits: int = 0) -> str:
+    """A number and its unit joined by a no-break space: '1 234 kWh'."""
+    return f"{num(x, lang, digits)}{NBSP}{symbol}" if x is not None else "–"
+
+
+def energy(kwh: float | None, lang: str) -> str:
+    """kWh, or MWh once the kWh would run to six digits or more (orders of magnitude people use)."""
+    if kwh is None:
+        return "–"
+    if abs(kwh) >= 100_000:
+        return unit(kwh / 1000, "MWh", lang, 1)
+    return unit(kwh, "kWh", lang)
+
+
+def co2(kg: float | None, lang: str) -> str:
+    """Totals in t CO₂e from 10 t up, kg CO₂e below."""
+    if kg is None:
+        return "–"
+    if abs(kg) >= 10_000:
+        return unit(kg / 1000, "t" + NBSP + "CO₂e", lang, 1)
+    return unit(kg, "kg" + NBSP + "CO₂e", lang)
 
 
 def esc(x: object) -> str:

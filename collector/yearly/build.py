@@ -141,7 +141,14 @@ def build(
     if "html" in formats or "pdf" in formats:
         href = f"{data_dir.name}/datapackage.json" if edition == "public" else None
         p = out / f"{stem}.html"
-        p.write_text(html.render(doc, lang, href), encoding="utf-8")
+        page = html.render(
+            doc,
+            lang,
+            href,
+            base_url=cfg.web.public_url.rstrip("/"),
+            statement_status=cfg.web.accessibility_status,
+        )
+        p.write_text(page, encoding="utf-8")
         written["html"] = str(p)
         if "pdf" in formats:
             pdf = out / f"{stem}.pdf"

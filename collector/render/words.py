@@ -1,0 +1,34 @@
+"""Words the templates look up by a key of the figures (a kind of device, an objective's
+indicator): English message ids marked for extraction, translated by the catalogs."""
+
+from __future__ import annotations
+
+
+def N_(message: str) -> str:  # gettext's marker, known to the extractor
+    return message
+
+
+KIND = {
+    "desktop": N_("desktop PCs"),
+    "laptop": N_("laptops"),
+    "thin_client": N_("thin clients"),
+    "workstation": N_("workstations"),
+    "vm": N_("virtual machines"),
+    "server": N_("servers"),
+    "datacenter_it": N_("datacenters: IT"),
+    "datacenter_facility": N_("datacenters: whole site"),
+    "datacenter_overhead": N_("datacenters: non-IT"),
+    "network": N_("network (outside datacenters)"),
+    "lorawan": N_("LoRaWAN network"),
+}
+
+INDICATOR = {
+    "total_kwh": N_("Total energy (kWh)"),
+    "endpoint_kwh": N_("Workstation energy (kWh)"),
+    "usage_kgco2e": N_("Usage emissions (kg CO₂e)"),
+    "embodied_kgco2e": N_("Amortised manufacturing emissions (kg CO₂e)"),
+    "wasted_kwh": N_("Energy wasted off-hours (kWh)"),
+    "compliance_rate": N_("Off-hours sleep rate"),
+    "pue": N_("PUE"),
+    "measured_share": N_("Share of energy measured"),
+}
