@@ -384,6 +384,37 @@ class MeterFieldConfig:
     power_factor: float = opt(0.9, "For `current`: assumed power factor.", minimum=0, maximum=1)
     wrap_at: float | None = opt(None, "Raw value at which the register rolls over, if known.")
     resets_to_zero: bool = opt(True, "After a device reboot the register restarts at 0.")
+    compute: str | None = opt(
+        None,
+        "Instead of `path`: the value computed from other fields of the same uplink, e.g. "
+        "`Current1 * Multiplier1` or `EAST or HCHC + HCHP or BASE` (sums `+` of products `*` "
+        "of paths and numbers; `or`: the first alternative whose fields are all present).",
+    )
+    sentinels: list[float] = opt(
+        [], 'Raw values the codec uses for "no reading" (e.g. 65535): counted, never energy.'
+    )
+    max: float | None = opt(
+        None, "Raw values above this are impossible for the device: counted, never energy."
+    )
+    when: dict[str, str] = opt(
+        {},
+        "Read only from uplinks where each of these payload paths is a text starting with one "
+        "of the `|`-separated prefixes (e.g. `{bytes.type: \"0x46|0x5a\"}`: frames that carry "
+        "this channel).",
+    )
+
+    def validate(self) -> None:
+        from collector.sources.lorawan.compute import parse
+
+        if self.compute is not None and self.path:
+            raise ValueError("compute: give either path or compute, not both")
+        if self.compute is None and not self.path:
+            raise ValueError("path: missing (or give compute)")
+        if self.compute is not None:
+            try:
+                parse(self.compute)
+            except ValueError as exc:
+                raise ValueError(f"compute: {exc}") from None
 
 
 @dataclass
@@ -391,8 +422,9 @@ class MeterProfileConfig:
     name: str = opt("", "Profile name, referred to by `meters[].profile`.")
     match: str = opt(
         "",
-        "Substring of the network server's device profile name that selects "
-        "this profile when a meter names none.",
+        "Selects this profile for meters that name none, before the shipped device library: "
+        "The Things Stack's `version_ids.model_id` (e.g. `ws52x`), or a substring of "
+        "ChirpStack's device-profile name (`deviceInfo.deviceProfileName`).",
     )
     version: str = opt(
         "1", "Codec version this mapping is for (field names change between versions)."
@@ -405,8 +437,20 @@ class MeterConfig:
     dev_eui: str | None = opt(None, "Device EUI (hex).")
     device_profile: str | None = opt(None, "Or: every device whose profile name contains this.")
     name: str | None = opt(None, "Meter name (default: the device name).")
-    profile: str | None = opt(None, "Meter profile (default: the one whose `match` fits).")
-    field: str | None = opt(None, "Profile field to use (default: the first).")
+    profile: str | None = opt(
+        None,
+        "Meter profile: a `profiles[].name`, or a shipped model `brand/model` (default: a "
+        "user profile whose `match` fits, else the shipped model the uplink names).",
+    )
+    field: str | None = opt(
+        None, "Profile field to use (default: the device's register, else the first)."
+    )
+    wh_per_pulse: float | None = opt(
+        None,
+        "For pulse counters: the metered installation's Wh per pulse (overrides the profile's; "
+        "required with a shipped pulse-counter model).",
+        minimum=0,
+    )
     site: str = opt("", "Site or building.")
     datacenter: str | None = opt(None, "Datacenter this meter belongs to.")
     role: str = opt(
@@ -452,7 +496,12 @@ class LorawanConfig:
         "(ChirpStack v4/v3 events, Gateway Bridge with and without a "
         "region prefix, The Things Stack v3 uplinks).",
     )
-    profiles: list[MeterProfileConfig] = opt([], "Meter profiles.")
+    profiles: list[MeterProfileConfig] = opt(
+        [], "Meter profiles of your own; they override the shipped device library."
+    )
+    shipped_profiles: bool = opt(
+        True, "Use the shipped device library (collector/sources/lorawan/devices/)."
+    )
     meters: list[MeterConfig] = opt([], "Devices that are meters.")
     gateways: list[GatewayPowerConfig] = opt([], "Gateway power figures.")
     default_gateway_power_w: float = opt(5.0, "Power of gateways not listed.", minimum=0)
@@ -477,7 +526,15 @@ class LorawanConfig:
             if not (m.dev_eui or m.device_profile):
                 raise ValueError(f"meters[{i}]: give dev_eui or device_profile")
             if m.profile and m.profile not in names:
-                raise ValueError(f"meters[{i}].profile: no profile named {m.profile!r}")
+                from collector.sources.lorawan.library import shipped_fields
+
+                shipped = shipped_fields() if self.shipped_profiles else {}
+                if m.profile not in shipped:
+                    raise ValueError(
+                        f"meters[{i}].profile: no profile named {m.profile!r} in "
+                        "lorawan.profiles nor in the shipped device library"
+                    )
+                fields[m.profile] = shipped[m.profile]
             if m.profile and m.field and m.field not in fields[m.profile]:
                 raise ValueError(
                     f"meters[{i}].field: profile {m.profile!r} has no field {m.field!r}"

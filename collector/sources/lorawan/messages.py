@@ -56,6 +56,7 @@ class Uplink:
     rx: tuple[Rx, ...] = ()
     frequency: int | None = None
     spreading_factor: int | None = None
+    brand: str | None = None  # The Things Stack version_ids.brand_id (profile: its model_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -362,4 +363,5 @@ def tts_v3_up(payload: bytes) -> Uplink:
         rx=rx,
         frequency=_int((up.get("settings") or {}).get("frequency")),
         spreading_factor=int(sf) if isinstance(sf, (int, float)) else None,
+        brand=version.get("brand_id") if isinstance(version, dict) else None,
     )

@@ -14,30 +14,16 @@ briefly reads low makes no spike. Power and current readings are integrated betw
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
+
+from collector.sources.lorawan.compute import Expr, Outcome, lookup, path_expr
+
+__all__ = ["FieldSpec", "RegisterState", "Step", "lookup", "step"]
 
 ENERGY_UNITS = {"Wh": 1.0, "kWh": 1000.0, "MWh": 1e6}
 POWER_UNITS = {"W": 1.0, "kW": 1000.0}
 CURRENT_UNITS = {"A": 1.0, "mA": 0.001}
-_PATH = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
-
-
-def lookup(fields: dict[str, Any], path: str) -> Any:
-    """Value at a dotted path with list indices: `bytes.counterValues[0]`."""
-    cur: Any = fields
-    for name, index in _PATH.findall(path):
-        if name:
-            if not isinstance(cur, dict) or name not in cur:
-                return None
-            cur = cur[name]
-        else:
-            i = int(index)
-            if not isinstance(cur, list) or i >= len(cur):
-                return None
-            cur = cur[i]
-    return cur
 
 
 @dataclass(frozen=True)
@@ -53,25 +39,46 @@ class FieldSpec:
     wrap_at: float | None = None
     resets_to_zero: bool = True
 
+    expr: Expr | None = None  # computed from other fields; default: the value at `path`
+    sentinels: tuple[float, ...] = ()  # raw values that mean "no reading" (fillers)
+    max_raw: float | None = None  # raw values above this are impossible for the device
+    when: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (path, text prefixes) it needs
+
     @property
     def cumulative(self) -> bool:
         return self.meaning in ("energy_index", "pulse_count")
 
     def value(self, fields: dict[str, Any]) -> float | None:
         """The reading in Wh (cumulative) or W (instantaneous); None if absent or invalid."""
-        raw = lookup(fields, self.path)
-        if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw != raw:
-            return None
-        x = float(raw) * self.scale
+        return self.reading(fields).value
+
+    def reading(self, fields: dict[str, Any]) -> Outcome:
+        """The reading, or why there is none: missing, wrong_type, filler (a sentinel the
+        codec documents), negative, absurd (above the device's range)."""
+        for path, prefixes in self.when:
+            text = lookup(fields, path)
+            if not isinstance(text, str) or not text.startswith(prefixes):
+                # another kind of frame: this channel is not in it
+                return Outcome(None, "missing", f"{path} is {text!r}, not {'|'.join(prefixes)}")
+        out = (self.expr or path_expr(self.path)).evaluate(fields)
+        if out.value is None:
+            return out
+        raw = out.value
+        if raw in self.sentinels:
+            return Outcome(None, "filler", f"{raw:g} means no reading")
+        if self.max_raw is not None and raw > self.max_raw:
+            return Outcome(None, "absurd", f"{raw:g} above {self.max_raw:g}")
+        x = raw * self.scale
         if x < 0:
-            return None  # a negative register or power is "unavailable", never zero
+            # a negative register or power is "unavailable", never zero
+            return Outcome(None, "negative", f"{raw:g}")
         if self.meaning == "energy_index":
-            return x * ENERGY_UNITS[self.unit]
+            return Outcome(x * ENERGY_UNITS[self.unit])
         if self.meaning == "pulse_count":
-            return x * self.wh_per_pulse
+            return Outcome(x * self.wh_per_pulse)
         if self.meaning == "power":
-            return x * POWER_UNITS[self.unit]
-        return x * CURRENT_UNITS[self.unit] * self.voltage_v * self.power_factor
+            return Outcome(x * POWER_UNITS[self.unit])
+        return Outcome(x * CURRENT_UNITS[self.unit] * self.voltage_v * self.power_factor)
 
     def wrap_wh(self) -> float | None:
         if self.wrap_at is None:

@@ -18,7 +18,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,27 +25,19 @@ from zoneinfo import ZoneInfo
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from collector import meterstore
-from collector.config import LorawanConfig, MeterConfig, MeterProfileConfig
+from collector.config import LorawanConfig
 from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
 from collector.meterstore import MeterFacts
 from collector.metrics import BoundedLabel
 from collector.sources.lorawan import messages as m
-from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
+from collector.sources.lorawan.meters import RegisterState, step
+from collector.sources.lorawan.resolve import Meter, Resolver
 
 log = logging.getLogger("energy_collector.lorawan")
 
 Done = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Meter:
-    name: str
-    dev_eui: str
-    spec: FieldSpec
-    profile: str
-    cfg: MeterConfig
 
 
 def _key(text: str) -> int:
@@ -169,17 +160,12 @@ class LoraProcessor:
         self.metrics = LoraMetrics(registry)
         self.tz = ZoneInfo(tz)
         self.tsdb_lines = tsdb_lines
-        self.profiles = {p.name: p for p in cfg.profiles}
-        self.by_eui: dict[str, list[MeterConfig]] = {}
-        for mc in cfg.meters:
-            if mc.dev_eui:
-                self.by_eui.setdefault(mc.dev_eui.lower(), []).append(mc)
-        self.by_profile = [mc for mc in cfg.meters if mc.device_profile and not mc.dev_eui]
+        self.resolver = Resolver(cfg)
+        self.by_eui = self.resolver.by_eui
         self.gw_power = {g.id.lower(): g.power_w for g in cfg.gateways}
         self.gw_last_stats: dict[str, float] = {}
         self.gw_online: dict[str, bool] = {}
         self._unknown_logged: set[str] = set()
-        self._meter_cache: dict[tuple[str, str | None, str | None], list[Meter]] = {}
         self.q: queue.Queue[tuple[str, bytes, Done | None] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="lorawan", daemon=True)
         self.processed = 0
@@ -191,69 +177,9 @@ class LoraProcessor:
         self.freq_label = BoundedLabel((), 64)
         self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down)
 
-    # -- mapping -------------------------------------------------------------------------------
-
-    def _profile_for(self, mc: MeterConfig, device_profile: str | None) -> MeterProfileConfig:
-        if mc.profile:
-            return self.profiles[mc.profile]
-        for p in self.cfg.profiles:
-            if p.match and device_profile and p.match.lower() in device_profile.lower():
-                return p
-        raise LookupError(f"no meter profile matches {device_profile!r}")
-
     def meters_for(self, up: m.Uplink) -> list[Meter]:
         """The meters an uplink feeds: one, or one per channel of a multi-channel device."""
-        key = (up.dev_eui, up.profile, up.device_name)
-        if key in self._meter_cache:
-            return self._meter_cache[key]
-        meters = self._resolve(up)
-        if len(self._meter_cache) < 100_000:
-            self._meter_cache[key] = meters
-        return meters
-
-    def _resolve(self, up: m.Uplink) -> list[Meter]:
-        configs = self.by_eui.get(up.dev_eui)
-        if not configs:
-            mc = next(
-                (
-                    c
-                    for c in self.by_profile
-                    if up.profile
-                    and c.device_profile
-                    and c.device_profile.lower() in up.profile.lower()
-                ),
-                None,
-            )
-            configs = [mc] if mc is not None else []
-        return [self._meter(up, mc) for mc in configs]
-
-    def _meter(self, up: m.Uplink, mc: MeterConfig) -> Meter:
-        prof = self._profile_for(mc, up.profile)
-        if mc.field:
-            f = next((x for x in prof.fields if x.name == mc.field), None)
-            if f is None:
-                raise LookupError(f"profile {prof.name} has no field {mc.field!r}")
-        else:
-            # a register the device keeps (energy, pulses) before anything integrated from
-            # instantaneous power or current (estimated)
-            f = next(
-                (x for x in prof.fields if x.meaning in ("energy_index", "pulse_count")),
-                prof.fields[0],
-            )
-        spec = FieldSpec(
-            f.name,
-            f.path,
-            f.meaning,
-            f.unit,
-            f.scale,
-            f.wh_per_pulse,
-            f.voltage_v,
-            f.power_factor,
-            f.wrap_at,
-            f.resets_to_zero,
-        )
-        name = mc.name or up.device_name or up.dev_eui
-        return Meter(name, up.dev_eui, spec, f"{prof.name}@{prof.version}", mc)
+        return self.resolver.meters(up)
 
     # -- intake --------------------------------------------------------------------------------
 
@@ -483,16 +409,19 @@ class LoraProcessor:
                 self.metrics.rejected.labels("no_object").inc()
                 continue
             read = 0
+            problems: list[str] = []
             for meter in meters:  # one per channel of a multi-channel device
-                value = meter.spec.value(u.fields)
+                value = self._reading(meter, u, problems)
                 if value is None:
                     continue
                 read += 1
                 self._step(led, cur, meter, u.time, value, states, hours, lines)
                 seen_meters[meter.name] = meter
             if not read:
-                results[i] = "field_missing"
-                self.metrics.rejected.labels("field_missing").inc()
+                # a value that is there but unusable says more than one that is absent
+                reason = next((p for p in problems if p != "field_missing"), "field_missing")
+                results[i] = reason
+                self.metrics.rejected.labels(reason).inc()
         facts = [
             MeterFacts(
                 mt.name,
@@ -514,6 +443,38 @@ class LoraProcessor:
             sink = self.tsdb_lines
             after.append(lambda: sink(lines))
         return after
+
+    def _reading(self, meter: Meter, u: m.Uplink, problems: list[str]) -> float | None:
+        """The meter's reading in this uplink, or None with the reason counted: absent
+        (`field_missing`), not a number (`field_type`), or a value the device cannot mean
+        (`field_invalid`: a filler, a negative, above its range or the meter's power)."""
+        assert u.fields is not None
+        out = meter.spec.reading(u.fields)
+        value, problem, detail = out.value, out.problem, out.detail
+        if value is not None and not meter.spec.cumulative and value > meter.cfg.max_power_w:
+            detail = f"{value:g} W above max_power_w {meter.cfg.max_power_w:g}"
+            value, problem = None, "absurd"
+        if value is not None:
+            return value
+        if problem != "missing":
+            self.metrics.meter_events.labels(meter.name, problem or "invalid").inc()
+            key = f"{meter.name}:{problem}"
+            if key not in self._unknown_logged:
+                self._unknown_logged.add(key)
+                log.warning(
+                    "lorawan: meter %s (%s, field %s): %s %s; nothing recorded",
+                    meter.name,
+                    meter.profile,
+                    meter.spec.name,
+                    problem,
+                    detail,
+                )
+        problems.append(
+            {"missing": "field_missing", "wrong_type": "field_type"}.get(
+                problem or "", "field_invalid"
+            )
+        )
+        return None
 
     def _step(
         self,
