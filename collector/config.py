@@ -399,7 +399,7 @@ class MeterFieldConfig:
     when: dict[str, str] = opt(
         {},
         "Read only from uplinks where each of these payload paths is a text starting with one "
-        "of the `|`-separated prefixes (e.g. `{bytes.type: \"0x46|0x5a\"}`: frames that carry "
+        'of the `|`-separated prefixes (e.g. `{bytes.type: "0x46|0x5a"}`: frames that carry '
         "this channel).",
     )
 
