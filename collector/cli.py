@@ -59,6 +59,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         if value is not None or file is not None:
             read_secret(value, file, what)
     book = ProfileBook.load(cfg.profiles_path())
+    if cfg.lorawan.enabled or cfg.lorawan.meters:
+        from collector.sources.lorawan.explain import meter_plan
+
+        print("\n".join(meter_plan(cfg.lorawan)))
     if cfg.carbon.hourly_file:
         load_eco2mix(cfg.carbon.hourly_file)
     print(
@@ -67,6 +71,20 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"TSDB {'on' if cfg.tsdb.enabled else 'off'})"
     )
     return 0
+
+
+def cmd_lorawan(args: argparse.Namespace) -> int:
+    from collector.sources.lorawan.explain import explain
+
+    cfg = load_config(_config_path(args.config))
+    try:
+        payload = Path(args.uplink).read_bytes()
+    except OSError as exc:
+        print(f"energy-collector: {args.uplink}: {exc.strerror}", file=sys.stderr)
+        return 2
+    text, ok = explain(cfg.lorawan, payload)
+    print(f"{args.uplink}:\n{text}")
+    return 0 if ok else 1
 
 
 def status_table(doc: dict) -> str:
@@ -214,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("agents", cmd_agents, "enrolled agents: list, revoke ID, reset ID"),
         ("report", cmd_report, "the yearly REEN report, its open data and NumEcoEval export"),
+        ("lorawan", cmd_lorawan, "LoRaWAN devices: explain UPLINK.json"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument(
@@ -226,6 +245,13 @@ def main(argv: list[str] | None = None) -> int:
         if name == "status":
             p.add_argument("--json", action="store_true", help="print JSON")
             p.add_argument("--url", help="status URL (default from the config)")
+        if name == "lorawan":
+            p.add_argument("action", choices=("explain",))
+            p.add_argument(
+                "uplink",
+                help="an uplink message body as the network server publishes it (The Things "
+                "Stack v3 `…/up`, ChirpStack v4/v3 `…/event/up`)",
+            )
         if name == "import-readings":
             p.add_argument("files", nargs="+", help="CSV: meter,datacenter,role,start,end,kwh")
         if name == "agents":
