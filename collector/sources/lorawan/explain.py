@@ -56,12 +56,15 @@ def _recorded(spec: FieldSpec, value: float) -> str:
     if spec.meaning == "energy_index":
         return f"register {value:.10g} Wh: the energy is its rise between uplinks"
     if spec.meaning == "pulse_count":
-        return f"register {value:.10g} Wh at {spec.wh_per_pulse:.10g} Wh/pulse: its rise between uplinks"
+        return (
+            f"register {value:.10g} Wh at {spec.wh_per_pulse:.10g} Wh/pulse: its rise "
+            "between uplinks"
+        )
     if spec.meaning == "power":
         return f"{value:.10g} W, integrated between uplinks (estimated)"
     return (
-        f"{value:.10g} W estimated at {spec.voltage_v:.10g} V × power factor {spec.power_factor:.10g}, "
-        "integrated between uplinks (estimated)"
+        f"{value:.10g} W estimated at {spec.voltage_v:.10g} V × power factor "
+        f"{spec.power_factor:.10g}, integrated between uplinks (estimated)"
     )
 
 

@@ -1,0 +1,237 @@
+"""LoRaWAN profiles as data: every shipped model file valid and cited, computed fields checked
+at load with errors naming the key, a user's profile overriding a shipped one, the codec
+version chosen by the fields an uplink carries, `lorawan explain` and check-config's list."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agent.configspec import ConfigError, load
+from collector.cli import main
+from collector.config import CollectorConfig, LorawanConfig
+from collector.sources.lorawan import messages as m
+from collector.sources.lorawan.compute import parse
+from collector.sources.lorawan.explain import explain, meter_plan
+from collector.sources.lorawan.library import DEVICES_DIR, load_library
+from collector.sources.lorawan.resolve import Resolver
+
+FIX = Path(__file__).parent / "fixtures/lorawan/devices"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lora(**section) -> LorawanConfig:
+    return load(CollectorConfig, {"lorawan": section}, "<test>").lorawan
+
+
+def test_every_shipped_model_is_valid_cited_and_listed_in_the_docs():
+    lib = load_library()
+    assert len(lib.models) >= 18
+    docs = (ROOT / "docs/lorawan.md").read_text()
+    for model in lib.models:
+        assert model.docs and all(v.source for v in model.versions), model.id
+        for mid in model.model_ids:
+            # docs/lorawan.md lists every supported model with its codec source
+            assert f"`{model.brand_id}/{mid}`" in docs, f"{model.brand_id}/{mid} not in docs"
+        for v in model.versions:
+            for f in v.fields:
+                if f.compute:
+                    parse(f.compute)  # loading checked it; the paths are real names
+    kinds = {m.kind for m in lib.models}
+    assert kinds == {"smart_plug", "ct_clamp", "pulse_counter", "tic_reader", "din_meter"}
+
+
+def test_a_bad_model_file_is_an_error_naming_the_file_and_key(tmp_path):
+    good = (DEVICES_DIR / "netvox/r809a.yaml").read_text()
+    (tmp_path / "netvox").mkdir()
+    bad = tmp_path / "netvox/r809a.yaml"
+    bad.write_text(good.replace("path: Energy,", 'compute: "Energy -",'))
+    with pytest.raises(ConfigError, match=r"r809a.yaml: versions\[0\].fields\[0\].compute"):
+        load_library(tmp_path)
+    bad.write_text(good.replace("    source:", "    sauce:", 1))
+    with pytest.raises(ConfigError, match="unknown option"):
+        load_library(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("field", "error"),
+    [
+        (
+            {"name": "e", "compute": "Current1 *", "meaning": "current", "unit": "mA"},
+            r"lorawan.profiles\[0\].fields\[0\].compute: .*an operator without an operand",
+        ),
+        (
+            {"name": "e", "compute": "Current1 - Current2", "meaning": "current", "unit": "mA"},
+            r"lorawan.profiles\[0\].fields\[0\].compute: .*neither a number nor a payload path",
+        ),
+        (
+            {"name": "e", "compute": "2 * 3", "meaning": "current", "unit": "mA"},
+            r"lorawan.profiles\[0\].fields\[0\].compute: .*names no payload field",
+        ),
+        (
+            {"name": "e", "path": "x", "compute": "x * 2", "meaning": "power", "unit": "W"},
+            r"lorawan.profiles\[0\].fields\[0\].compute: give either path or compute",
+        ),
+        (
+            {"name": "e", "meaning": "power", "unit": "W"},
+            r"lorawan.profiles\[0\].fields\[0\].path: missing",
+        ),
+    ],
+)
+def test_computed_fields_are_checked_at_load_naming_the_key(field, error):
+    with pytest.raises(ConfigError, match=error):
+        lora(profiles=[{"name": "p", "fields": [field]}])
+
+
+def test_a_meter_naming_an_unknown_profile_or_field_is_refused():
+    with pytest.raises(ConfigError, match=r"meters\[0\].profile: no profile named 'acme/x'"):
+        lora(meters=[{"dev_eui": "01", "profile": "acme/x"}])
+    with pytest.raises(ConfigError, match=r"meters\[0\].field: profile 'netvox/r718n3' has no"):
+        lora(meters=[{"dev_eui": "01", "profile": "netvox/r718n3", "field": "l4"}])
+    # a shipped model named explicitly, with one of its channels
+    cfg = lora(meters=[{"dev_eui": "01", "profile": "netvox/r718n3", "field": "l2"}])
+    assert cfg.meters[0].profile == "netvox/r718n3"
+
+
+def _uplink(name: str) -> m.Uplink:
+    payload = (FIX / name).read_bytes()
+    if b"end_device_ids" in payload:
+        return m.tts_v3_up(payload)
+    return m.chirpstack_v4_up(payload)
+
+
+def test_a_users_profile_overrides_the_shipped_one():
+    up = _uplink("tts_milesight-iot_ws52x.json")
+    mine = {
+        "name": "ws52x-mine",
+        "match": "ws52x",  # The Things Stack's version_ids.model_id
+        "fields": [{"name": "energy", "path": "energy", "meaning": "energy_index", "unit": "kWh"}],
+    }
+    meters = [{"dev_eui": up.dev_eui}]
+    shipped = Resolver(lora(meters=meters)).meters(up)[0]
+    user = Resolver(lora(meters=meters, profiles=[mine])).meters(up)[0]
+    assert (shipped.origin, shipped.profile) == ("shipped", "milesight-iot/ws52x@ttn-2021")
+    assert (user.origin, user.profile) == ("user", "ws52x-mine@1")
+    assert shipped.spec.value(up.fields or {}) == 1110
+    assert user.spec.value(up.fields or {}) == 1110 * 1000
+    # without the library, the same meter has no profile at all
+    with pytest.raises(LookupError, match="matches no profile"):
+        Resolver(lora(meters=meters, shipped_profiles=False)).meters(up)
+
+
+def test_the_codec_version_is_the_one_whose_fields_the_uplink_carries():
+    fam = Resolver(lora()).library.by_id("milesight-iot/ws52x")
+    assert fam is not None
+    resolver = Resolver(lora(meters=[{"dev_eui": "24e124148d040001"}]))
+    up = _uplink("chirpstack_milesight-iot_ws52x.json")
+    for fields, version in (
+        ({"power_consumption": 5.0, "active_power": 3.0, "current": 20.0}, "sensor-decoders-2023"),
+        ({"energy": 5.0, "current": 20.0}, "ttn-2021"),
+        ({"energy_sum": 5.0, "current": 20.0, "voltate": 229.0}, "sensor-decoders-2021"),
+    ):
+        meter = resolver.meters(m.Uplink(**{**_fields(up), "fields": fields}))[0]
+        assert meter.profile == f"milesight-iot/ws52x@{version}"
+        assert meter.spec.value(fields) == 5.0
+
+
+def _fields(up: m.Uplink) -> dict:
+    return {k: getattr(up, k) for k in m.Uplink.__dataclass_fields__}
+
+
+def test_payload_given_scale_and_sums_of_registers():
+    lib = load_library()
+    r718n3 = lib.by_id("netvox/r718n3")
+    assert r718n3 is not None
+    fields = {
+        "Current1": 1000,
+        "Current2": 200,
+        "Current3": 7000,
+        "Multiplier1": 10,
+        "Multiplier2": 5,
+        "Multiplier3": 100,
+    }
+    by_name = {f.name: parse(f.compute or f.path) for f in r718n3.versions[0].fields}
+    assert by_name["l1"].evaluate(fields).value == 10_000  # mA: Current1 × Multiplier1
+    assert by_name["total"].evaluate(fields).value == 10_000 + 1000 + 700_000
+    # report type 0x01 carries Multiplier1 only: phase 2 is not in it
+    type1 = {k: v for k, v in fields.items() if k not in ("Multiplier2", "Multiplier3")}
+    assert by_name["l2"].evaluate(type1).problem == "missing"
+    linky = parse("EAST or HCHC + HCHP or BASE")
+    assert linky.evaluate({"HCHC": 300, "HCHP": 1400}).value == 1700
+    assert linky.evaluate({"BASE": 4660, "HCHC": 300}).value == 4660  # HCHP absent
+    assert linky.evaluate({"EAST": 9, "BASE": 4660}).value == 9
+    assert linky.evaluate({"HCHC": "300", "HCHP": 1}).problem == "wrong_type"
+
+
+def test_explain_says_which_device_profile_and_fields_and_what_is_recorded():
+    cfg = lora()
+    text, ok = explain(cfg, (FIX / "tts_milesight-iot_ws52x.json").read_bytes())
+    assert ok
+    assert "version_ids: brand_id 'milesight-iot', model_id 'ws52x'" in text
+    assert "profile: shipped milesight-iot/ws52x@ttn-2021 (The Things Stack version_ids" in text
+    assert "→ energy: energy register from energy: register 1110 Wh" in text
+    assert "current: current from current: 33.948 W estimated at 230 V" in text
+    assert "not declared in lorawan.meters" in text
+    # the TTN codec's `power` is the power factor: shown as not read, never taken for watts
+    assert "unknown to the profile (not read): voltage=229.8, power=82" in text
+    text, ok = explain(cfg, (FIX / "tts_netvox_r718n3.json").read_bytes())
+    assert ok and "→ total: current from Current1 * Multiplier1 + Current2" in text
+    # a pulse counter without its constant: the counts, and what to add
+    text, ok = explain(cfg, (FIX / "chirpstack_adeunis_pulse.json").read_bytes())
+    assert not ok and "give meters[].wh_per_pulse" in text and "1234567 pulses" in text
+
+
+def test_explain_says_what_is_missing_or_unknown():
+    doc = json.loads((FIX / "tts_milesight-iot_ws52x.json").read_text())
+    doc["uplink_message"]["decoded_payload"].pop("energy")
+    cfg = lora(meters=[{"dev_eui": "24e1641234560001", "name": "accueil"}])
+    text, ok = explain(cfg, json.dumps(doc).encode())
+    assert not ok
+    assert "meter accueil records nothing from this uplink: energy missing" in text
+    doc["uplink_message"]["version_ids"]["model_id"] = "ws99z"
+    text, ok = explain(cfg, json.dumps(doc).encode())
+    assert not ok and "milesight-iot/ws99z matches no profile of lorawan.profiles" in text
+    text, ok = explain(cfg, b'{"hello": 1}')
+    assert not ok and "not an uplink" in text
+
+
+def test_explain_and_check_config_from_the_command_line(tmp_path, capsys):
+    conf = tmp_path / "c.yaml"
+    conf.write_text(
+        "lorawan:\n"
+        "  profiles:\n"
+        "    - {name: mine, match: ws52x, fields: [{name: e, path: energy, meaning: "
+        "energy_index, unit: Wh}]}\n"
+        "  meters:\n"
+        "    - {dev_eui: 24e1641234560001, name: accueil}\n"
+        "    - {dev_eui: 00137a1000010001, name: chaufferie-l2, profile: netvox/r718n3, "
+        "field: l2}\n"
+        "    - {device_profile: Adeunis Pulse 4, wh_per_pulse: 1}\n"
+        "    - {device_profile: Frobnicator 3000}\n"
+    )
+    assert (
+        main(["lorawan", "explain", str(FIX / "tts_milesight-iot_ws52x.json"), "-c", str(conf)])
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "profile: user mine@1 (lorawan.profiles[0].match 'ws52x' is in 'ws52x')" in out
+    assert "meter accueil records its e (register)" in out
+    assert main(["check-config", "-c", str(conf)]) == 0
+    out = capsys.readouterr().out
+    assert "lorawan.profiles[0] 'mine' overrides shipped milesight-iot/ws52x" in out
+    assert "lorawan.meters[0] 24e1641234560001 'accueil': chosen at its first uplink" in out
+    assert (
+        "lorawan.meters[1] 00137a1000010001 'chaufferie-l2', field l2: shipped netvox/r718n3" in out
+    )
+    assert "lorawan.meters[2] device profile ~'Adeunis Pulse 4': shipped adeunis/pulse" in out
+    assert "lorawan.meters[3] device profile ~'Frobnicator 3000': no profile matches" in out
+    assert main(["lorawan", "explain", str(tmp_path / "absent.json")]) == 2
+
+
+def test_meter_plan_counts_the_library():
+    lines = meter_plan(lora())
+    assert lines[0].startswith("lorawan: shipped device library: ")
+    n = sum(len(x.model_ids) for x in load_library().models)
+    assert f"({n} model ids)" in lines[0]
