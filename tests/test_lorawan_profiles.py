@@ -235,3 +235,14 @@ def test_meter_plan_counts_the_library():
     assert lines[0].startswith("lorawan: shipped device library: ")
     n = sum(len(x.model_ids) for x in load_library().models)
     assert f"({n} model ids)" in lines[0]
+
+
+def test_a_chirpstack_model_tag_names_the_model_whatever_the_profile_is_called():
+    doc = json.loads((FIX / "chirpstack_netvox_r718n1.json").read_text())
+    doc["deviceInfo"]["deviceProfileName"] = "Pinces batiment A"
+    cfg = lora(meters=[{"dev_eui": "00137a1000020001"}])
+    text, ok = explain(cfg, json.dumps(doc).encode())
+    assert not ok and "device profile 'Pinces batiment A' matches no profile" in text
+    doc["deviceInfo"]["tags"] = {"model": "netvox/r718n1"}
+    text, ok = explain(cfg, json.dumps(doc).encode())
+    assert ok and "shipped netvox/r718n1@ttn-2021 (ChirpStack tag model=netvox/r718n1)" in text

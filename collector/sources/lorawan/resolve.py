@@ -160,6 +160,12 @@ class Resolver:
                     model,
                 )
         else:
+            # a `model: brand/model` tag on the device names the model whatever the profile
+            # is called (ChirpStack puts the device's tags in every event)
+            tagged = up.tags.get("model")
+            model = self.library.by_id(tagged) if tagged else None
+            if model is not None:
+                return Family(shipped_profiles(model), f"ChirpStack tag model={tagged}", model)
             hit = self.library.for_chirpstack(up.profile)
             if hit is not None:
                 return Family(
