@@ -539,6 +539,9 @@ class LorawanConfig:
                 raise ValueError(
                     f"meters[{i}].field: profile {m.profile!r} has no field {m.field!r}"
                 )
+            if m.role == "host_plug" and not m.host:
+                # was checked only for the last channel of multi-channel devices
+                raise ValueError(f"meters[{i}].host: a host_plug meter names its host")
             if m.dev_eui:
                 by_eui.setdefault(m.dev_eui.lower(), []).append(i)
         for eui, idx in by_eui.items():
@@ -562,8 +565,6 @@ class LorawanConfig:
                     )
                 seen_fields.add(m.field)
                 seen_names.add(m.name)
-            if m.role == "host_plug" and not m.host:
-                raise ValueError(f"meters[{i}].host: a host_plug meter names its host")
         for p in self.profiles:
             if not p.fields:
                 raise ValueError(f"profiles[{p.name}].fields: at least one field")

@@ -246,3 +246,8 @@ def test_a_chirpstack_model_tag_names_the_model_whatever_the_profile_is_called()
     doc["deviceInfo"]["tags"] = {"model": "netvox/r718n1"}
     text, ok = explain(cfg, json.dumps(doc).encode())
     assert ok and "shipped netvox/r718n1@ttn-2021 (ChirpStack tag model=netvox/r718n1)" in text
+
+
+def test_a_host_plug_meter_names_its_host():
+    with pytest.raises(ConfigError, match=r"meters\[1\].host: a host_plug meter names its host"):
+        lora(meters=[{"dev_eui": "01"}, {"dev_eui": "02", "role": "host_plug"}])
