@@ -17,7 +17,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,6 +180,29 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             PRIMARY KEY (host_id, at, mode))""",
         ],
     ),
+    (
+        11,
+        [
+            # the asset register (collector/inventory/): one row per asset of each source,
+            # kept when it leaves the register (removed_at) so retirements stay counted
+            """CREATE TABLE inventory_assets (
+            asset_key TEXT PRIMARY KEY, source TEXT NOT NULL, source_id TEXT NOT NULL,
+            kind TEXT NOT NULL, name TEXT NOT NULL, serial TEXT, uuid TEXT,
+            macs TEXT NOT NULL DEFAULT '[]', model TEXT, manufacturer TEXT, type TEXT,
+            state TEXT, location TEXT, buy_date TEXT, delivery_date TEXT, use_date TEXT,
+            warranty_end TEXT, decommission_date TEXT, embodied_kgco2e DOUBLE PRECISION,
+            lifetime_years DOUBLE PRECISION, date_mod TEXT, deleted INTEGER NOT NULL,
+            extra TEXT NOT NULL DEFAULT '{}', seen_at DOUBLE PRECISION NOT NULL,
+            removed_at DOUBLE PRECISION)""",
+            "CREATE INDEX inventory_assets_serial ON inventory_assets (serial)",
+            # each source's last sync: GLPI's watermark (its date_mod clock) and counts
+            """CREATE TABLE inventory_sources (
+            source TEXT PRIMARY KEY, watermark TEXT NOT NULL, synced_at DOUBLE PRECISION NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}')""",
+            # what an agent says of its hardware, for matching it to the register
+            "ALTER TABLE hosts ADD COLUMN hardware TEXT",
+        ],
+    ),
 ]
 
 
@@ -304,6 +327,19 @@ class Ledger:
                 self._rollback()
                 raise
             return int(n)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """Several writes committed together, or none of them (an exception rolls back)."""
+        with self._lock:
+            cur = self.conn.cursor()
+            self._begin()
+            try:
+                yield Transaction(self, cur)
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
 
     def close(self) -> None:
         with self._lock:
@@ -722,6 +758,21 @@ _PROBES: list[tuple[str, tuple[Any, ...]]] = [
     ("INSERT INTO meter_hours VALUES (?, -1, 0, 0)", (_PROBE,)),
     ("DELETE FROM meter_hours WHERE meter = ?", (_PROBE,)),
 ]
+
+
+class Transaction:
+    """The writes of one `Ledger.transaction()`: SQL with `?` placeholders, either dialect."""
+
+    def __init__(self, ledger: Ledger, cur: Any) -> None:
+        self._ledger = ledger
+        self._cur = cur
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        self._cur.execute(self._ledger._sql(sql), tuple(params))
+        return [tuple(r) for r in self._cur.fetchall()] if self._cur.description else []
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._cur.executemany(self._ledger._sql(sql), [tuple(r) for r in rows])
 
 
 def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
