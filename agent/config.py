@@ -152,6 +152,11 @@ class AgentConfig:
     site: str | None = opt(None, "Site name (building), as the collector's calendars know it.")
     department: str | None = opt(None, "Department (direction/service) owning the machine.")
     tags: dict[str, str] = opt({}, "Free key/value labels, e.g. `{floor: '3', role: kiosk}`.")
+    report_hardware_ids: bool = opt(
+        True,
+        "Send the machine's serial number, SMBIOS UUID and physical MACs, so the collector "
+        "can match it to the asset register (docs/inventory.md); false keeps them on the PC.",
+    )
     kind: str = opt(
         "auto",
         "Device kind; `auto` detects laptop (battery), vm, else desktop.",

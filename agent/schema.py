@@ -109,6 +109,25 @@ REPORT_SCHEMA: dict[str, Any] = {
                 },
                 "cpus": {"type": "integer", "minimum": 1, "maximum": 4096},
                 "memory_bytes": {"type": "integer", "minimum": 0, "maximum": MAX_MEMORY_BYTES},
+                "serial": {
+                    **_SHORT,
+                    "minLength": 1,
+                    "description": "The machine's serial number (SMBIOS system serial), to "
+                    "match it to the asset register.",
+                },
+                "smbios_uuid": {
+                    "type": "string",
+                    "pattern": "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$",
+                    "description": "The SMBIOS system UUID (lower case), to match it to the "
+                    "asset register.",
+                },
+                "macs": {
+                    "type": "array",
+                    "maxItems": 16,
+                    "items": {"type": "string", "pattern": "^[0-9a-f]{2}(:[0-9a-f]{2}){5}$"},
+                    "description": "MAC addresses of the physical network interfaces, to "
+                    "match it to the asset register.",
+                },
                 "tags": {
                     "type": "object",
                     "maxProperties": 32,
@@ -478,6 +497,9 @@ class Host:
     cpus: int | None = None
     memory_bytes: int | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    serial: str | None = None
+    smbios_uuid: str | None = None
+    macs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -580,6 +602,9 @@ def parse_report(
         cpus=h.get("cpus"),
         memory_bytes=h.get("memory_bytes"),
         tags=dict(h.get("tags", {})),
+        serial=h.get("serial"),
+        smbios_uuid=h.get("smbios_uuid"),
+        macs=tuple(h.get("macs", ())),
     )
     return Report(
         agent_id=doc["agent_id"],
@@ -629,12 +654,24 @@ def segment_to_json(seg: Segment) -> dict[str, Any]:
 def report_to_json(report: Report) -> dict[str, Any]:
     h = report.host
     host: dict[str, Any] = {"hostname": h.hostname, "kind": h.kind}
-    for key in ("model", "os", "site", "department", "manufactured", "cpus", "memory_bytes"):
+    for key in (
+        "model",
+        "os",
+        "site",
+        "department",
+        "manufactured",
+        "cpus",
+        "memory_bytes",
+        "serial",
+        "smbios_uuid",
+    ):
         value = getattr(h, key)
         if value is not None:
             host[key] = value
     if h.tags:
         host["tags"] = dict(h.tags)
+    if h.macs:
+        host["macs"] = list(h.macs)
     out: dict[str, Any] = {
         "schema": SCHEMA_ID,
         "agent_id": report.agent_id,

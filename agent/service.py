@@ -220,6 +220,9 @@ class Agent:
             cpus=f.cpus,
             memory_bytes=f.memory_bytes,
             tags=dict(self.cfg.tags),
+            serial=f.serial if self.cfg.report_hardware_ids else None,
+            smbios_uuid=f.smbios_uuid if self.cfg.report_hardware_ids else None,
+            macs=f.macs if self.cfg.report_hardware_ids else (),
         )
         seq = self.state.next_seq
         sent_at = segments[-1].end

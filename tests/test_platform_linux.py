@@ -214,3 +214,28 @@ def test_systemd_inhibit_failing_makes_the_blockers_unreadable_said_once(
     assert sum("could not be read" in r.message for r in caplog.records) == 1
     tool.write_text("#!/bin/sh\necho 'No inhibitors.'\n")  # readable again, and none
     assert plat.sleep_blockers(True) == []
+
+
+def test_hardware_ids_for_the_asset_register(tmp_path):
+    write(tmp_path, "class/dmi/id/product_serial", "5CG1234XYZ\n")
+    write(tmp_path, "class/dmi/id/product_uuid", "4C4C4544-0042-3510-8052-B4C04F4B4E32\n")
+    write(tmp_path, "class/net/eno1/address", "B4:45:06:AA:BB:CC\n")
+    (tmp_path / "class/net/eno1/device").mkdir()
+    write(tmp_path, "class/net/lo/address", "00:00:00:00:00:00\n")
+    write(tmp_path, "class/net/br0/address", "02:42:ac:11:00:01\n")  # a bridge: no device
+    facts = LinuxPlatform(sys_root=tmp_path).host_facts()
+    assert facts.serial == "5CG1234XYZ"
+    assert facts.smbios_uuid == "4c4c4544-0042-3510-8052-b4c04f4b4e32"
+    assert facts.macs == ("b4:45:06:aa:bb:cc",)
+
+
+def test_hardware_ids_unreadable_or_placeholder_are_left_out(tmp_path):
+    write(tmp_path, "class/dmi/id/product_serial", "To Be Filled By O.E.M.\n")
+    write(tmp_path, "class/dmi/id/product_uuid", "00000000-0000-0000-0000-000000000000\n")
+    facts = LinuxPlatform(sys_root=tmp_path).host_facts()
+    assert (facts.serial, facts.smbios_uuid, facts.macs) == (None, None, ())
+    # a file that cannot be read (root-only for an unprivileged agent: here, a directory,
+    # since the tests run as root) is left out without error
+    (tmp_path / "class/dmi/id/product_serial").unlink()
+    (tmp_path / "class/dmi/id/product_serial").mkdir()
+    assert LinuxPlatform(sys_root=tmp_path).host_facts().serial is None

@@ -53,6 +53,11 @@ class HostFacts:
     cpus: int | None = None
     memory_bytes: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # what matches the machine to the asset register (docs/inventory.md): firmware serial and
+    # SMBIOS UUID where readable, MACs of the physical interfaces
+    serial: str | None = None
+    smbios_uuid: str | None = None
+    macs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,3 +176,32 @@ def lan_interfaces() -> list[dict[str, object]]:
         if len(out) >= MAX_INTERFACES:
             break
     return out
+
+
+# what firmware writes when there is no serial or UUID: not an identity
+_NO_SERIAL = {
+    "",
+    "0",
+    "none",
+    "default string",
+    "to be filled by o.e.m.",
+    "system serial number",
+    "not specified",
+    "not applicable",
+    "0123456789",
+}
+_NO_UUID = {"00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff"}
+
+
+def clean_serial(value: str | None) -> str | None:
+    s = (value or "").strip()
+    return None if s.lower() in _NO_SERIAL or len(s) > 128 else s
+
+
+def clean_uuid(value: str | None) -> str | None:
+    s = (value or "").strip().lower()
+    parts = s.split("-")
+    ok = [len(p) for p in parts] == [8, 4, 4, 4, 12] and all(
+        c in "0123456789abcdef" for c in s.replace("-", "")
+    )
+    return s if ok and s not in _NO_UUID else None

@@ -13,7 +13,15 @@ from pathlib import Path
 
 import psutil
 
-from agent.platform._common import Clocks, HostFacts, Platform, RaplDomain, SleepBlocker
+from agent.platform._common import (
+    Clocks,
+    HostFacts,
+    Platform,
+    RaplDomain,
+    SleepBlocker,
+    clean_serial,
+    clean_uuid,
+)
 
 log = logging.getLogger("energy_agent.platform")
 
@@ -332,7 +340,28 @@ class LinuxPlatform(Platform):
             manufactured=parse_bios_date(_read(dmi / "bios_date")),
             cpus=os.cpu_count(),
             memory_bytes=psutil.virtual_memory().total,
+            # product_serial and product_uuid are root-only (0400) on most kernels: an
+            # unprivileged agent sends neither, and matching falls back to MACs and names
+            serial=clean_serial(_read(dmi / "product_serial")),
+            smbios_uuid=clean_uuid(_read(dmi / "product_uuid")),
+            macs=self._physical_macs(),
         )
+
+    def _physical_macs(self) -> tuple[str, ...]:
+        """MACs of interfaces backed by a device (no loopback, bridge, VPN or veth)."""
+        out = []
+        try:
+            names = sorted(p.name for p in (self.sys / "class/net").iterdir())
+        except OSError:
+            return ()
+        for name in names:
+            itf = self.sys / "class/net" / name
+            if not (itf / "device").exists():
+                continue
+            mac = (_read(itf / "address") or "").lower()
+            if len(mac) == 17 and mac not in ("00:00:00:00:00:00", "ff:ff:ff:ff:ff:ff"):
+                out.append(mac)
+        return tuple(out[:16])
 
     def rapl(self) -> list[RaplDomain]:
         """Top-level RAPL package domains only (sub-zones are parts of them: no double count)."""
