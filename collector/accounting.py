@@ -163,6 +163,9 @@ class Accountant:
             wake=json.dumps(batch.wake, sort_keys=True, separators=(",", ":"))
             if batch.wake
             else None,
+            hardware=json.dumps(batch.hardware, sort_keys=True, separators=(",", ":"))
+            if batch.hardware
+            else None,
         )
         periods: tuple[PeriodRow, ...] = ()
         blockers: tuple[BlockerRow, ...] = ()

@@ -40,6 +40,8 @@ from collector.compliance.settings import build_calendars
 from collector.config import CollectorConfig
 from collector.datacenter.hostpower import AttributionCounts, HostPower
 from collector.datacenter.report import eu_report, pue_report
+from collector.inventory.metrics import InventoryMetrics
+from collector.inventory.sync import sync as inventory_sync
 from collector.ledger import Ledger
 from collector.metrics import REJECTION_REASONS, Fleet, HostView, Metrics
 from collector.model.carbon import CarbonModel, load_eco2mix
@@ -250,6 +252,10 @@ class Collector:
             self.ledger, cfg.policy, cfg.compliance.tariff_eur_per_kwh, self.waker
         )
         self.metrics.registry.register(self.policy_metrics)
+        self.inventory_metrics: InventoryMetrics | None = None
+        if cfg.inventory.enabled:
+            self.inventory_metrics = InventoryMetrics(self.ledger, cfg.inventory, self.book)
+            self.metrics.registry.register(self.inventory_metrics)
         self.scheduler: Any = None
         self._stop = threading.Event()
         self._hydrate_fleet()
@@ -389,8 +395,26 @@ class Collector:
             )
         if self.waker is not None:
             self.waker.schedule(s)
+        if self.inventory_metrics is not None:
+            s.add_job(
+                self.sync_inventory,
+                "interval",
+                minutes=self.cfg.inventory.interval_minutes,
+                id="inventory-sync",
+                next_run_time=datetime.now(self.tz),
+            )
+            s.add_job(self.refresh_inventory, "interval", hours=1, id="inventory-figures")
         s.start()
         self.scheduler = s
+
+    def sync_inventory(self) -> None:
+        """The scheduled sync: GLPI's changes, the agents' files and CSVs, then the figures."""
+        inventory_sync(self.cfg.inventory, self.ledger)
+        self.refresh_inventory()
+
+    def refresh_inventory(self) -> None:
+        if self.inventory_metrics is not None:
+            self.inventory_metrics.refresh(datetime.now(self.tz).year)
 
     def local_day(self, offset_days: int = 0) -> str:
         today = datetime.fromtimestamp(self.clock(), self.tz).date()

@@ -65,6 +65,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print("\n".join(meter_plan(cfg.lorawan)))
     if cfg.carbon.hourly_file:
         load_eco2mix(cfg.carbon.hourly_file)
+    if cfg.inventory.enabled:
+        from collector.inventory.checks import check_inventory
+
+        check_inventory(cfg.inventory)
     print(
         f"{path or '<built-in defaults>'}: OK (ledger {cfg.ledger.url.split('@')[-1]}, "
         f"profiles {book.source}, MQTT {'on' if cfg.mqtt.enabled else 'off'}, "
@@ -211,6 +215,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_inventory(args: argparse.Namespace) -> int:
+    """The asset register: sync it now (GLPI, agents' files, CSV), or list it with matching."""
+    from collector.inventory.cli import inventory_list, inventory_sync
+    from collector.ledger import Ledger
+
+    cfg = load_config(_config_path(args.config))
+    if not cfg.inventory.enabled:
+        print("energy-collector inventory: inventory.enabled is false", file=sys.stderr)
+        return 2
+    ledger = Ledger(cfg.ledger.url)
+    try:
+        if args.action == "sync":
+            return inventory_sync(cfg, ledger, args.full, args.json)
+        return inventory_list(cfg, ledger, args.json)
+    finally:
+        ledger.close()
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from collector.simulate import main as simulate
 
@@ -233,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         ("agents", cmd_agents, "enrolled agents: list, revoke ID, reset ID"),
         ("report", cmd_report, "the yearly REEN report, its open data and NumEcoEval export"),
         ("lorawan", cmd_lorawan, "LoRaWAN devices: explain UPLINK.json"),
+        ("inventory", cmd_inventory, "the asset register: sync now, or list it with matching"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument(
@@ -257,6 +280,12 @@ def main(argv: list[str] | None = None) -> int:
         if name == "agents":
             p.add_argument("action", choices=("list", "revoke", "reset"))
             p.add_argument("agent_id", nargs="?", help="the agent (revoke, reset)")
+        if name == "inventory":
+            p.add_argument("action", choices=("sync", "list"))
+            p.add_argument("--json", action="store_true", help="print JSON")
+            p.add_argument(
+                "--full", action="store_true", help="sync: read GLPI whole, not only changes"
+            )
         if name == "report":
             last = time.localtime().tm_year - 1
             p.add_argument("--year", type=int, default=last, help=f"calendar year (default {last})")

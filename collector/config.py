@@ -12,6 +12,7 @@ from pathlib import Path
 
 from agent.config import TlsConfig, check_url
 from agent.configspec import ConfigError, load_file, opt, section
+from collector.inventory.settings import InventoryConfig
 from collector.policy.settings import PolicyConfig
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -809,6 +810,9 @@ class CollectorConfig:
     web: WebConfig = section(WebConfig, "The web view (server-rendered pages).")
     policy: PolicyConfig = section(
         PolicyConfig, "Off-hours sleep policies, wake for maintenance, savings."
+    )
+    inventory: InventoryConfig = section(
+        InventoryConfig, "The asset register: GLPI, agents' files, CSV (docs/inventory.md)."
     )
 
     def validate(self) -> None:

@@ -244,6 +244,7 @@ class HostRow:
     last_report_at: float
     spool_dropped: int = 0
     wake: str | None = None  # the report's `wake` facts as JSON
+    hardware: str | None = None  # serial, uuid, macs as JSON (matching to the inventory)
 
 
 @dataclass(frozen=True, slots=True)
@@ -491,6 +492,7 @@ class Ledger:
                     h.last_report_at,
                     h.spool_dropped,
                     h.wake,
+                    h.hardware,
                 )
             )
         if not rows:
@@ -517,8 +519,8 @@ class Ledger:
             self._sql(
                 "INSERT INTO hosts (host_id, source, hostname, kind, model, os, site, department, "
                 "manufactured, cpus, memory_bytes, tags, first_seen, last_seen, last_state, "
-                "last_report_at, spool_dropped, wake) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                "last_report_at, spool_dropped, wake, hardware) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 f"ON CONFLICT (host_id) DO UPDATE SET {facts}, "
                 "first_seen = min(hosts.first_seen, excluded.first_seen), "
                 "last_seen = max(hosts.last_seen, excluded.last_seen), "
@@ -527,7 +529,9 @@ class Ledger:
                 f"spool_dropped = CASE WHEN {newer} THEN excluded.spool_dropped "
                 "ELSE hosts.spool_dropped END, "
                 f"wake = CASE WHEN {newer} AND excluded.wake IS NOT NULL THEN excluded.wake "
-                "ELSE hosts.wake END"
+                "ELSE hosts.wake END, "
+                f"hardware = CASE WHEN {newer} AND excluded.hardware IS NOT NULL "
+                "THEN excluded.hardware ELSE hosts.hardware END"
             ),
             rows,
         )

@@ -56,6 +56,8 @@ class RecordBatch:
     unreadable: tuple[str, ...] = ()  # probes the sender could not read for this report
     policy: dict[str, Any] | None = None  # an agent's sleep-policy counts (collector/policy/)
     wake: dict[str, Any] | None = None  # whether and how an agent's machine can be woken
+    # what matches an agent's machine to the asset register (serial, uuid, macs)
+    hardware: dict[str, Any] | None = None
 
     @property
     def dedup_entity(self) -> str:

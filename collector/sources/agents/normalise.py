@@ -46,4 +46,10 @@ def to_batch(report: Report) -> RecordBatch:
         unreadable=report.unreadable,
         policy=report.policy,
         wake=report.wake,
+        hardware={
+            k: v
+            for k, v in (("serial", h.serial), ("uuid", h.smbios_uuid), ("macs", list(h.macs)))
+            if v
+        }
+        or None,
     )
