@@ -1,4 +1,4 @@
-"""The shipped device library, out of the box: 20 energy devices of 6 vendors, as The Things
+"""The shipped device library, out of the box: 21 energy devices of 7 vendors, as The Things
 Stack (version_ids) and ChirpStack v4 (device-profile name) deliver their codecs' output, each
 meter declared by its dev_eui only (plus the Wh per pulse of a pulse counter, the channel of a
 multi-channel one), read exactly through the real pipeline and a real Mosquitto. Then what
@@ -218,6 +218,13 @@ CASES: list[tuple[str, dict[str, Any], float, str, dict[str, Any]]] = [
         "adeunis/tic-cbe-linky-tri@ttn-2023",
         {},
     ),
+    (
+        "chirpstack_dragino_lt22222-l.json",
+        {"Count1_times": 20880},
+        (20880 - 20480) * 0.5,
+        "dragino/lt22222-l@ttn-2021",
+        {"wh_per_pulse": 0.5},
+    ),
     # the batch report names the register ActiveEnergy: another codec version of the plug
     (
         "chirpstack_watteco_smartplug.json",
@@ -271,7 +278,7 @@ def energy(c: Any, meter: str) -> float:
     )
 
 
-def test_twenty_vendor_devices_are_read_exactly_out_of_the_box(tmp_path, broker):
+def test_twenty_one_vendor_devices_are_read_exactly_out_of_the_box(tmp_path, broker):
     meters = [{"dev_eui": dev_eui(f), "site": "ville", **extra} for f, _, _, _, extra in CASES]
     with collector_with(tmp_path, broker, meters) as c:
         wait_for(lambda: c.lora_mqtt.connected, 10, "collector subscribed")

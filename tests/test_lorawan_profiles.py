@@ -16,7 +16,7 @@ from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.compute import parse
 from collector.sources.lorawan.explain import explain, meter_plan
 from collector.sources.lorawan.library import DEVICES_DIR, load_library
-from collector.sources.lorawan.resolve import Resolver
+from collector.sources.lorawan.resolve import Resolver, spec_for
 
 FIX = Path(__file__).parent / "fixtures/lorawan/devices"
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,3 +251,16 @@ def test_a_chirpstack_model_tag_names_the_model_whatever_the_profile_is_called()
 def test_a_host_plug_meter_names_its_host():
     with pytest.raises(ConfigError, match=r"meters\[1\].host: a host_plug meter names its host"):
         lora(meters=[{"dev_eui": "01"}, {"dev_eui": "02", "role": "host_plug"}])
+
+
+def test_a_field_is_read_only_from_the_frames_that_carry_it():
+    lt = Resolver(lora()).library.by_id("dragino/lt22222-l")
+    assert lt is not None
+    count1 = next(f for f in lt.versions[0].fields if f.name == "count1")
+    spec = spec_for(count1, None)
+    assert spec.reading({"Work_mode": "Count mode 1", "Count1_times": 7}).value == 7
+    # the analogue mode's frame has no count: not a reading of this channel
+    assert spec.reading({"Work_mode": "2ACI+2AVI", "ACI1_mA": 4.88}).problem == "missing"
+    # JavaScript's signed shifts turn a count past 2^31 negative: refused, never energy
+    out = spec.reading({"Work_mode": "Count mode 1", "Count1_times": -2147483000})
+    assert out.problem == "negative"
