@@ -160,8 +160,8 @@ class Resolver:
                     model,
                 )
         else:
-            # a `model: brand/model` tag on the device names the model whatever the profile
-            # is called (ChirpStack puts the device's tags in every event)
+            # a `model: brand/model` tag names the model whatever the profile is called
+            # (ChirpStack v4 puts the device profile's and the device's tags in every event)
             tagged = up.tags.get("model")
             model = self.library.by_id(tagged) if tagged else None
             if model is not None:
