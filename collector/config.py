@@ -372,10 +372,15 @@ class MeterFieldConfig:
         "indices, e.g. `bytes.counterValues[0]`.",
     )
     meaning: str = opt(
-        "energy_index", "What it is.", choices=("energy_index", "pulse_count", "power", "current")
+        "energy_index",
+        "What it is (`voltage`: shown by `lorawan explain`, never a meter's reading).",
+        choices=("energy_index", "pulse_count", "power", "current", "voltage"),
     )
     unit: str = opt(
-        "Wh", "Unit of the value after `scale`.", choices=("Wh", "kWh", "MWh", "W", "kW", "A", "mA")
+        "Wh",
+        "Unit of the value after `scale`: Wh, kWh, MWh (energy_index), W, kW (power), A, mA "
+        "(current), V (voltage); ignored for pulse_count.",
+        choices=("Wh", "kWh", "MWh", "W", "kW", "A", "mA", "V"),
     )
     scale: float = opt(1.0, "Multiplier applied first (e.g. 0.1 for tenths).")
     wh_per_pulse: float = opt(
@@ -407,6 +412,16 @@ class MeterFieldConfig:
     def validate(self) -> None:
         from collector.sources.lorawan.compute import parse
 
+        units = {
+            "energy_index": ("Wh", "kWh", "MWh"),
+            "power": ("W", "kW"),
+            "current": ("A", "mA"),
+            "voltage": ("V",),
+        }.get(self.meaning)
+        if units is not None and self.unit not in units:
+            raise ValueError(
+                f"unit: {self.unit!r} is not a unit of {self.meaning} ({', '.join(units)})"
+            )
         if self.compute is not None and self.path:
             raise ValueError("compute: give either path or compute, not both")
         if self.compute is None and not self.path:
@@ -522,6 +537,7 @@ class LorawanConfig:
     def validate(self) -> None:
         names = {p.name for p in self.profiles}
         fields = {p.name: {f.name for f in p.fields} for p in self.profiles}
+        meanings = {(p.name, f.name): f.meaning for p in self.profiles for f in p.fields}
         by_eui: dict[str, list[int]] = {}
         for i, m in enumerate(self.meters):
             if not (m.dev_eui or m.device_profile):
@@ -536,6 +552,11 @@ class LorawanConfig:
                         "lorawan.profiles nor in the shipped device library"
                     )
                 fields[m.profile] = shipped[m.profile]
+            if m.field and meanings.get((m.profile or "", m.field)) == "voltage":
+                raise ValueError(
+                    f"meters[{i}].field: {m.field!r} is a voltage, not energy: name a "
+                    "register, power or current field"
+                )
             if m.profile and m.field and m.field not in fields[m.profile]:
                 raise ValueError(
                     f"meters[{i}].field: profile {m.profile!r} has no field {m.field!r}"

@@ -78,6 +78,15 @@ def test_a_bad_model_file_is_an_error_naming_the_file_and_key(tmp_path):
             {"name": "e", "meaning": "power", "unit": "W"},
             r"lorawan.profiles\[0\].fields\[0\].path: missing",
         ),
+        # the default unit is Wh: a power field must say W or kW (it crashed at the uplink)
+        (
+            {"name": "e", "path": "p", "meaning": "power"},
+            r"lorawan.profiles\[0\].fields\[0\].unit: 'Wh' is not a unit of power \(W, kW\)",
+        ),
+        (
+            {"name": "e", "path": "i", "meaning": "current", "unit": "kWh"},
+            r"fields\[0\].unit: 'kWh' is not a unit of current \(A, mA\)",
+        ),
     ],
 )
 def test_computed_fields_are_checked_at_load_naming_the_key(field, error):
@@ -174,8 +183,9 @@ def test_explain_says_which_device_profile_and_fields_and_what_is_recorded():
     assert "→ energy: energy register from energy: register 1110 Wh" in text
     assert "current: current from current: 33.948 W estimated at 230 V" in text
     assert "not declared in lorawan.meters" in text
+    assert "voltage: voltage from voltage: 229.8 V (information, not energy)" in text
     # the TTN codec's `power` is the power factor: shown as not read, never taken for watts
-    assert "unknown to the profile (not read): voltage=229.8, power=82" in text
+    assert "unknown to the profile (not read): power=82" in text
     text, ok = explain(cfg, (FIX / "tts_netvox_r718n3.json").read_bytes())
     assert ok and "→ total: current from Current1 * Multiplier1 + Current2" in text
     # a pulse counter without its constant: the counts, and what to add
@@ -264,3 +274,23 @@ def test_a_field_is_read_only_from_the_frames_that_carry_it():
     # JavaScript's signed shifts turn a count past 2^31 negative: refused, never energy
     out = spec.reading({"Work_mode": "Count mode 1", "Count1_times": -2147483000})
     assert out.problem == "negative"
+
+
+def test_a_voltage_is_shown_never_read_as_a_meter():
+    prof = {
+        "name": "p",
+        "fields": [
+            {"name": "v", "path": "voltage", "meaning": "voltage", "unit": "V"},
+            {"name": "w", "path": "active_power", "meaning": "power", "unit": "W"},
+        ],
+    }
+    with pytest.raises(ConfigError, match=r"meters\[0\].field: 'v' is a voltage, not energy"):
+        lora(profiles=[prof], meters=[{"dev_eui": "01", "profile": "p", "field": "v"}])
+    # a meter naming no field skips the voltage listed first and reads the power
+    up = _uplink("chirpstack_milesight-iot_ws52x.json")
+    cfg = lora(profiles=[prof], meters=[{"dev_eui": up.dev_eui, "profile": "p"}])
+    assert Resolver(cfg).meters(up)[0].spec.name == "w"
+    # a shipped model's voltage field named by a meter: refused at the uplink, with the reason
+    cfg = lora(meters=[{"dev_eui": up.dev_eui, "field": "voltage"}])
+    with pytest.raises(LookupError, match="'voltage' of milesight-iot/ws52x@sensor-decoders-2023"):
+        Resolver(cfg).meters(up)

@@ -22,6 +22,7 @@ MEANING = {
     "pulse_count": "pulse counter",
     "power": "power",
     "current": "current",
+    "voltage": "voltage",
 }
 
 
@@ -62,6 +63,8 @@ def _recorded(spec: FieldSpec, value: float) -> str:
         )
     if spec.meaning == "power":
         return f"{value:.10g} W, integrated between uplinks (estimated)"
+    if spec.meaning == "voltage":
+        return f"{value:.10g} V (information, not energy)"
     return (
         f"{value:.10g} W estimated at {spec.voltage_v:.10g} V × power factor "
         f"{spec.power_factor:.10g}, integrated between uplinks (estimated)"

@@ -78,6 +78,8 @@ class FieldSpec:
             return Outcome(x * self.wh_per_pulse)
         if self.meaning == "power":
             return Outcome(x * POWER_UNITS[self.unit])
+        if self.meaning == "voltage":
+            return Outcome(x)  # information (explain), never a meter's reading
         return Outcome(x * CURRENT_UNITS[self.unit] * self.voltage_v * self.power_factor)
 
     def wrap_wh(self) -> float | None:

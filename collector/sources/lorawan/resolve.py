@@ -18,6 +18,7 @@ from collector.sources.lorawan.library import DeviceModel, Library, load_library
 from collector.sources.lorawan.meters import FieldSpec
 
 REGISTERS = ("energy_index", "pulse_count")
+READINGS = (*REGISTERS, "power", "current")  # what a meter can be read from
 
 
 @dataclass(frozen=True)
@@ -205,10 +206,17 @@ class Resolver:
             f = next((x for x in prof.fields if x.name == mc.field), None)
             if f is None:
                 raise LookupError(f"profile {prof.label} has no field {mc.field!r}")
+            if f.meaning not in READINGS:
+                raise LookupError(f"field {mc.field!r} of {prof.label} is a {f.meaning}")
         else:
             # a register the device keeps (energy, pulses) before anything integrated from
             # instantaneous power or current (estimated)
-            f = next((x for x in prof.fields if x.meaning in REGISTERS), prof.fields[0])
+            f = next(
+                (x for x in prof.fields if x.meaning in REGISTERS),
+                next((x for x in prof.fields if x.meaning in READINGS), None),
+            )
+            if f is None:
+                raise LookupError(f"profile {prof.label} has no energy, power or current field")
         if f.meaning == "pulse_count" and prof.origin == "shipped" and mc.wh_per_pulse is None:
             raise LookupError(
                 f"{prof.name} counts pulses: give meters[].wh_per_pulse, the Wh per pulse "
