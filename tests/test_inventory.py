@@ -8,6 +8,7 @@ import json
 import shutil
 import subprocess
 import time
+import urllib.request
 import uuid
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -282,6 +283,11 @@ def test_matching_glpi_and_agent_files_to_reporting_agents(
             assert 'energy_inventory_assets{kind="monitor"} 240.0' in metrics
             assert "energy_inventory_last_sync_timestamp_seconds" in metrics
             assert "PC-0" not in metrics and "renamed-pc" not in metrics  # no host named
+            # the web view's yearly report page shows the register's section
+            year = datetime.now().year
+            with urllib.request.urlopen(url(c, f"/report/{year}?lang=fr"), timeout=60) as r:
+                page = r.read().decode()
+            assert "D'après l'inventaire" in page and "renamed-pc" not in page
 
 
 def test_glpi_fleet_figures_by_construction(tmp_path: Path) -> None:

@@ -20,6 +20,10 @@ KIND = {
     "datacenter_overhead": N_("datacenters: non-IT"),
     "network": N_("network (outside datacenters)"),
     "lorawan": N_("LoRaWAN network"),
+    "monitor": N_("screens"),
+    "network_gear": N_("network gear"),
+    "peripheral": N_("peripherals"),
+    "other": N_("other equipment"),
 }
 
 INDICATOR = {

@@ -42,6 +42,7 @@ def settings(cfg: CollectorConfig, now: float | None = None) -> Settings:
         tz=cfg.ledger.timezone,
         organisation=y.organisation,
         policy=cfg.policy,
+        inventory=cfg.inventory,
         objectives=tuple(
             Objective(
                 o.indicator,

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from collector.datacenter.facility import pue
 from collector.datacenter.report import eu_report
+from collector.inventory.summary import section as inventory_section
 from collector.ledger import Ledger
 from collector.model.carbon import CarbonModel
 from collector.model.energy import embodied_kg_per_day
@@ -66,6 +67,7 @@ class Settings:
     now: float | None = None  # the report's "now" (default: the clock)
     lorawan_in_total: bool = True
     policy: Any = None  # the PolicyConfig: the sleep policy's savings (collector/policy/)
+    inventory: Any = None  # the InventoryConfig: embodied CO2e and lifetimes from the register
 
 
 def year_bounds(year: int, tz: str) -> tuple[float, float]:
@@ -513,7 +515,21 @@ def compute(
     )
     doc["open_data"] = _open_tables(site_dept, group_hosts, s.min_group_hosts, year)
     doc["policy"] = _policy(ledger, s, year)
+    _inventory(doc, ledger, s, year, datetime.fromtimestamp(until - 1, z).date())
     return doc, hosts
+
+
+def _inventory(doc: dict[str, Any], ledger: Ledger, s: Settings, year: int, today: date) -> None:
+    """With an asset register configured, the embodied total and the fleet's lifetimes come
+    from it (collector/inventory/), and the report says so; else from per-kind defaults."""
+    if s.inventory is None or not s.inventory.enabled:
+        doc["inventory"] = None
+        doc["embodied_source"] = "defaults"
+        return
+    inv = inventory_section(ledger, s.inventory, s.book, year, today)
+    doc["inventory"] = inv
+    doc["embodied_source"] = "inventory"
+    doc["indicators"]["embodied_kgco2e"] = inv["embodied_kgco2e"]
 
 
 def _policy(ledger: Ledger, s: Settings, year: int) -> dict[str, Any] | None:

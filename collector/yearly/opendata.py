@@ -272,6 +272,9 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                 ],
             )
         )
+    inv = doc.get("inventory")
+    if inv is not None:
+        out.extend(_inventory_tables(inv, year))
     return out
 
 
@@ -381,3 +384,61 @@ def numecoeval_csv(ledger: Ledger, hosts: dict[str, HostYear], types: dict[str, 
         }
         w.writerow([row.get(c, "") for c in NUMECOEVAL_COLUMNS])
     return buf.getvalue()
+
+
+def _inventory_tables(inv: dict[str, Any], year: int) -> list[Table]:
+    """The asset register's year (collector/inventory/): no asset or host is named."""
+    return [
+        Table(
+            "inventaire-par-type",
+            f"Inventaire du parc par type d'équipement, {year}",
+            f"Équipements en service au {inv['as_of']}, âge moyen, part au-delà de la durée de "
+            "vie prévue, réformés dans l'année et émissions de fabrication amorties de l'année "
+            "(docs/inventory.md).",
+            [
+                (
+                    "kind",
+                    "string",
+                    "Type",
+                    "desktop, laptop, thin_client, workstation, server, "
+                    "monitor, network, peripheral, other",
+                ),
+                ("in_service", "integer", "En service", "Nombre"),
+                ("age_unknown", "integer", "Âge inconnu", "Sans date de mise en service"),
+                ("mean_age_years", "number", "Âge moyen", "Années"),
+                ("past_expected", "integer", "Au-delà de la durée prévue", "Nombre"),
+                ("past_expected_share", "number", "Part au-delà", "0 à 1"),
+                ("expected_lifetime_years", "number", "Durée de vie prévue", "Années"),
+                ("retired_in_year", "integer", "Réformés", f"Nombre en {year}"),
+                ("embodied_kgco2e", "number", "Fabrication", "kgCO2e amortis sur l'année"),
+            ],
+            [
+                {
+                    k: r[k]
+                    for k in (
+                        "kind",
+                        "in_service",
+                        "age_unknown",
+                        "mean_age_years",
+                        "past_expected",
+                        "past_expected_share",
+                        "expected_lifetime_years",
+                        "retired_in_year",
+                        "embodied_kgco2e",
+                    )
+                }
+                for r in inv["by_kind"]
+            ],
+        ),
+        Table(
+            "reformes",
+            f"Équipements réformés en {year}",
+            "Un équipement réformé par ligne : son type, sa date de réforme et son âge.",
+            [
+                ("kind", "string", "Type", ""),
+                ("retired", "date", "Réformé le", "AAAA-MM-JJ"),
+                ("age_years", "number", "Âge", "Années, à la réforme"),
+            ],
+            [{k: r[k] for k in ("kind", "retired", "age_years")} for r in inv["retired_in_year"]],
+        ),
+    ]
