@@ -71,6 +71,8 @@ def build() -> GlpiData:
                 "location": "Hôtel de ville",
                 "date_mod": f"2026-11-01 {8 + i % 10:02d}:{i % 60:02d}:00",
             }
+            if type_ == "Server":  # the maker's PCF, kept in a GLPI field by the city
+                d.items["Computer"][i]["pcf_kgco2e"] = "1500.0"
             infocom("Computer", i, computer_use_date(i), date(2026, 6, 30) if retired else None)
             d.ports.append(
                 {

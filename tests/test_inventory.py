@@ -303,6 +303,7 @@ def test_glpi_fleet_figures_by_construction(tmp_path: Path) -> None:
                 url=glpi.url,
                 app_token_file=str(tmp_path / "app"),
                 user_token_file=str(tmp_path / "user"),
+                embodied_field="pcf_kgco2e",
             ),
         )
         assert sync(cfg, led, now=1_800_000_000.0).ok
@@ -333,7 +334,20 @@ def test_glpi_fleet_figures_by_construction(tmp_path: Path) -> None:
     # switches: bought 2016 + id % 5 on 1 September, 8 years expected: past it on 2026-12-31
     # are those from 2016, 2017 and 2018 (ids with id % 5 in 0, 1, 2): 24 of 40
     assert kinds["network"]["past_expected"] == 24
-    assert doc["embodied_basis"] == {"default": 600 - 0}
+    # the servers' footprint from the GLPI field, everything else from the kinds' defaults
+    assert doc["embodied_basis"] == {"default": 580, "register": 20}
+    server = kinds["server"]
+    # 19 in service all year, 1 retired on 30 June (id 300, in service since 2018-03-01):
+    # 1500 kg each, over 6 years (the profile's) or their age once older
+    expected = 0.0
+    for i in range(281, 301):
+        start = inventory_fleet.computer_use_date(i)
+        end = date(2026, 6, 30) if i == 300 else None
+        on = end or date(2026, 12, 31)
+        life_days = (on - start).days if end else max(6 * 365.25, (on - start).days)
+        days = ((end or date(2026, 12, 31)) - max(start, date(2026, 1, 1))).days + 1
+        expected += 1500 * days / life_days
+    assert server["embodied_kgco2e"] == pytest.approx(expected, abs=1e-2)
     assert doc["matching"]["matched"] == 0
 
 

@@ -109,6 +109,17 @@ def clean_mac(value: object) -> str | None:
     return ":".join(hexes[i : i + 2] for i in range(0, 12, 2))
 
 
+def register_kg(row: dict[str, object], field_name: str) -> float | None:
+    """The register's own footprint for an asset (a GLPI field or plugin field), if any:
+    a non-negative number, else nothing (a text or a negative value is not a footprint)."""
+    v = row.get(field_name) if field_name else None
+    try:
+        kg = float(v) if v not in (None, "") else None  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return kg if kg is None or kg >= 0 else None
+
+
 def parse_date(value: object, what: str) -> date | None:
     """YYYY-MM-DD (GLPI also writes 'YYYY-MM-DD HH:MM:SS'); empty or GLPI's 0000-00-00 is
     none. Anything else is an error naming `what`."""

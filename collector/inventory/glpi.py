@@ -34,6 +34,7 @@ from collector.inventory.assets import (
     clean_uuid,
     kind_of,
     parse_date,
+    register_kg,
 )
 
 log = logging.getLogger("energy_collector.inventory.glpi")
@@ -104,6 +105,14 @@ def content_range(headers: dict[str, str]) -> tuple[int, int, int] | None:
         return int(a), int(b), int(total)
     except ValueError:
         return None
+
+
+def next_start(rows: list[Any], headers: dict[str, str]) -> int | None:
+    """Where the next page starts, or None after the last one (`Content-Range` says)."""
+    cr = content_range(headers)
+    if not rows or cr is None or cr[1] + 1 >= cr[2]:
+        return None
+    return cr[1] + 1
 
 
 def glpi_error(doc: Any) -> str:
@@ -201,12 +210,10 @@ class LegacyClient:
                     old = True
                     continue
                 yield row
-            if old:
+            nxt = next_start(rows, hdrs)
+            if old or nxt is None:
                 return
-            cr = content_range(hdrs)
-            if not rows or cr is None or cr[1] + 1 >= cr[2]:
-                return
-            start = cr[1] + 1
+            start = nxt
 
     def ids(self, itemtype: str) -> set[int]:
         out: set[int] = set()
@@ -216,10 +223,10 @@ class LegacyClient:
             _, hdrs, doc = self.get(f"{itemtype}/", params)
             rows = doc if isinstance(doc, list) else []
             out.update(int(r["id"]) for r in rows if "id" in r)
-            cr = content_range(hdrs)
-            if not rows or cr is None or cr[1] + 1 >= cr[2]:
+            nxt = next_start(rows, hdrs)
+            if nxt is None:
                 return out
-            start = cr[1] + 1
+            start = nxt
 
     # -- the sync ------------------------------------------------------------------------
 
@@ -265,11 +272,6 @@ def asset_from_legacy(
 ) -> Asset:
     low = itemtype.lower()
     type_name = _name(row.get(f"{low}types_id"))
-    emb = row.get(embodied_field) if embodied_field else None
-    try:
-        embodied = float(emb) if emb not in (None, "") else None
-    except (TypeError, ValueError):
-        embodied = None
     return Asset(
         source="glpi",
         source_id=f"{itemtype}/{row['id']}",
@@ -282,7 +284,7 @@ def asset_from_legacy(
         type=type_name,
         state=_name(row.get("states_id")),
         location=_name(row.get("locations_id")),
-        embodied_kgco2e=embodied if embodied is None or embodied >= 0 else None,
+        embodied_kgco2e=register_kg(row, embodied_field),
         date_mod=str(row.get("date_mod") or "") or None,
         deleted=bool(int(row.get("is_deleted") or 0)),
     )

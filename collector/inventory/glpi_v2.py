@@ -16,8 +16,8 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from collector.inventory.assets import Asset, clean_serial, clean_uuid, kind_of
-from collector.inventory.glpi import Changes, GlpiError, Http, content_range, glpi_error
+from collector.inventory.assets import Asset, clean_serial, clean_uuid, kind_of, register_kg
+from collector.inventory.glpi import Changes, GlpiError, Http, glpi_error, next_start
 from collector.inventory.glpi import infocom_dates as legacy_dates
 
 V2_DATES = {
@@ -96,10 +96,10 @@ class V2Client:
             status, hdrs, doc = self.get(path, params)
             rows = doc if isinstance(doc, list) else []
             out.extend(rows)
-            cr = content_range(hdrs)
-            if status == 404 or not rows or cr is None or cr[1] + 1 >= cr[2]:
+            nxt = next_start(rows, hdrs)
+            if status == 404 or nxt is None:
                 return out
-            start = cr[1] + 1
+            start = nxt
 
     def changes(
         self, itemtypes: list[str], since: str, kinds: dict[str, str], embodied_field: str = ""
@@ -131,11 +131,6 @@ def asset_from_v2(
     itemtype: str, row: dict[str, Any], kinds: dict[str, str], embodied_field: str = ""
 ) -> Asset:
     type_name = _dropdown(row.get("type"))
-    emb = row.get(embodied_field) if embodied_field else None
-    try:
-        embodied = float(emb) if emb not in (None, "") else None
-    except (TypeError, ValueError):
-        embodied = None
     mod = str(row.get("date_mod") or "").replace("T", " ")[:19] or None
     return Asset(
         source="glpi",
@@ -149,7 +144,7 @@ def asset_from_v2(
         type=type_name,
         state=_dropdown(row.get("state")),
         location=_dropdown(row.get("location")),
-        embodied_kgco2e=embodied if embodied is None or embodied >= 0 else None,
+        embodied_kgco2e=register_kg(row, embodied_field),
         date_mod=mod,
         deleted=bool(row.get("is_deleted")),
     )
