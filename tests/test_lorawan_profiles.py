@@ -294,3 +294,23 @@ def test_a_voltage_is_shown_never_read_as_a_meter():
     cfg = lora(meters=[{"dev_eui": up.dev_eui, "field": "voltage"}])
     with pytest.raises(LookupError, match="'voltage' of milesight-iot/ws52x@sensor-decoders-2023"):
         Resolver(cfg).meters(up)
+
+
+@pytest.mark.parametrize(
+    ("profile_name", "model"),
+    [
+        # ChirpStack's templates from the TTN repository are named after the TTN device's name
+        ("Smart Plug", "watteco/smartplug"),
+        ("Pulse", "adeunis/pulse"),
+        ("Tics'O - ", "watteco/ticso"),
+        # names searched within: the longest contained name wins, a generic one never
+        ("Milesight WS523 Smart Plug", "milesight-iot/ws52x"),
+        ("Adeunis Pulse 4 (EU868)", "adeunis/pulse"),
+        ("R718N3 - Wireless 3-Phase Current Meter With 3 x 75A Clamp-On CT", "netvox/r718n3"),
+        ("Smart Plug (EU868)", None),
+        ("Pulse counters, building B", None),
+    ],
+)
+def test_chirpstack_device_profile_names(profile_name, model):
+    hit = load_library().for_chirpstack(profile_name)
+    assert (hit[0].id if hit else None) == model

@@ -50,6 +50,12 @@ class DeviceModel:
     chirpstack: list[str] = opt(
         [], "Names a ChirpStack device-profile name contains for this model (case ignored)."
     )
+    chirpstack_templates: list[str] = opt(
+        [],
+        "Exact ChirpStack device-profile names for this model: the names ChirpStack's import of "
+        "the TTN repository gives its templates (the device file's `name`), listed where they "
+        'are too generic to search within ("Smart Plug", "Pulse").',
+    )
     docs: str = opt("", "The vendor's documentation of the fields (units, fillers).")
     versions: list[CodecVersion] = opt([], "Codec versions, the newest first.")
 
@@ -92,10 +98,15 @@ class Library:
         return hits[0] if len(hits) == 1 else None
 
     def for_chirpstack(self, profile_name: str | None) -> tuple[DeviceModel, str] | None:
-        """The model whose longest name the device-profile name contains, and that name."""
+        """The model whose template name the device-profile name is, else the model whose
+        longest name the device-profile name contains; and that name."""
         if not profile_name:
             return None
         text = profile_name.lower()
+        for m in self.models:
+            for name in m.chirpstack_templates:
+                if name.strip().lower() == text.strip():
+                    return m, name
         best: tuple[DeviceModel, str] | None = None
         for m in self.models:
             for alias in m.chirpstack:
