@@ -201,6 +201,7 @@ class Collector:
             body_timeout_s=h.body_timeout_s,
             credentials=self.credentials,
             pages=self.pages.routes() if self.pages is not None else None,
+            html_error=self.pages.error if self.pages is not None else None,
         )
         tls = (h.tls_cert, h.tls_key) if h.tls_cert and h.tls_key else None
         self.http = WebServer(

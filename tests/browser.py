@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # the W3C web element key
+AXE = Path(__file__).resolve().parent / "js" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 def _free_port() -> int:
@@ -140,6 +141,44 @@ class Browser:
         path.write_bytes(png)
         self._call("POST", self._s("/window/rect"), {"width": self.width, "height": self.height})
         return path
+
+    def script_async(self, source: str, *args: Any) -> Any:
+        """WebDriver's async script: the last argument is the callback to call with the result."""
+        return self._call("POST", self._s("/execute/async"), {"script": source, "args": list(args)})
+
+    def axe(self, context: str = "document") -> list[dict[str, Any]]:
+        """axe-core's violations of WCAG 2.0/2.1 A and AA (plus empty-table-header, a
+        best-practice rule RGAA asks for) on the page now open. axe-core comes from npm
+        (scripts/setup.sh), injected into the page by the test, never served by it."""
+        if not AXE.exists():
+            raise RuntimeError(f"{AXE} is missing: bash scripts/setup.sh installs axe-core")
+        self.script(AXE.read_text() + "\nreturn true;")
+        result = self.script_async(
+            "const done = arguments[arguments.length - 1];"
+            f"axe.run({context}, {{runOnly: {{type: 'tag', values: "
+            "['wcag2a','wcag2aa','wcag21a','wcag21aa']}, rules: {'empty-table-header': "
+            "{enabled: true}}}).then(r => done(r.violations.map(v => ({id: v.id, impact: "
+            "v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.html)}))))"
+            ".catch(e => done([{id: 'axe-error', help: String(e), nodes: []}]));"
+        )
+        return list(result)
+
+    def set_width(self, width: int | None) -> None:
+        """The viewport as a phone's (width in CSS px), through the DevTools protocol:
+        a window cannot be made that narrow; None goes back to the window's own size."""
+        if width is None:
+            self._call(
+                "POST",
+                self._s("/goog/cdp/execute"),
+                {"cmd": "Emulation.clearDeviceMetricsOverride", "params": {}},
+            )
+            return
+        params = {"width": width, "height": 640, "deviceScaleFactor": 1, "mobile": False}
+        self._call(
+            "POST",
+            self._s("/goog/cdp/execute"),
+            {"cmd": "Emulation.setDeviceMetricsOverride", "params": params},
+        )
 
     def print_pdf(self) -> bytes:
         return base64.b64decode(self._call("POST", self._s("/print"), {"background": True}))

@@ -309,3 +309,149 @@ def test_the_web_view_can_be_switched_off(tmp_path):
     with running(make_config(tmp_path, web={"enabled": False})) as c:
         code, body, _ = _get(_base(c) + "/")
         assert code == 404 and json.loads(body) == {"error": "not found"}
+
+
+def _axe_pages(c) -> list[str]:
+    """Every page a reader can meet: the live pages, the report index and a report, the
+    statement, the sign-in, and the error pages (a missing page, a bad edition)."""
+    return [
+        *PAGES,
+        "/accessibilite",
+        "/login",
+        "/no-such-page",
+        f"/report/{YEAR}?edition=neither",
+    ]
+
+
+def test_every_page_has_no_axe_violation_in_both_languages_signed_in_or_not(site):
+    c, b, _ = site
+    token = (Path(c.cfg.state_dir) / "web-ops-token").read_text().strip()
+    seen = []
+    for signed_in in (False, True):
+        if signed_in:
+            assert _login(c, b, token)
+        for lang in ("fr", "en"):
+            for path in _axe_pages(c):
+                if signed_in and path == "/login":
+                    continue
+                sep = "&" if "?" in path else "?"
+                b.get(f"{_base(c)}{path}{sep}lang={lang}")
+                violations = b.axe()
+                assert violations == [], (path, lang, signed_in, violations)
+                seen.append((path, lang, signed_in))
+        if signed_in:
+            b.get(f"{_base(c)}/report/{YEAR}?lang=fr&edition=internal")
+            assert "édition interne" in b.script("return document.body.innerText")
+            assert b.axe() == []
+            _logout(c, b)
+    assert len(seen) == 4 * len(_axe_pages(c)) - 2
+    # and axe does find what it should: a page without language and an image without text
+    b.get("data:text/html,<title>t</title><img src='data:,'><table><tr><th></th></tr></table>")
+    found = {v["id"] for v in b.axe()}
+    assert {"html-has-lang", "image-alt", "empty-table-header"} <= found
+
+
+def test_pages_reflow_at_320_px_and_tables_scroll_in_their_own_box(site):
+    c, b, _ = site
+    b.set_width(320)
+    try:
+        for path in [*PAGES, "/accessibilite"]:
+            b.get(f"{_base(c)}{path}?lang=fr")
+            inner = b.script("return window.innerWidth")
+            assert inner == 320
+            page = b.script("return document.documentElement.scrollWidth")
+            inner = b.script("return document.documentElement.clientWidth")
+            wider = b.script(
+                "return Array.from(document.querySelectorAll('body *'))"
+                ".filter(e => !e.closest('.scroll') && e.getBoundingClientRect().right"
+                " > document.documentElement.clientWidth + 1)"
+                ".slice(0, 5).map(e => e.tagName + '.' + e.className + ' '"
+                " + Math.round(e.getBoundingClientRect().right))"
+            )
+            # no horizontal scroll of the page itself
+            assert page <= inner and not wider, (path, page, wider)
+        # the report's wide tables do overflow, inside their box, which takes the focus
+        b.get(f"{_base(c)}/report/{YEAR}?lang=fr")
+        wide = b.script(
+            "return Array.from(document.querySelectorAll('.scroll'))"
+            ".filter(e => e.scrollWidth > e.clientWidth).map(e => e.tabIndex)"
+        )
+        assert wide and all(t == 0 for t in wide)
+        b.screenshot(SHOTS / "report-320-fr.png")
+    finally:
+        b.set_width(None)
+
+
+def test_no_automatic_refresh_and_a_reload_link_instead(site):
+    c, b, _ = site
+    for path in ("/", "/night", "/datacenters", "/lorawan"):
+        b.get(f"{_base(c)}{path}?lang=fr")
+        assert b.script("return document.querySelectorAll('meta[http-equiv]').length") == 0
+        href = b.script(
+            "return Array.from(document.querySelectorAll('header a'))"
+            ".filter(a => a.innerText === 'Actualiser la page').map(a => a.getAttribute('href'))"
+        )
+        assert href == [f"{path}?lang=fr"], path
+
+
+def test_the_other_language_link_says_its_language(site):
+    c, b, _ = site
+    for lang, other, word in (("fr", "en", "English"), ("en", "fr", "Français")):
+        b.get(f"{_base(c)}/night?lang={lang}")
+        link = b.script(
+            "const a = document.querySelector('a[hreflang]');"
+            "return [a.lang, a.getAttribute('hreflang'), a.innerText, a.getAttribute('href')]"
+        )
+        assert link == [other, other, word, f"/night?lang={other}"]
+
+
+def test_an_empty_table_says_so_in_words(site):
+    from collector.render.env import render
+
+    page = render("web/datacenters.html", "fr", rows=[], nav=(), title="t", live=False, base_url="")
+    assert "Aucune salle serveurs : ni compteur" in page
+    assert '<td colspan="8" class="empty">' in page
+
+
+def test_errors_are_pages_in_the_readers_language_with_a_way_back(site):
+    c, b, _ = site
+    for lang, title, back in (
+        ("fr", "Page introuvable", "Retour à l'accueil"),
+        ("en", "Page not found", "Back to the home page"),
+    ):
+        b.get(f"{_base(c)}/nowhere?lang={lang}")
+        assert b.texts("h1") == [title]
+        assert back in b.texts("main a")
+    b.get(f"{_base(c)}/report/{YEAR}?edition=neither&lang=fr")
+    assert b.texts("h1") == ["Demande incorrecte"]
+    req = urllib.request.Request(f"{_base(c)}/nowhere", headers={"Accept": "text/html"})
+    with pytest.raises(urllib.error.HTTPError) as err:
+        urllib.request.urlopen(req)
+    assert err.value.code == 404 and err.value.headers["content-type"].startswith("text/html")
+    # a program still gets JSON
+    code, body, _ = _get(f"{_base(c)}/nowhere")
+    assert code == 404 and json.loads(body) == {"error": "not found"}
+
+
+def _raw(c, request: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", c.http.port), timeout=10) as s:
+        s.sendall(request)
+        out = b""
+        while chunk := s.recv(65536):
+            out += chunk
+    return out
+
+
+def test_absurd_addresses_and_headers_get_414_and_431(site):
+    c, _, _ = site
+    answer = _raw(c, b"GET /" + b"a" * 20_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 414 "), answer[:80]
+    assert b"Adresse trop longue" in answer
+    answer = _raw(c, b"GET / HTTP/1.1\r\nHost: x\r\nCookie: " + b"b" * 20_000 + b"\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:80]
+    # an ordinary request on a new connection is still served
+    assert _raw(c, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(
+        b"HTTP/1.1 200"
+    )

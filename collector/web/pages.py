@@ -154,7 +154,14 @@ class Pages:
     def error(self, request: Request, status: int, message: str) -> Response:
         """An error a reader understands, in their language, with a way back."""
         lang = self.lang(request)
-        titles = {400: N_("Bad request"), 404: N_("Page not found"), 405: N_("Not allowed")}
+        titles = {
+            400: N_("Bad request"),
+            404: N_("Page not found"),
+            405: N_("Not allowed"),
+            503: N_("Not available for now"),
+        }
+        N_("This page does not exist.")  # the messages collector/web/routes.py gives
+        N_("This address cannot be used that way.")
         title = gettext(lang, titles.get(status, N_("Error")))
         return self.page(
             request,

@@ -49,6 +49,7 @@ def build_app(
     body_timeout_s: float = 20.0,
     credentials: Credentials | None = None,
     pages: list[Route] | None = None,
+    html_error: Callable[[Request, int, str], Response] | None = None,
 ) -> Starlette:
     metrics = pipeline.metrics
 
@@ -183,12 +184,24 @@ def build_app(
         table.append(Route(path, reader(api(fn)), methods=["GET"]))
     table += pages or []  # the web view (collector/web/pages.py): its own login
 
+    def for_a_reader(request: Request) -> bool:
+        """A browser asks for HTML: it gets a page in its reader's language with a way
+        back; programs keep their JSON."""
+        return html_error is not None and "text/html" in request.headers.get("accept", "")
+
     async def not_found(request: Request, exc: Exception) -> Response:
+        if html_error is not None and for_a_reader(request):
+            return html_error(request, 404, "This page does not exist.")
         return JSONResponse({"error": "not found"}, 404)
 
     async def not_allowed(request: Request, exc: Exception) -> Response:
         # RFC 9110: a 405 says which methods the resource has
-        return JSONResponse({"error": "method not allowed"}, 405, getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if html_error is not None and for_a_reader(request):
+            resp = html_error(request, 405, "This address cannot be used that way.")
+            resp.headers.update(headers or {})
+            return resp
+        return JSONResponse({"error": "method not allowed"}, 405, headers)
 
     return Starlette(routes=table, exception_handlers={404: not_found, 405: not_allowed})
 

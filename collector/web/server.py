@@ -22,6 +22,16 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("energy_collector.http")
 
+HEAD_LIMIT = 16 * 1024  # request line + headers (uvicorn's h11_max_incomplete_event_size)
+TOO_LONG_URI = (
+    "414 Adresse trop longue : cette adresse dépasse 16 Kio. Revenez à l'accueil.\n"
+    "414 URI too long: this address is over 16 KiB. Go back to the home page.\n"
+)
+TOO_LARGE_HEADERS = (
+    "431 En-têtes trop grands : la demande dépasse 16 Kio (cookies ?).\n"
+    "431 Request headers too large: the request is over 16 KiB (cookies?).\n"
+)
+
 
 class _Protocol(H11Protocol):
     """uvicorn's h11 protocol with a deadline for the request line and headers: uvicorn's
@@ -29,6 +39,8 @@ class _Protocol(H11Protocol):
     byte at a time (slowloris) would hold its connection for ever."""
 
     header_timeout_s = 10.0
+    _head = b""
+    _head_done = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -40,7 +52,32 @@ class _Protocol(H11Protocol):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._arm(self.header_timeout_s)
 
+    def data_received(self, data: bytes) -> None:
+        # the request head (line + headers) is bounded whether it comes in one piece (which
+        # h11 accepts at any size) or byte by byte: past HEAD_LIMIT the answer is 414 for a
+        # long address, 431 for long headers (RFC 9110, RFC 6585), then the connection closes
+        if not self._head_done:
+            self._head += data[: HEAD_LIMIT + 4 - len(self._head)]
+            end = self._head.find(b"\r\n\r\n")
+            if (end < 0 and len(self._head) > HEAD_LIMIT) or end > HEAD_LIMIT:
+                line_end = self._head.find(b"\r\n")
+                if line_end < 0 or line_end >= HEAD_LIMIT // 2:
+                    return self._refuse(414, b"URI Too Long", TOO_LONG_URI)
+                return self._refuse(431, b"Request Header Fields Too Large", TOO_LARGE_HEADERS)
+            self._head_done = end >= 0
+        super().data_received(data)
+
+    def _refuse(self, code: int, reason: bytes, text: str) -> None:
+        body = text.encode()
+        head = (
+            b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n" % (code, reason, len(body))
+        )
+        self.transport.write(head + body)
+        self.transport.close()
+
     def on_response_complete(self) -> None:
+        self._head, self._head_done = b"", False
         super().on_response_complete()
         # the next request may wait the keep-alive time, then has the header time
         self._arm(self.config.timeout_keep_alive + self.header_timeout_s)
@@ -85,7 +122,7 @@ class WebServer:
             ssl_version=ssl.PROTOCOL_TLS_SERVER,
             limit_concurrency=max_connections,
             timeout_keep_alive=int(keepalive_s),
-            h11_max_incomplete_event_size=16 * 1024,  # request line + headers
+            h11_max_incomplete_event_size=HEAD_LIMIT + 4,
             server_header=False,
             date_header=True,
         )
