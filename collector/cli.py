@@ -342,6 +342,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mqtt", help="HOST:PORT: publish over MQTT instead of HTTP")
     p.add_argument("--truth", help="write the ground truth (JSON) here")
     p.set_defaults(func=cmd_simulate)
+    from collector.sources.snmp.probe import add_parser as add_snmp_parser
+
+    add_snmp_parser(sub)
     args = parser.parse_args(argv)
     from collector.datacenter.readings import ReadingError
 

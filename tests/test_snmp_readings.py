@@ -7,25 +7,20 @@ its sysObjectID prefix also matches."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 from collector_helpers import make_config, metric, running, scrape, url
-from services import SnmpSim
+from snmp_helpers import serve
 
 from collector.sources.snmp.poller import Poll
 from collector.sources.snmp.profiles import Row, load_profiles, rows
 
-FIX = Path(__file__).parent / "fixtures/snmprec"
 USED = ("ups-socomec-filler", "rpdu2-no-uptime", "apc-epdu", "apc-rpdu2")
 
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
-    s = SnmpSim(tmp_path_factory.mktemp("snmpsim"), [FIX / f"{n}.snmprec" for n in USED]).start()
-    s.started = time.time()
-    yield s
-    s.stop()
+    yield from serve(tmp_path_factory, USED)
 
 
 def device(sim, name, community, **kw):

@@ -30,7 +30,7 @@ from collector.lineprotocol import tag as _tag
 from collector.meterstore import MeterFacts
 from collector.model.carbon import CarbonModel
 from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
-from collector.sources.snmp import interfaces
+from collector.sources.snmp import detection, interfaces
 from collector.sources.snmp.client import Client, SnmpError, Target
 from collector.sources.snmp.interfaces import CounterState, Port
 from collector.sources.snmp.profiles import (
@@ -303,30 +303,32 @@ class Poller:
     def pick_profile(self, d: SnmpDeviceConfig, oid: str | None, descr: str | None) -> Profile:
         if d.profile:
             return self.profiles[d.profile]
-        best = max(self.profiles.values(), key=lambda p: p.score(oid, descr), default=None)
-        if best is not None and best.score(oid, descr) > 0:
-            return best
+        choice = detection.by_identity(self.profiles.values(), oid, descr)
+        if choice.profile is not None:
+            return choice.profile
         raise SnmpError("garbage", f"{d.name}: no profile for sysObjectID {oid!r}")
 
     async def probe_profile(self, d: SnmpDeviceConfig, tgt: Target, oid: str | None) -> Profile:
-        """No profile claims the device: ask, in one GETBULK of one row, which standard
-        MIBs it speaks (each probe's next OID still inside it means present)."""
-        probes = sorted({p for prof in self.profiles.values() for p in prof.probe})
-        found: set[str] = set()
-        if probes:
-            binds = await self.client.bulk(tgt, probes, 1)
-            for probe, (got, _value) in zip(probes, binds, strict=False):
-                if got.startswith(probe + "."):
-                    found.add(probe)
-        best = max(self.profiles.values(), key=lambda p: p.probe_score(found), default=None)
-        if best is not None and best.probe_score(found) > 0:
-            log.info("snmp: %s: sysObjectID %s: profile %s by its MIBs", d.name, oid, best.name)
-            return best
+        """No profile claims the device: ask, in one GETBULK of one row, which MIBs it
+        speaks (detection.py)."""
+        probes = detection.probe_oids(self.profiles.values())
+        found = await detection.answered_probes(self.client, tgt, probes)
+        choice = detection.by_probes(self.profiles.values(), found)
+        if choice.profile is not None:
+            log.info(
+                "snmp: %s: sysObjectID %s: profile %s: %s",
+                d.name,
+                oid,
+                choice.profile.name,
+                choice.why,
+            )
+            return choice.profile
         raise SnmpError(
             "garbage",
-            f"{d.name}: no profile for sysObjectID {oid!r} and none of the standard MIBs "
-            "probed (UPS-MIB, ENTITY-SENSOR-MIB, POWER-ETHERNET-MIB); set `profile:` or add "
-            "one (docs/snmp-profiles.md)",
+            f"{d.name}: no profile for sysObjectID {oid!r} and none of the MIBs probed "
+            "(UPS-MIB, ENTITY-SENSOR-MIB, POWER-ETHERNET-MIB, vendor MIBs); set `profile:` or "
+            "add one (docs/snmp-profiles.md; `energy-collector snmp probe` shows what it "
+            "answers)",
         )
 
     async def poll_device(self, d: SnmpDeviceConfig) -> Poll:

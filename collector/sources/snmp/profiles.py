@@ -30,7 +30,7 @@ class Column:
     # scaled by the row's SensorDataScale (<scale_column>: units = 9, each step 10^3) and
     # precision (<precision_column>: decimal digits)
     type_column: int | None = None
-    type_equals: int | None = None
+    type_equals: int | str | None = None  # str: an OID-valued column (Liebert's point id)
     scale_column: int | None = None
     precision_column: int | None = None
     # a register's raw range (2^32 for Unsigned32/Counter32): a decrease near it is a wrap
@@ -39,6 +39,9 @@ class Column:
     # object's range: either is no reading, counted (validity.py), never energy
     missing: tuple[float, ...] = ()
     valid: tuple[float, float] | None = None
+    # a column of another table (or a scalar group) sharing the row's index: APC's UPS
+    # power is upsAdvOutput's, its energy register upsHighPrecOutput's
+    oid: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,22 @@ class Table:
         for c in (self.power_w, self.energy_wh):
             if c is not None:
                 cols += [
-                    x for x in (c.column, c.type_column, c.scale_column, c.precision_column) if x
+                    x
+                    for x in (
+                        c.column if c.oid is None else None,
+                        c.type_column,
+                        c.scale_column,
+                        c.precision_column,
+                    )
+                    if x
                 ]
         roots = [f"{self.oid}.{c}" for c in dict.fromkeys(cols)]
         for extra in (
             self.label_oid,
             self.power_w and self.power_w.digits_oid,
             self.energy_wh and self.energy_wh.digits_oid,
+            self.power_w and self.power_w.oid,
+            self.energy_wh and self.energy_wh.oid,
         ):
             if extra and extra not in roots:
                 roots.append(extra)
@@ -133,8 +145,10 @@ class Profile:
 def _column(doc: Any, where: str) -> Column | None:
     if doc is None:
         return None
-    if not isinstance(doc, dict) or not isinstance(doc.get("column"), int):
-        raise ConfigError(f"{where}: expected {{column: N, scale: X}}")
+    if not isinstance(doc, dict) or not (
+        isinstance(doc.get("column"), int) or isinstance(doc.get("oid"), str)
+    ):
+        raise ConfigError(f"{where}: expected {{column: N, scale: X}} or {{oid: O, scale: X}}")
     digits = doc.get("digits_oid")
     wrap = doc.get("wrap")
     missing = doc.get("missing") or []
@@ -147,18 +161,20 @@ def _column(doc: Any, where: str) -> Column | None:
         or not all(isinstance(x, int | float) for x in valid)
     ):
         raise ConfigError(f"{where}.valid: expected [lowest, highest]")
+    other = doc.get("oid")
     return Column(
-        doc["column"],
+        int(doc.get("column") or 0),
         float(doc.get("scale", 1.0)),
         doc.get("sensor_type"),
         str(digits).lstrip(".") if digits else None,
         doc.get("type_column"),
-        doc.get("type_equals"),
+        te.strip(".") if isinstance(te := doc.get("type_equals"), str) else te,
         doc.get("scale_column"),
         doc.get("precision_column"),
         float(wrap) if wrap else None,
         tuple(float(x) for x in missing),
         (float(valid[0]), float(valid[1])) if valid is not None else None,
+        str(other).strip(".") if other else None,
     )
 
 
@@ -255,7 +271,7 @@ def _value(
     row = cells.get(index, {})
     if col.type_column is not None and row.get(col.type_column) != col.type_equals:
         return None, None
-    raw = row.get(col.column)
+    raw = walked.get(f"{col.oid}.{index}") if col.oid else row.get(col.column)
     v, reason = judge(raw, col.missing, col.valid)
     if v is None:
         return None, (reason, raw) if reason else None
@@ -293,6 +309,12 @@ def rows(table: Table, walked: dict[str, Any]) -> list[Row]:
     typed = any(
         c is not None and c.type_column is not None for c in (table.power_w, table.energy_wh)
     )
+    for other in (table.power_w, table.energy_wh):
+        if other is not None and other.oid:  # rows that only the other table's column has
+            base = other.oid + "."
+            for oid in walked:
+                if oid.startswith(base):
+                    by_index.setdefault(oid[len(base) :], {})
     entities = {i.rpartition(".")[0] if sensor else i for i in by_index}
     out = []
     for entity in sorted(entities, key=lambda x: [int(p) for p in x.split(".") if p.isdigit()]):

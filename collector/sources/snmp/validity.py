@@ -57,13 +57,9 @@ class Rejections:
     def screen(self, device: str, rows: list[Any], max_power_w: float) -> list[Any]:
         """The rows with any power above `max_power_w` taken out (range), every rejection
         counted, and logged the first time a row's field is rejected (again after it read)."""
-        out = []
-        for row in rows:
-            rejected = list(row.rejected)
-            if row.power_w is not None and row.power_w > max_power_w:
-                rejected.append(("power_w", RANGE, row.power_w))
-                row = dataclasses.replace(row, power_w=None)
-            for field, reason, raw in rejected:
+        out = screen(rows, max_power_w)
+        for row in out:
+            for field, reason, raw in row.rejected:
                 self.counter.labels(device, row.table, reason).inc()
                 key = (device, f"{row.table}:{row.index}", field, reason)
                 if key not in self._logged:
@@ -81,5 +77,16 @@ class Rejections:
                 if getattr(row, field) is not None:  # reads again: say so again next time
                     for reason in (SENTINEL, RANGE, NOT_A_NUMBER):
                         self._logged.discard((device, f"{row.table}:{row.index}", field, reason))
-            out.append(dataclasses.replace(row, rejected=tuple(rejected)) if rejected else row)
         return out
+
+
+def screen(rows: list[Any], max_power_w: float) -> list[Any]:
+    """The rows, a power above `max_power_w` (no rack device draws it) taken out as range."""
+    out = []
+    for row in rows:
+        if row.power_w is not None and row.power_w > max_power_w:
+            row = dataclasses.replace(
+                row, power_w=None, rejected=(*row.rejected, ("power_w", RANGE, row.power_w))
+            )
+        out.append(row)
+    return out
