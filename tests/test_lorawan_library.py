@@ -19,9 +19,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 from collector_helpers import make_config, metric, running, scrape, url, wait_for
+from test_lorawan import Feeder
 
 FIX = Path(__file__).parent / "fixtures/lorawan/devices"
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
@@ -236,27 +236,9 @@ CASES: list[tuple[str, dict[str, Any], float, str, dict[str, Any]]] = [
 ]
 
 
-class Publisher:
-    def __init__(self, collector: Any, port: int) -> None:
-        self.c = collector
-        self.pub = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"ns-lib-{id(self)}",
-            protocol=mqtt.MQTTv5,
-        )
-        self.pub.connect("127.0.0.1", port)
-        self.pub.loop_start()
-
-    def send(self, items: list[tuple[str, bytes]]) -> list[str]:
-        before = self.c.lora.processed
-        for topic, payload in items:
-            self.pub.publish(topic, payload, qos=1).wait_for_publish(5)
-        wait_for(lambda: self.c.lora.processed >= before + len(items), 20, "processed")
-        return list(self.c.lora.outcomes)[-len(items) :]
-
-    def close(self) -> None:
-        self.pub.disconnect()
-        self.pub.loop_stop()
+def send(feeder: Feeder, items: list[tuple[str, bytes]]) -> list[str]:
+    """Publish through the broker as the network server does; the outcome of each."""
+    return list(feeder.process([(topic, payload, None) for topic, payload in items]))
 
 
 def collector_with(tmp_path: Path, broker: Any, meters: list[dict[str, Any]], **lora: Any) -> Any:
@@ -283,10 +265,10 @@ def test_twenty_one_vendor_devices_are_read_exactly_out_of_the_box(tmp_path, bro
     with collector_with(tmp_path, broker, meters) as c:
         wait_for(lambda: c.lora_mqtt.connected, 10, "collector subscribed")
         time.sleep(0.3)
-        pub = Publisher(c, broker.port)
+        pub = Feeder(c, broker.port)
         try:
-            first = pub.send([uplink(f, 0) for f, *_ in CASES])
-            second = pub.send([uplink(f, 1, changes) for f, changes, *_ in CASES])
+            first = send(pub, [uplink(f, 0) for f, *_ in CASES])
+            second = send(pub, [uplink(f, 1, changes) for f, changes, *_ in CASES])
         finally:
             pub.close()
         assert first == ["ok"] * len(CASES) and second == ["ok"] * len(CASES)
@@ -323,12 +305,13 @@ def test_what_cannot_be_read_is_counted_logged_and_never_energy(tmp_path, broker
     with collector_with(tmp_path, broker, meters) as c:
         wait_for(lambda: c.lora_mqtt.connected, 10, "collector subscribed")
         time.sleep(0.3)
-        pub = Publisher(c, broker.port)
+        pub = Feeder(c, broker.port)
         try:
             # an unknown model: clear log naming it, counted, nothing recorded
-            res = pub.send([uplink(unknown, 0), uplink(unknown, 1)])
+            res = send(pub, [uplink(unknown, 0), uplink(unknown, 1)])
             assert res == ["no_profile", "no_profile"]
-            res = pub.send(
+            res = send(
+                pub,
                 [
                     uplink(ws52x, 0),
                     uplink(ws52x, 1, {"energy": DELETE}),  # only voltage and current
@@ -338,7 +321,7 @@ def test_what_cannot_be_read_is_counted_logged_and_never_energy(tmp_path, broker
                     uplink(r809a, 1, {"Energy": -5}),  # negative: unavailable, not zero
                     uplink(plug, 0, {"active_power": 40}),
                     uplink(plug, 1, {"active_power": 5e9}),  # 5 GW through a plug
-                ]
+                ],
             )
             assert res == [
                 "ok",
@@ -352,12 +335,13 @@ def test_what_cannot_be_read_is_counted_logged_and_never_energy(tmp_path, broker
             ]
             # the register going backwards: held as suspect, then back above: a glitch,
             # no spike and no negative energy
-            res = pub.send(
+            res = send(
+                pub,
                 [
                     uplink(r809a, 2, {"Energy": 612}),
                     uplink(r809a, 3, {"Energy": 400}),
                     uplink(r809a, 4, {"Energy": 700}),
-                ]
+                ],
             )
             assert res == ["ok", "ok", "ok"]
         finally:
