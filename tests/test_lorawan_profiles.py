@@ -314,3 +314,16 @@ def test_a_voltage_is_shown_never_read_as_a_meter():
 def test_chirpstack_device_profile_names(profile_name, model):
     hit = load_library().for_chirpstack(profile_name)
     assert (hit[0].id if hit else None) == model
+
+
+def test_devices_of_one_profile_name_tagged_as_different_models_read_as_tagged():
+    cfg = lora(meters=[{"device_profile": "Compteurs", "wh_per_pulse": 1}])
+    resolver = Resolver(cfg)
+    base = _uplink("chirpstack_adeunis_pulse.json")
+    plain = {**_fields(base), "profile": "Compteurs batiment A"}
+    pulse = m.Uplink(**{**plain, "tags": {"model": "adeunis/pulse"}})
+    em300 = m.Uplink(
+        **{**plain, "dev_eui": "24e1641234560003", "tags": {"model": "milesight-iot/em300-di"}}
+    )
+    assert resolver.meters(pulse)[0].profile == "adeunis/pulse@ttn-2023"
+    assert resolver.meters(em300)[0].profile == "milesight-iot/em300-di@ttn-2023"

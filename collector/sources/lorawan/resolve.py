@@ -130,7 +130,7 @@ class Resolver:
     # -- which profile ---------------------------------------------------------------------------
 
     def family(self, mc: MeterConfig, up: m.Uplink) -> Family:
-        key = (id(mc), up.profile, up.brand)
+        key = (id(mc), up.profile, up.brand or up.tags.get("model"))
         fam = self._families.get(key)
         if fam is None:
             fam = self._family(mc, up)
