@@ -109,6 +109,7 @@ class FakeWinApi(WinApi):
     reg: dict[tuple[str, str], str] = field(default_factory=dict)
     outputs: dict[str, str] = field(default_factory=dict)  # substring of command -> stdout
     calls: list[list[str]] = field(default_factory=list)
+    smbios: bytes | None = None  # GetSystemFirmwareTable('RSMB')
 
     def __post_init__(self) -> None:
         WinApi.__init__(self)
@@ -127,6 +128,9 @@ class FakeWinApi(WinApi):
 
     def registry(self, key: str, name: str) -> str | None:
         return self.reg.get((key, name))
+
+    def smbios_table(self) -> bytes | None:
+        return self.smbios
 
     def run(self, cmd: list[str], timeout: float = 15.0) -> str | None:
         self.calls.append(cmd)

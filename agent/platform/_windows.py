@@ -21,8 +21,16 @@ from typing import Any
 
 import psutil
 
-from agent.platform._common import Clocks, HostFacts, Platform, RaplDomain, SleepBlocker
+from agent.platform._common import (
+    Clocks,
+    HostFacts,
+    Platform,
+    RaplDomain,
+    SleepBlocker,
+    lan_interfaces,
+)
 from agent.platform._emi import EmiReader
+from agent.platform._smbios import system_ids
 from agent.windirs import agent_dir
 
 log = logging.getLogger("energy_agent.platform")
@@ -142,6 +150,21 @@ class WinApi:
         windll: Any = ctypes.windll  # type: ignore[attr-defined]
         windll.kernel32.ProcessIdToSessionId(os.getpid(), ctypes.byref(sid))
         return int(sid.value)
+
+    def smbios_table(self) -> bytes | None:
+        """The raw SMBIOS table (RawSMBIOSData) from GetSystemFirmwareTable('RSMB'):
+        Vista and later, no privilege, no WMI. None when the call fails or is missing."""
+        try:
+            get = self.windll.kernel32.GetSystemFirmwareTable
+        except AttributeError:
+            return None
+        rsmb = 0x52534D42  # 'RSMB', the provider signature as a big-endian DWORD
+        size = int(get(rsmb, 0, None, 0))
+        if size <= 0 or size > 1 << 20:
+            return None
+        buf = ctypes.create_string_buffer(size)
+        got = int(get(rsmb, 0, buf, size))
+        return bytes(buf.raw[:got]) if 0 < got <= size else None
 
     def registry(self, key: str, name: str) -> str | None:
         import winreg  # type: ignore[import-not-found,unused-ignore]
@@ -494,6 +517,7 @@ class WindowsPlatform(Platform):
         product = reg(BIOS_KEY, "SystemProductName")
         model = " ".join(p for p in (vendor, product) if p and "to be filled" not in p.lower())
         bios_date = reg(BIOS_KEY, "BIOSReleaseDate")
+        serial, uuid = self._system_ids()
         from agent.platform._linux import parse_bios_date  # same MM/DD/YYYY format
 
         ident = (model or "").lower()
@@ -518,7 +542,18 @@ class WindowsPlatform(Platform):
             manufactured=parse_bios_date(bios_date),
             cpus=os.cpu_count(),
             memory_bytes=psutil.virtual_memory().total,
+            serial=serial,
+            smbios_uuid=uuid,
+            macs=tuple(dict.fromkeys(str(i["mac"]) for i in lan_interfaces()))[:16],
         )
+
+    def _system_ids(self) -> tuple[str | None, str | None]:
+        try:
+            raw = self.api.smbios_table()
+        except (OSError, ValueError, AttributeError) as exc:
+            self.api._once("smbios", "host facts: SMBIOS table unreadable (%s)", exc)
+            return None, None
+        return system_ids(raw) if raw else (None, None)
 
     def power_action(self, action: str) -> str | None:
         """SetSuspendState for sleep and hibernate, InitiateShutdown for shutdown, after
