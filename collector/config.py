@@ -670,7 +670,18 @@ class SnmpConfig:
     interval_s: float = opt(60.0, "Poll period.", minimum=1)
     concurrency: int = opt(50, "Devices polled at once.", minimum=1)
     backoff_max_s: float = opt(900.0, "Longest wait before retrying a dead device.", minimum=1)
-    max_power_w: float = opt(200_000.0, "Register steps implying more are glitches.", minimum=1)
+    max_power_w: float = opt(
+        200_000.0,
+        "Register steps implying more are glitches; a power reading above it is no reading.",
+        minimum=1,
+    )
+    network_models: dict[str, str] = opt(
+        {},
+        "Typical power (W, without PoE) of network models that have no power sensor, by model "
+        "(entPhysicalModelName, e.g. `WS-C2960X-48FPD-L`, or the shipped table's name): "
+        "overrides collector/sources/snmp/network-models.yaml. The PoE the device delivers "
+        "is added; the result is labelled modelled.",
+    )
     devices: list[SnmpDeviceConfig] = opt([], "Devices.")
 
 
@@ -900,6 +911,15 @@ class CollectorConfig:
                         f"snmp.devices[{i}].outlet_roles.{key}: {role!r}: use one of "
                         + ", ".join(OUTLET_ROLES)
                     )
+        for model, watts in self.snmp.network_models.items():
+            try:
+                ok = 0 < float(watts) < 100_000
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(
+                    f"snmp.network_models.{model}: {watts!r}: expected watts (a number above 0)"
+                )
 
     def profiles_path(self) -> Path:
         return (

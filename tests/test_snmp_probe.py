@@ -20,6 +20,7 @@ USED = (
     "rpdu2-no-uptime",
     "odd-device",
     "servertech-sentry3",
+    "juniper-ex3400",
 )
 
 
@@ -113,3 +114,13 @@ def test_probe_over_snmpv3_and_a_wrong_key(sim, capsys):
     assert (doc["rc"], doc["profile"]) == (0, "apc-epdu")
     rc, out, err = run(sim, capsys, *v3, "--auth-key", "wrong-key-000", "--timeout", "1")
     assert rc == 1 and out == "" and f"127.0.0.1:{sim.port}" in err
+
+
+def test_probe_shows_a_switch_without_a_power_sensor_modelled(sim, capsys):
+    doc = probe_json(sim, capsys, "--community", "juniper-ex3400")
+    rows = {r["table"]: r for r in doc["rows"]}
+    assert rows["poe"]["energy"].startswith("not counted") and not rows["poe"]["counted"]
+    assert (rows["modelled"]["power_w"], rows["modelled"]["counted"]) == (96, True)
+    assert rows["modelled"]["label"] == "EX3400 (poe_only)"
+    assert any("set snmp.network_models, PoE only is counted" in m for m in doc["missing"])
+    assert doc["total_w"] == 96

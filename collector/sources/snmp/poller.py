@@ -33,6 +33,7 @@ from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
 from collector.sources.snmp import detection, interfaces
 from collector.sources.snmp.client import Client, SnmpError, Target
 from collector.sources.snmp.interfaces import CounterState, Port
+from collector.sources.snmp.network_models import NetworkModels
 from collector.sources.snmp.profiles import (
     Profile,
     Row,
@@ -287,6 +288,7 @@ class Poller:
         self.metrics = SnmpMetrics(registry)
         self.rejections = Rejections(registry)
         self.reboots = RebootWatch(registry)
+        self.network_models = NetworkModels(cfg.network_models, registry, None)
         self.profiles = profiles or load_profiles()
         self.client = Client()
         self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in cfg.devices}
@@ -360,6 +362,9 @@ class Poller:
                 done_groups.add(table.group)
             poll.rows.extend(found)
         poll.rows = self.rejections.screen(d.name, poll.rows, self.cfg.max_power_w)
+        poll.rows += await self.network_models.rows(
+            d.name, self.client, tgt, st.profile, sysinfo, poll.rows
+        )
         if not poll.rows and st.profile.tables and not st.empty_warned:
             # a profile (forced, most often) whose tables the device does not have
             st.empty_warned = True

@@ -86,6 +86,8 @@ async def probe(
                 missing.append(f"{r.table}:{r.index}: no power reading")
     for group in {t.group for t in prof.tables if t.group} - done_groups:
         missing.append(f"tables of group {group}: none answered")
+    if prof.modelled:
+        await _modelled(client, tgt, oid, doc, missing)
     if prof.status:
         scalars = [x.oid for x in prof.status if not x.column]
         got = await client.get(tgt, scalars) if scalars else {}
@@ -108,8 +110,44 @@ async def probe(
     return doc
 
 
+async def _modelled(
+    client: Client, tgt: Target, oid: Any, doc: dict[str, Any], missing: list[str]
+) -> None:
+    """Network gear without a PSU sensor: the modelled row polling would add (the shipped
+    table only: a site's snmp.network_models is not known here)."""
+    from prometheus_client import CollectorRegistry
+
+    from collector.sources.snmp.network_models import (
+        ENT_MODEL_NAME,
+        NetworkModels,
+        modelled_row,
+    )
+    from collector.sources.snmp.profiles import Row
+
+    have = [Row(r["table"], r["index"], r["label"], r["power_w"], None) for r in doc["rows"]]
+    if any(r.table == "psu" and r.power_w is not None for r in have):
+        return
+    names = await client.walk(tgt, ENT_MODEL_NAME)
+    models = NetworkModels({}, CollectorRegistry(), None)
+    model, watts, basis = models.typical(oid, [str(v) for v in names.values()])
+    row = modelled_row(have, model, watts, basis)
+    if row is not None:
+        doc["rows"].append({**_row(row, None), "energy": "modelled, integrated (estimated)"})
+    missing.append(
+        "a power sensor (ENTITY-SENSOR / CISCO-ENTITY-SENSOR watts): modelled as "
+        f"{model or 'an unknown model'} ({basis})"
+        + (
+            "; its typical power is unknown: set snmp.network_models, PoE only is counted"
+            if basis == "poe_only"
+            else ""
+        )
+    )
+
+
 def _row(r: Any, table: Any) -> dict[str, Any]:
-    if r.energy_wh is not None:
+    if not r.account:
+        energy = "not counted (part of the device's input)"
+    elif r.energy_wh is not None:
         energy = "register"
     elif r.power_w is not None:
         energy = "integrated from power (estimated)"

@@ -121,6 +121,8 @@ class Profile:
     # sysDescr claims (a UPS of any vendor speaking UPS-MIB); tried in one GETBULK
     probe: tuple[str, ...] = ()
     status: tuple[Status, ...] = ()
+    # network gear: without a PSU power row, model the device (network_models.py)
+    modelled: bool = False
 
     def score(self, sysobjectid: str | None, sysdescr: str | None) -> int:
         """How well the profile fits: the longest matching sysObjectID prefix wins; a
@@ -232,6 +234,7 @@ def load_profile(path: Path) -> Profile:
         bool(doc.get("interfaces", False)),
         tuple(str(x).strip(".") for x in match.get("probe", [])),
         tuple(status),
+        bool(doc.get("modelled_power", False)),
     )
 
 
