@@ -68,4 +68,4 @@ def test_sample_configuration_loads() -> None:
     )
     inv = cfg.inventory
     assert inv.enabled and inv.glpi.api == "legacy" and inv.kinds["Poste fixe"] == "desktop"
-    assert inv.defaults[0].kind == "monitor" and inv.models["OptiPlex 7080"] == "285"
+    assert inv.defaults[0].kind == "network" and inv.models["OptiPlex 7080"] == "285"

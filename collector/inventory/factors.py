@@ -5,10 +5,11 @@ profiles' figures (configs/power-profiles.yaml: ADEME Base Empreinte / NegaOctet
 Boavizta), so the report's defaults are one truth whether an inventory is configured or not.
 Screens, network gear and peripherals run no agent; their defaults are below:
 
-- monitor: 24" LCD office screen; lifetime 6.6 years = 57,816 h, Boavizta `monitor-default`
-  archetype (boaviztapi 2.x, data/archetypes/user_terminal.csv, USAGE.hours_life_time);
-  footprint an order of magnitude of ADEME Base Empreinte's office screens, to be replaced by
-  the Base Empreinte item of the city's models (`inventory.models` or `inventory.defaults`).
+- monitor: 324 kgCO2e, the median manufacturing footprint (gwp_total × gwp_manufacturing_ratio)
+  of the 94 monitors of 21 to 24.5 inches in Boavizta's environmental-footprint-data
+  (boavizta-data-us.csv, commit 61323eb of 2023-02-23: manufacturers' product carbon
+  footprints), over 6 years, the dataset's median monitor lifetime. Replace it with the
+  Base Empreinte item or the PCF of the city's models (`inventory.models`, `inventory.defaults`).
 - network: an access switch (24–48 ports); lifetime 8 years, as network gear is usually
   written off; footprint an order of magnitude (NegaOctet/ADEME give per-port figures of a
   few kg): replace with the model's PCF where the maker publishes one.
@@ -27,10 +28,11 @@ from collector.model.profiles import ProfileBook
 PROFILE_SOURCE = "configs/power-profiles.yaml (ADEME Base Empreinte / NegaOctet via Boavizta)"
 SHIPPED: dict[str, tuple[float, float, str]] = {
     "monitor": (
-        200.0,
-        6.6,
-        "order of magnitude of ADEME Base Empreinte office screens; lifetime Boavizta "
-        "boaviztapi 2.x monitor-default archetype (57,816 h)",
+        324.0,
+        6.0,
+        "Boavizta environmental-footprint-data (boavizta-data-us.csv, 2023-02-23): median "
+        "manufacturing footprint of 94 monitors of 21-24.5 inches (manufacturers' PCFs), "
+        "median lifetime",
     ),
     "network": (
         300.0,
