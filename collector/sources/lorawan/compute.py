@@ -14,6 +14,7 @@ can go negative, and a scale is a product with a constant.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -24,19 +25,23 @@ _NUMBER_RE = re.compile(r"^[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$")
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
+@functools.lru_cache(maxsize=4096)
+def _steps(path: str) -> tuple[str | int, ...]:
+    return tuple(name or int(index) for name, index in _STEP.findall(path))
+
+
 def lookup(fields: Any, path: str) -> Any:
     """Value at a dotted path with list indices, or None when any step is absent."""
     cur: Any = fields
-    for name, index in _STEP.findall(path):
-        if name:
-            if not isinstance(cur, dict) or name not in cur:
+    for step in _steps(path):
+        if isinstance(step, str):
+            if not isinstance(cur, dict) or step not in cur:
                 return None
-            cur = cur[name]
+            cur = cur[step]
         else:
-            i = int(index)
-            if not isinstance(cur, list) or i >= len(cur):
+            if not isinstance(cur, list) or step >= len(cur):
                 return None
-            cur = cur[i]
+            cur = cur[step]
     return cur
 
 
@@ -98,8 +103,10 @@ def _evaluate(alt: Alternative, fields: dict[str, Any]) -> Outcome:
     return Outcome(total)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse(text: str) -> Expr:
-    """The expression, or ValueError saying what is wrong with it."""
+    """The expression, or ValueError saying what is wrong with it (cached: profiles parse
+    the same few expressions for every uplink)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("empty expression")
     alts: list[Alternative] = []

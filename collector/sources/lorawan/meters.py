@@ -14,6 +14,7 @@ briefly reads low makes no spike. Power and current readings are integrated betw
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,10 +61,18 @@ class FieldSpec:
             if not isinstance(text, str) or not text.startswith(prefixes):
                 # another kind of frame: this channel is not in it
                 return Outcome(None, "missing", f"{path} is {text!r}, not {'|'.join(prefixes)}")
-        out = (self.expr or path_expr(self.path)).evaluate(fields)
-        if out.value is None:
-            return out
-        raw = out.value
+        if self.expr is None:
+            # the common case, kept cheap: one path (every uplink of every meter comes here)
+            got = lookup(fields, self.path)
+            if isinstance(got, (int, float)) and not isinstance(got, bool) and math.isfinite(got):
+                raw = float(got)
+            else:
+                return path_expr(self.path).evaluate(fields)  # says why there is no number
+        else:
+            out = self.expr.evaluate(fields)
+            if out.value is None:
+                return out
+            raw = out.value
         if raw in self.sentinels:
             return Outcome(None, "filler", f"{raw:g} means no reading")
         if self.max_raw is not None and raw > self.max_raw:

@@ -113,6 +113,7 @@ class Resolver:
         self.by_profile = [mc for mc in cfg.meters if mc.device_profile and not mc.dev_eui]
         self._families: dict[tuple[int, str | None, str | None], Family] = {}
         self._meters: dict[tuple[int, str, str | None, str, str], Meter] = {}
+        self._lists: dict[tuple[str, str | None, str | None, str | None], list[Meter]] = {}
 
     # -- which meters ----------------------------------------------------------------------------
 
@@ -188,7 +189,19 @@ class Resolver:
 
     def meters(self, up: m.Uplink) -> list[Meter]:
         """The meters an uplink feeds: one, or one per channel of a multi-channel device."""
-        return [self.meter(mc, up) for mc in self.configs_for(up)]
+        key = (up.dev_eui, up.profile, up.brand or up.tags.get("model"), up.device_name)
+        hit = self._lists.get(key)
+        if hit is not None:
+            return hit
+        configs = self.configs_for(up)
+        out = [self.meter(mc, up) for mc in configs]
+        # a device whose model has one codec version always reads the same way; with several,
+        # each uplink picks its version
+        if len(self._lists) < 100_000 and all(
+            len(self.family(mc, up).versions) == 1 for mc in configs
+        ):
+            self._lists[key] = out
+        return out
 
     def meter(self, mc: MeterConfig, up: m.Uplink) -> Meter:
         fam = self.family(mc, up)
