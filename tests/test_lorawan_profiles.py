@@ -327,3 +327,26 @@ def test_devices_of_one_profile_name_tagged_as_different_models_read_as_tagged()
     )
     assert resolver.meters(pulse)[0].profile == "adeunis/pulse@ttn-2023"
     assert resolver.meters(em300)[0].profile == "milesight-iot/em300-di@ttn-2023"
+
+
+def test_sentinels_and_max_are_no_reading():
+    prof = {
+        "name": "p",
+        "fields": [
+            {
+                "name": "e",
+                "path": "e",
+                "meaning": "energy_index",
+                "unit": "kWh",
+                "sentinels": [4294967.295],
+                "max": 1000000,
+            },
+        ],
+    }
+    cfg = lora(profiles=[prof], meters=[{"dev_eui": "01", "profile": "p"}])
+    up = m.Uplink("tts-v3", "k", "01", None, None, 0.0, None, {"e": 12.5})
+    spec = Resolver(cfg).meters(up)[0].spec
+    assert spec.reading({"e": 12.5}).value == 12_500
+    assert spec.reading({"e": 4294967.295}).problem == "filler"
+    assert spec.reading({"e": 1000000.5}).problem == "absurd"
+    assert spec.reading({"e": 1000000}).value == 1e9
