@@ -19,3 +19,17 @@ def serve(tmp_path_factory: Any, names: tuple[str, ...]) -> Iterator[SnmpSim]:
     s.started = time.time()  # type: ignore[attr-defined]
     yield s
     s.stop()
+
+
+def device(sim: Any, name: str, community: str, **kw: Any) -> dict[str, Any]:
+    """A `snmp.devices[]` entry for a recording served by `sim` (datacenter dc1)."""
+    return {
+        "name": name,
+        "host": "127.0.0.1",
+        "port": sim.port,
+        "community": community,
+        "datacenter": "dc1",
+        "timeout_s": 2,
+        "retries": 0,
+        **kw,
+    }

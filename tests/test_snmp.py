@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from collector_helpers import check_panel, make_config, metric, running, scrape, url
 from services import SnmpSim, free_port
+from snmp_helpers import device as snmp_device
 
 from collector.datacenter.facility import partial_pue, pue
 from collector.sources.snmp.client import Client, SnmpError, Target
@@ -33,17 +34,7 @@ def sim(tmp_path_factory):
 
 
 def device(sim, name="pdu-a", community="apc-rpdu2", **kw):
-    return {
-        "name": name,
-        "host": "127.0.0.1",
-        "port": sim.port,
-        "community": community,
-        "datacenter": "dc1",
-        "site": "dc1",
-        "timeout_s": 1,
-        "retries": 0,
-        **kw,
-    }
+    return {**snmp_device(sim, name, community), "site": "dc1", "timeout_s": 1, **kw}
 
 
 def poller_for(c):

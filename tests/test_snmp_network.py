@@ -11,7 +11,7 @@ import time
 
 import pytest
 from collector_helpers import make_config, metric, running, scrape, url
-from snmp_helpers import serve
+from snmp_helpers import device, serve
 
 from collector.sources.snmp.network_models import Model, identify, load_table
 
@@ -24,16 +24,7 @@ def sim(tmp_path_factory):
 
 
 def switch(sim, name, community):
-    return {
-        "name": name,
-        "host": "127.0.0.1",
-        "port": sim.port,
-        "community": community,
-        "datacenter": "dc1",
-        "role": "network",
-        "timeout_s": 2,
-        "retries": 0,
-    }
+    return device(sim, name, community, role="network")
 
 
 def test_a_2960x_is_modelled_from_its_configured_typical_power_plus_poe(tmp_path, sim):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 from collector_helpers import make_config, metric, running, scrape, url
-from snmp_helpers import serve
+from snmp_helpers import device, serve
 
 from collector.sources.snmp.poller import Poll
 from collector.sources.snmp.profiles import Row, load_profiles, rows
@@ -21,19 +21,6 @@ USED = ("ups-socomec-filler", "rpdu2-no-uptime", "apc-epdu", "apc-rpdu2")
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
     yield from serve(tmp_path_factory, USED)
-
-
-def device(sim, name, community, **kw):
-    return {
-        "name": name,
-        "host": "127.0.0.1",
-        "port": sim.port,
-        "community": community,
-        "datacenter": "dc1",
-        "timeout_s": 1,
-        "retries": 0,
-        **kw,
-    }
 
 
 def test_a_socomec_not_available_filler_is_no_reading_counted_and_logged(tmp_path, sim, caplog):

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from collector_helpers import make_config, metric, running, scrape, url
-from snmp_helpers import serve
+from snmp_helpers import device, serve
 
 USED = (
     "servertech-sentry3",
@@ -33,16 +33,7 @@ def sim(tmp_path_factory):
 
 
 def poll(tmp_path, sim, community, **kw):
-    dev = {
-        "name": "dev",
-        "host": "127.0.0.1",
-        "port": sim.port,
-        "community": community,
-        "datacenter": "dc1",
-        "timeout_s": 2,
-        "retries": 0,
-        **kw,
-    }
+    dev = device(sim, "dev", community, **kw)
     cfg = make_config(tmp_path, snmp={"devices": [dev]})
     with running(cfg) as c:
         (p,) = c.snmp.run_cycle()
