@@ -225,12 +225,15 @@ class GlpiServer:
             v2["warranty_duration"] = row.get("warranty_duration", 0)
             h.reply(200, v2)
             return
-        if len(parts) != 2 or parts[0] != "Assets" or parts[1] not in self.data.items:
+        if parts == ["Network", "NetworkPort"]:
+            rows = self._rows("NetworkPort") or []
+        elif len(parts) != 2 or parts[0] != "Assets" or parts[1] not in self.data.items:
             h.reply(
                 404, {"status": "ERROR_ITEM_NOT_FOUND", "title": "Route not found", "detail": None}
             )
             return
-        rows = self._rows(parts[1]) or []
+        else:
+            rows = self._rows(parts[1]) or []
         flt = q.get("filter", "")
         if flt:
             field_, _, value = flt.partition("=ge=")
@@ -256,6 +259,9 @@ class GlpiServer:
         page = rows[start : start + limit]
         out = []
         for r in page:
+            if parts[0] == "Network":
+                out.append({**r, "date_mod": str(r.get("date_mod") or "").replace(" ", "T")})
+                continue
             o = {k: v for k, v in r.items() if k not in LEGACY_DROPDOWNS}
             for k in LEGACY_DROPDOWNS:
                 o[k] = {"id": abs(hash(r[k])) % 1000, "name": r[k]} if r.get(k) else None

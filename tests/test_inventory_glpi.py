@@ -188,24 +188,12 @@ def test_v2_api_reads_the_same_assets_and_dates_as_the_legacy_api(
         assert set(v2) == set(legacy)
         for sid, s in legacy.items():
             a, b = s.asset, v2[sid].asset
-            assert (
-                a.kind,
-                a.serial,
-                a.uuid,
-                a.model,
-                a.state,
-                a.use_date,
-                a.decommission_date,
-            ) == (
-                b.kind,
-                b.serial,
-                b.uuid,
-                b.model,
-                b.state,
-                b.use_date,
-                b.decommission_date,
-            ), sid
+            fields = ("kind", "serial", "uuid", "model", "state", "use_date", "decommission_date")
+            assert [getattr(a, f) for f in (*fields, "macs")] == [
+                getattr(b, f) for f in (*fields, "macs")
+            ], sid
         assert glpi.calls("/api.php/token") == 1
+        assert v2["Computer/7"].asset.macs == (inventory_fleet.computer_mac(7),)
         # incremental: only what changed since the watermark comes back
         data.items["NetworkEquipment"][3]["state"] = "Réformé"
         data.items["NetworkEquipment"][3]["date_mod"] = "2026-12-02 08:00:00"

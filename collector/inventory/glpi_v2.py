@@ -8,7 +8,8 @@ scope `api`) gives a bearer token; `GET /Assets/{itemtype}?start=&limit=&sort=da
 `Content-Range: start-end/total`; dropdowns come as `{"id", "name"}` objects; an asset's
 financial information is `GET /Assets/{itemtype}/{id}/Infocom` (404 when it has none), its
 dates named `date_buy`, `date_use`, `date_delivery`, `date_warranty`, `date_decommission`.
-Network ports (MACs) are not read through this API (docs/inventory.md).
+Network ports (MACs) come from `/Network/NetworkPort` (API 2.3, with `itemtype`, `items_id`,
+`mac`: Controller/NetworkController.php).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any
 
-from collector.inventory.assets import Asset, clean_serial, clean_uuid, kind_of, register_kg
+from collector.inventory.assets import (
+    Asset,
+    clean_mac,
+    clean_serial,
+    clean_uuid,
+    kind_of,
+    register_kg,
+)
 from collector.inventory.glpi import Changes, GlpiError, Http, glpi_error, next_start
 from collector.inventory.glpi import infocom_dates as legacy_dates
 
@@ -116,6 +124,13 @@ class V2Client:
                     legacy.update(itemtype=it, items_id=row["id"])
                     ch.infocoms[a.source_id] = legacy_dates(legacy)
             ch.present[it] = {int(r["id"]) for r in self._listing(f"Assets/{it}", "", True)}
+        # network ports (MACs): /Network/NetworkPort, API 2.3 and later (GLPI 11); an older
+        # API answers 404 and matching then does without MACs
+        wanted = set(itemtypes)
+        for row in self._listing("Network/NetworkPort", since):
+            mac = clean_mac(row.get("mac"))
+            if mac and row.get("itemtype") in wanted and row.get("items_id"):
+                ch.macs.setdefault(f"{row['itemtype']}/{row['items_id']}", set()).add(mac)
         ch.requests = self.http.requests
         return ch
 
