@@ -181,13 +181,14 @@ def test_explain_says_which_device_profile_and_fields_and_what_is_recorded():
     assert "version_ids: brand_id 'milesight-iot', model_id 'ws52x'" in text
     assert "profile: shipped milesight-iot/ws52x@ttn-2021 (The Things Stack version_ids" in text
     assert "→ energy: energy register from energy: register 1110 Wh" in text
-    assert "current: current from current: 33.948 W estimated at 230 V" in text
+    assert "current: current from current: 0.164 A, so 33.948 W estimated at 230 V" in text
     assert "not declared in lorawan.meters" in text
     assert "voltage: voltage from voltage: 229.8 V (information, not energy)" in text
     # the TTN codec's `power` is the power factor: shown as not read, never taken for watts
     assert "unknown to the profile (not read): power=82" in text
     text, ok = explain(cfg, (FIX / "tts_netvox_r718n3.json").read_bytes())
     assert ok and "→ total: current from Current1 * Multiplier1 + Current2" in text
+    assert "Multiplier3: 8 A, so 1656 W estimated" in text  # 1 A + 2 A + 0.5 A × 10
     # a pulse counter without its constant: the counts, and what to add
     text, ok = explain(cfg, (FIX / "chirpstack_adeunis_pulse.json").read_bytes())
     assert not ok and "give meters[].wh_per_pulse" in text and "1234567 pulses" in text

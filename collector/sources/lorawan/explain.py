@@ -57,16 +57,18 @@ def _recorded(spec: FieldSpec, value: float) -> str:
     if spec.meaning == "energy_index":
         return f"register {value:.10g} Wh: the energy is its rise between uplinks"
     if spec.meaning == "pulse_count":
+        pulses = value / spec.wh_per_pulse if spec.wh_per_pulse else 0
         return (
-            f"register {value:.10g} Wh at {spec.wh_per_pulse:.10g} Wh/pulse: its rise "
-            "between uplinks"
+            f"{pulses:.10g} pulses, register {value:.10g} Wh at {spec.wh_per_pulse:.10g} "
+            "Wh/pulse: its rise between uplinks"
         )
     if spec.meaning == "power":
         return f"{value:.10g} W, integrated between uplinks (estimated)"
     if spec.meaning == "voltage":
         return f"{value:.10g} V (information, not energy)"
+    amps = value / (spec.voltage_v * spec.power_factor) if spec.voltage_v * spec.power_factor else 0
     return (
-        f"{value:.10g} W estimated at {spec.voltage_v:.10g} V × power factor "
+        f"{amps:.10g} A, so {value:.10g} W estimated at {spec.voltage_v:.10g} V × power factor "
         f"{spec.power_factor:.10g}, integrated between uplinks (estimated)"
     )
 
