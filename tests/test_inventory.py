@@ -376,3 +376,23 @@ def test_cli_sync_list_and_check_config(tmp_path: Path, capsys: pytest.CaptureFi
     )
     assert cli(["check-config", "-c", str(conf)]) == 2
     assert "inventory.glpi.user_token_file: cannot read" in capsys.readouterr().err
+
+
+def test_register_on_postgresql_equals_sqlite(tmp_path: Path, postgres_url: str) -> None:
+    """The same sync through the ledger's transaction API on PostgreSQL (production) and
+    SQLite gives the same register and the same figures."""
+    cfg = InventoryConfig(
+        enabled=True, csv_files=[str(_csv(tmp_path, HAND))], models={"p2422h": "150"}
+    )
+    docs = []
+    for url_ in (postgres_url, f"sqlite:{tmp_path / 'l.db'}"):
+        led = Ledger(url_)
+        assert sync(cfg, led, now=1_800_000_000.0).ok
+        (tmp_path / "register.csv").write_text(HEADER + HAND.split("E,")[0])  # E dropped
+        assert sync(cfg, led, now=1_800_003_600.0).ok
+        (tmp_path / "register.csv").write_text(HEADER + HAND)
+        removed = [s.asset.source_id for s in store.load(led) if s.removed_at]
+        assert removed == ["E"]
+        docs.append(section(led, cfg, BOOK, 2026, today=date(2026, 12, 31)))
+        led.close()
+    assert docs[0] == docs[1]
