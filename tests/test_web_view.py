@@ -455,3 +455,49 @@ def test_absurd_addresses_and_headers_get_414_and_431(site):
     assert _raw(c, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").startswith(
         b"HTTP/1.1 200"
     )
+
+
+def test_the_report_says_whether_the_city_improved_on_its_first_page(site):
+    c, b, _ = site
+    s = settings(c.cfg)
+    before = yearly_figures(c.ledger, YEAR, s, "public")
+    now = yearly_figures(c.ledger, YEAR + 1, s, "public")
+    # the first year says so
+    assert before["previous_year"] == {"year": YEAR - 1, "first_year": True}
+    b.get(f"{_base(c)}/report/{YEAR}?lang=fr")
+    assert f"{YEAR} est la première année mesurée" in b.script("return document.body.innerText")
+    # the next year is compared with it, figure by figure, from the ledger of both years
+    py = now["previous_year"]
+    assert py["first_year"] is False and py["year"] == YEAR
+    rows = {r["key"]: r for r in py["headline"]}
+    total = rows["total_kwh"]
+    assert total["previous"] == before["indicators"]["total_kwh"]
+    assert total["value"] == now["indicators"]["total_kwh"]
+    assert total["change"] == pytest.approx(total["value"] - total["previous"], abs=1e-3)
+    assert total["change_pct"] == pytest.approx(total["change"] / total["previous"], abs=1e-4)
+    # two days against a whole year: fewer kWh, but no verdict on periods not alike
+    assert total["verdict"] == "not_comparable" and py["in_progress"]
+    assert not py["like_for_like"] and py["regressions"] == []
+    kinds = {r["key"]: r for r in py["by_kind"]}
+    assert kinds["desktop"]["previous"] == next(
+        r["kwh"] for r in before["energy"]["by_kind"] if r["kind"] == "desktop"
+    )
+    b.get(f"{_base(c)}/report/{YEAR + 1}?lang=fr")
+    text = b.script("return document.body.innerText")
+    assert "Avons-nous progressé ?" in text and "sans verdict" in text
+    assert "n'est pas terminée" in text
+    # on the first page: the comparison comes before the table of contents
+    assert text.index("Avons-nous progressé ?") < text.index("Sommaire")
+    b.screenshot(SHOTS / f"report-{YEAR + 1}-fr.png")
+    assert b.axe() == []
+    # a regression is said in words: the same year against a thriftier one
+    from collector.yearly import compare, html
+
+    thrifty = json.loads(json.dumps(before))
+    thrifty["indicators"]["total_kwh"] = before["indicators"]["total_kwh"] * 0.8
+    thrifty["year"] = YEAR - 1
+    doc = {**before, "previous_year": compare.previous_year(before, thrifty)}
+    worse = {r["key"]: r for r in doc["previous_year"]["headline"]}["total_kwh"]
+    assert worse["verdict"] == "worse" and worse["change_pct"] == pytest.approx(0.25, abs=1e-3)
+    page = html.render(doc, "fr")
+    assert "En recul : Énergie totale (kWh)." in page and "+25,0" in page

@@ -213,6 +213,12 @@ def test_public_edition_and_open_data_name_no_host_and_validate(year):
     # links to the sources are for the reader to follow; nothing is fetched from elsewhere
     assert "<script" not in html and not re.search(r"""(src|<link[^>]+href)=["']https?://""", html)
     assert '<html lang="fr">' in html and "Périmètre et qualité des données" in html
+    # the ledger starts with this year: it says it is the baseline, on the first page
+    assert f"{YEAR} est la première année mesurée" in html
+    assert html.index("première année mesurée") < html.index('id="scope"')
+    # the French edition speaks French: no configuration key, no English word, no "(s)"
+    for word in ("yearly.", "compliance.", "embodied", "display:", "(s)", "kgCO2e", "ademe-"):
+        assert word not in html.split("<body>")[1].split("<footer>")[0], word
 
 
 def test_a_broken_package_fails_validation(year, tmp_path):

@@ -55,6 +55,7 @@ def environment(lang: str) -> Environment:
         num=lambda x, d=0: fmt.num(x, lang, d),
         pct=lambda x, d=1: fmt.pct(x, lang, d),
         signed_pct=lambda x, d=1: fmt.signed_pct(x, lang, d),
+        signed_num=lambda x, d=0: fmt.signed_num(x, lang, d),
         month=lambda m: fmt.month(m, lang),
         long_date=lambda d: fmt.long_date(d, lang),
         unit=lambda x, sym, d=0: fmt.unit(x, sym, lang, d),
@@ -68,6 +69,7 @@ def environment(lang: str) -> Environment:
         source_name=lambda b: tr.gettext(
             citations.PROFILES if b.startswith("configs/") else citations.BASES.get(b) or b
         ),
+        blocker_name=lambda w: words.blocker(w, tr.gettext),
         indicator_name=lambda k: tr.gettext(words.INDICATOR.get(k) or k),
         bars=lambda labels, values, title, desc, unit: Markup(
             charts.bars(labels, values, title, desc, unit, lang)

@@ -51,6 +51,14 @@ def signed_pct(x: float | None, lang: str, digits: int = 1) -> str:
     return "+" + text if round(x * 100, digits) > 0 else text
 
 
+def signed_num(x: float | None, lang: str, digits: int = 0) -> str:
+    """+1 234 or -56: a change says its direction."""
+    if x is None:
+        return "–"
+    text = num(x, lang, digits)
+    return "+" + text if round(x, digits) > 0 else text
+
+
 def month(m: str, lang: str) -> str:
     """'2026-03' → 'mars' / 'Mar' (CLDR's abbreviated month)."""
     return str(format_skeleton("MMM", date(int(m[:4]), int(m[5:7]), 1), locale=LOCALES[lang]))

@@ -3,6 +3,8 @@ indicator): English message ids marked for extraction, translated by the catalog
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def N_(message: str) -> str:  # gettext's marker, known to the extractor
     return message
@@ -36,3 +38,29 @@ INDICATOR = {
     "pue": N_("PUE"),
     "measured_share": N_("Share of energy measured"),
 }
+
+# what a sleep blocker holds, as the agents report it: Windows `powercfg /requests` section and
+# requester kind ("display:process"), or systemd-inhibit's WHAT list ("sleep:idle")
+BLOCKER = {
+    "display": N_("keeps the screen on"),
+    "system": N_("keeps the computer awake"),
+    "execution": N_("keeps a program running"),
+    "process": N_("by a program"),
+    "service": N_("by a service"),
+    "driver": N_("by a driver"),
+    "sleep": N_("prevents sleep"),
+    "idle": N_("prevents idle sleep"),
+    "shutdown": N_("prevents shutdown"),
+    "handle-lid-switch": N_("handles the lid switch"),
+}
+WINDOWS_ITSELF = N_("by Windows itself")
+
+
+def blocker(what: str, gettext: Callable[[str], str]) -> str:
+    """'display:process' → 'keeps the screen on, by a program' in the reader's language;
+    a word no agent documented is kept as it came."""
+    parts = []
+    for i, token in enumerate(what.split(":")):
+        word = WINDOWS_ITSELF if token == "system" and i > 0 else BLOCKER.get(token)
+        parts.append(gettext(word) if word else token)
+    return ", ".join(parts)

@@ -15,6 +15,7 @@ datacenter and LoRaWAN gateways are added on their own.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from collector.ledger import Ledger
 from collector.model.carbon import CarbonModel
 from collector.model.energy import embodied_kg_per_day
 from collector.model.profiles import ProfileBook
-from collector.yearly import fleet, objectives
+from collector.yearly import compare, fleet, objectives
 from collector.yearly import offhours as off_hours
 
 ENDPOINT_KINDS = ("desktop", "laptop", "thin_client", "workstation")
@@ -245,9 +246,10 @@ def yearly_figures(ledger: Ledger, year: int, s: Settings, edition: str = "publi
 
 
 def compute(
-    ledger: Ledger, year: int, s: Settings, edition: str = "public"
+    ledger: Ledger, year: int, s: Settings, edition: str = "public", previous: bool = True
 ) -> tuple[dict[str, Any], dict[str, HostYear]]:
-    """The figures, and the hosts of the year with their monthly sums (for the exports)."""
+    """The figures, and the hosts of the year with their monthly sums (for the exports);
+    with `previous`, compared with the year before (collector/yearly/compare.py)."""
     if edition not in ("public", "internal"):
         raise ValueError("edition: public or internal")
     start, end = year_bounds(year, s.tz)
@@ -510,12 +512,13 @@ def compute(
         "fleet": fleet.section(hosts, s.book, year),
     }
     light = dataclasses.replace(s, objectives=())
-    doc["objectives"] = objectives.evaluate(
-        doc, s, lambda y: yearly_figures(ledger, y, light, edition)
-    )
+    other = functools.cache(lambda y: compute(ledger, y, light, edition, previous=False)[0])
+    doc["objectives"] = objectives.evaluate(doc, s, other)
     doc["open_data"] = _open_tables(site_dept, group_hosts, s.min_group_hosts, year)
     doc["policy"] = _policy(ledger, s, year)
     _inventory(doc, ledger, s, year, datetime.fromtimestamp(until - 1, z).date())
+    if previous:
+        doc["previous_year"] = compare.previous_year(doc, other(year - 1))
     return doc, hosts
 
 
