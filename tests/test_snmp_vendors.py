@@ -24,6 +24,7 @@ USED = (
     "liebert-gp",
     "cyberpower-ups",
     "ups-vendor-oid",  # an Eaton card answering UPS-MIB only: still UPS-MIB
+    "geist-v3",
 )
 
 
@@ -70,6 +71,7 @@ def register(value, initial, watts, unit_wh, sim):
         ("liebert-gp", "liebert-gp"),
         ("cyberpower-ups", "cyberpower-ups"),
         ("ups-vendor-oid", "ups-mib"),
+        ("geist-v3", "geist-v3"),
     ],
 )
 def test_each_vendor_is_recognised_without_naming_a_profile(tmp_path, sim, community, profile):
@@ -218,3 +220,11 @@ def test_cyberpower_output_watts_and_tenths_of_kwh(tmp_path, sim):
     assert out.power_w == 1620
     assert register(out.energy_wh, 73420, 1620, 100, sim)
     assert status[("battery_minutes_remaining", "0")] == pytest.approx(24)  # 144000 ticks
+
+
+def test_geist_v3_total_in_kwh_counted_once_across_its_tables(tmp_path, sim):
+    _, by, _, _ = poll(tmp_path, sim, "geist-v3")
+    # the IEC controller and the power-monitor table describe one unit: one row, not two
+    assert list(by) == [("total", "1")]
+    total = by[("total", "1")]
+    assert (total.label, total.power_w, total.energy_wh) == ("pdu-dc2-r11-a", 5120, 48211 * 1000)
