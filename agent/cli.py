@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 from agent import __version__
-from agent.config import AgentConfig, ConfigError, load_config, read_secret
+from agent.config import AgentConfig, ConfigError, load_config
 from agent.windirs import agent_dir
+from energy_common.configspec import read_secret
 
 DEFAULT_CONFIG = (
     "/etc/energy-agent/agent.yaml" if os.name != "nt" else os.path.join(agent_dir(), "agent.yaml")
@@ -51,9 +52,9 @@ def cmd_once(args: argparse.Namespace) -> int:
     """Sample for a few seconds and print the report this machine would send. Read-only: it
     neither creates an id nor touches the running agent's state or spool."""
     from agent.platform import get_platform
-    from agent.schema import Host, Report, parse_report, report_to_json
     from agent.state import load_state
     from agent.timeline import Sample, Timeline
+    from energy_common.schema import Host, Report, parse_report, report_to_json
 
     cfg = _load(args.config)
     platform = get_platform()

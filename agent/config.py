@@ -10,9 +10,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.configspec import ConfigError, load_file, opt, section
-from agent.schema import KINDS
 from agent.windirs import agent_dir
+from energy_common.configspec import ConfigError, check_url, load_file, merge, opt, section
+from energy_common.schema import KINDS
+from energy_common.tls import TlsConfig
 
 __all__ = ["AgentConfig", "ConfigError", "load_config"]
 
@@ -26,15 +27,6 @@ def _default_state_dir() -> str:
         return agent_dir()
     base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
     return os.path.join(base, "energy-agent")
-
-
-@dataclass
-class TlsConfig:
-    enabled: bool = opt(False, "Use TLS.")
-    ca_file: str | None = opt(None, "CA bundle to verify the server (system store if unset).")
-    cert_file: str | None = opt(None, "Client certificate (PEM) for mutual TLS.")
-    key_file: str | None = opt(None, "Client private key (PEM) for mutual TLS.")
-    insecure: bool = opt(False, "Skip server certificate verification (testing only).")
 
 
 @dataclass
@@ -251,7 +243,6 @@ def load_config(path: str | None) -> AgentConfig:
         INSTALL_KEY,
         POLICY_KEY,
         installer_values,
-        merge,
         policy_overlay,
         read_registry,
     )
@@ -262,32 +253,3 @@ def load_config(path: str | None) -> AgentConfig:
     overlay = merge(overlay, policy_overlay(AgentConfig, *read_registry(POLICY_KEY)))
     what = f"HKLM\\{INSTALL_KEY} + HKLM\\{POLICY_KEY}"
     return load_file(AgentConfig, path, (what, overlay))
-
-
-def check_url(key: str, url: str) -> None:
-    """An http(s) URL with a host, or a ValueError naming the key: what `run` would fail on
-    at its first request, said by check-config."""
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{key}: {url!r} must start with http:// or https://")
-    if not parts.hostname:
-        raise ValueError(f"{key}: {url!r} has no host")
-
-
-def read_secret(value: str | None, file: str | None, what: str) -> str | None:
-    """A secret from its file (first line) or the inline value. An empty secret is an error:
-    a blank first line must never mean "no authentication"."""
-    if file is None:
-        if value is not None and not value.strip():
-            raise ConfigError(f"{what.removesuffix('_file')}: empty")
-        return value
-    try:
-        lines = Path(file).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise ConfigError(f"{what}: cannot read {file}: {exc.strerror or exc}") from None
-    secret = lines[0].strip() if lines else ""
-    if not secret:
-        raise ConfigError(f"{what}: {file}: the first line is empty")
-    return secret

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agent.config import AgentConfig
-from agent.configspec import reference
+from energy_common.configspec import table
 
 INTRO = """# Agent configuration reference
 
@@ -21,10 +21,6 @@ then Group Policy under `HKLM\\Software\\Policies\\EnergyAgent` (templates in
 subkey `Tags`. A value naming no option, or of the wrong type, is logged and ignored. See
 docs/windows.md for the MSI properties and the policies the templates offer.
 """
-
-
-def table(cls: type) -> str:
-    return "| key | default | meaning |\n|---|---|---|\n" + "\n".join(reference(cls)) + "\n"
 
 
 def render() -> str:

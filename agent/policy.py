@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.schema import POLICY_ACTIONS as ACTIONS
-from agent.schema import POLICY_EVENTS as EVENTS
-from agent.schema import POLICY_MODES as MODES
+from energy_common.schema import POLICY_ACTIONS as ACTIONS
+from energy_common.schema import POLICY_EVENTS as EVENTS
+from energy_common.schema import POLICY_MODES as MODES
 
 log = logging.getLogger("energy_agent.policy")
 

@@ -12,17 +12,18 @@ import threading
 import time
 from typing import Any
 
-from agent import __version__, wol
+from agent import __version__
 from agent.config import AgentConfig
 from agent.energy import EnergyMeter
 from agent.notice import NoticeBoard
 from agent.platform import Clocks, CpuTimes, HostFacts, Platform, get_platform, lan_interfaces
 from agent.policy import Engine, Policy, PolicyError, Step
-from agent.schema import Host, Report, encode_report, format_time
 from agent.spool import Spool
 from agent.state import AgentState, load_agent_id, load_state, save_state
 from agent.timeline import Sample, Timeline
 from agent.transport import Transport, make_transport
+from energy_common import wol
+from energy_common.schema import Host, Report, encode_report, format_time
 
 log = logging.getLogger("energy_agent")
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from agent.platform import Clocks, CpuTimes
-from agent.schema import Segment, parse_time, segment_to_json
 from agent.timeline import Sample
+from energy_common.schema import Segment, parse_time, segment_to_json
 
 log = logging.getLogger("energy_agent.state")
 

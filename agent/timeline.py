@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent.platform import Clocks, CpuTimes
-from agent.schema import Segment
+from energy_common.schema import Segment
 
 
 @dataclass(frozen=True, slots=True)

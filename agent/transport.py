@@ -21,7 +21,6 @@ import contextlib
 import json
 import logging
 import re
-import ssl
 import sys
 import threading
 import time
@@ -30,8 +29,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agent import enrolment
-from agent.config import AgentConfig, HttpConfig, MqttConfig, TlsConfig, read_secret
+from agent.config import AgentConfig, HttpConfig, MqttConfig
 from agent.spool import Spool
+from energy_common.configspec import read_secret
+from energy_common.tls import ssl_context
 
 if TYPE_CHECKING:
     import paho.mqtt.client as mqtt_client
@@ -90,16 +91,6 @@ class StdoutTransport(Transport):
             spool.remove(seq)
             moved = True
         return moved
-
-
-def _ssl_context(tls: TlsConfig | HttpConfig) -> ssl.SSLContext:
-    ctx = ssl.create_default_context(cafile=tls.ca_file)
-    if isinstance(tls, TlsConfig) and tls.cert_file:
-        ctx.load_cert_chain(tls.cert_file, tls.key_file)
-    if tls.insecure:
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: the broker took it, but nobody will read it
@@ -178,7 +169,7 @@ class MqttTransport(Transport):
             # `{agent_id}` lets one config serve a fleet whose broker ACL uses %u
             client.username_pw_set(cfg.username.replace("{agent_id}", agent_id), password)
         if cfg.tls.enabled:
-            client.tls_set_context(_ssl_context(cfg.tls))
+            client.tls_set_context(ssl_context(cfg.tls))
         client.will_set(self.status_topic, self._status(False, clean=False), qos=1, retain=True)
         client.on_connect = self._on_connect
         client.on_connect_fail = self._on_connect_fail
@@ -206,7 +197,7 @@ class MqttTransport(Transport):
         if time.monotonic() < self._enrol_retry_at:
             return False
         url = self.cfg.enrolment_url or ""
-        ctx = _ssl_context(self.cfg.tls) if url.startswith("https:") else None
+        ctx = ssl_context(self.cfg.tls) if url.startswith("https:") else None
         try:
             doc = enrolment.enrol(
                 url, self._enrolment_secret or "", self.agent_id, self.hostname, ctx, 10.0
@@ -445,7 +436,7 @@ class HttpTransport(Transport):
         self.state_dir = state_dir
         self.agent_id = agent_id
         self.hostname = hostname
-        self._ctx = _ssl_context(cfg) if cfg.url.startswith("https:") else None
+        self._ctx = ssl_context(cfg) if cfg.url.startswith("https:") else None
         self._backoff = 0.0
         self._retry_at = 0.0
         self.token: str | None = None

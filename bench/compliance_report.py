@@ -25,7 +25,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from agent.configspec import load  # noqa: E402
 from collector.compliance.periods import Compliance  # noqa: E402
 from collector.compliance.report import (  # noqa: E402
     Rules,
@@ -37,6 +36,7 @@ from collector.compliance.settings import build_calendars  # noqa: E402
 from collector.config import ComplianceConfig  # noqa: E402
 from collector.ledger import Ledger  # noqa: E402
 from collector.model.carbon import CarbonModel  # noqa: E402
+from energy_common.configspec import load  # noqa: E402
 
 DAY = date(2026, 11, 19)  # a Thursday: the report covers Wednesday night
 
@@ -126,22 +126,13 @@ def fill(url: str, hosts: int) -> None:
                         "display:process",
                     )
                 )
-    with led._lock:
-        cur = led.conn.cursor()
-        led._begin()
+    with led.transaction() as tx:
         for table, rows in (
             ("hosts", host_rows),
             ("host_periods", period_rows),
             ("period_blockers", blockers),
         ):
-            marks = ",".join("?" * len(rows[0]))
-            if led.postgres:
-                with cur.copy(f"COPY {table} FROM STDIN") as cp:
-                    for r in rows:
-                        cp.write_row(r)
-            else:
-                cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
-        led._commit()
+            tx.load(table, rows)
     led.close()
 
 

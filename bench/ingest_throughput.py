@@ -43,8 +43,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 from services import Mosquitto, VictoriaMetrics, free_port, wait_port  # noqa: E402
 
-from agent.schema import Host, Report, Segment, encode_report  # noqa: E402
 from collector.simulate import SimConfig, Simulation, send_mqtt  # noqa: E402
+from energy_common.schema import Host, Report, Segment, encode_report  # noqa: E402
 
 TOPIC = "energy/v1/agents"
 PIN = ["taskset", "-c", "1"] if shutil.which("taskset") and psutil.cpu_count() > 1 else []

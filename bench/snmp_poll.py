@@ -44,7 +44,7 @@ TABLES = [
 ONE_CYCLE = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
-from agent.configspec import load
+from energy_common.configspec import load
 from collector.config import SnmpConfig
 from collector.ledger import Ledger
 from collector.sources.snmp.poller import Poller

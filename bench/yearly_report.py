@@ -34,26 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from agent.configspec import load  # noqa: E402
 from collector.config import CollectorConfig  # noqa: E402
-from collector.ledger import Ledger  # noqa: E402
+from collector.ledger import Ledger, Transaction  # noqa: E402
+from energy_common.configspec import load  # noqa: E402
 
 YEAR = 2025
 PARIS = ZoneInfo("Europe/Paris")
 SITES = [f"site-{i:02d}" for i in range(30)]
 DEPTS = [f"direction-{i:02d}" for i in range(20)]
-
-
-def _copy(led: Ledger, cur: object, table: str, rows: list[tuple[object, ...]]) -> None:
-    if not rows:
-        return
-    if led.postgres:
-        with cur.copy(f"COPY {table} FROM STDIN") as cp:  # type: ignore[attr-defined]
-            for r in rows:
-                cp.write_row(r)
-    else:
-        marks = ",".join("?" * len(rows[0]))
-        cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)  # type: ignore[attr-defined]
 
 
 def fill(url: str, pcs: int, vms: int, dcs: int) -> dict[str, int]:
@@ -69,19 +57,17 @@ def fill(url: str, pcs: int, vms: int, dcs: int) -> dict[str, int]:
     day_starts = {d: datetime.combine(d, dtime(0), PARIS).timestamp() for d in days}
     hosts, day_rows, period_rows, blockers = [], [], [], []
 
-    def flush(cur: object) -> None:
+    def flush(cur: Transaction) -> None:
         for table, rows in (
             ("host_days", day_rows),
             ("host_periods", period_rows),
             ("period_blockers", blockers),
         ):
-            _copy(led, cur, table, rows)
+            cur.load(table, rows)
             counts[table] += len(rows)
             rows.clear()
 
-    with led._lock:
-        cur = led.conn.cursor()
-        led._begin()
+    with led.transaction() as cur:
         for i in range(pcs + vms):
             vm = i >= pcs
             kind = "vm" if vm else "laptop" if i % 10 < 3 else "desktop"
@@ -168,7 +154,7 @@ def fill(url: str, pcs: int, vms: int, dcs: int) -> dict[str, int]:
             if len(day_rows) > 200_000:
                 flush(cur)
         flush(cur)
-        _copy(led, cur, "hosts", hosts)
+        cur.load("hosts", hosts)
         counts["hosts"] = len(hosts)
         meters, hours = [], []
         for k in range(dcs):
@@ -182,10 +168,9 @@ def fill(url: str, pcs: int, vms: int, dcs: int) -> dict[str, int]:
                 while t < end:
                     hours.append((name, t, kw * 1000 * rng.uniform(0.95, 1.05), 3600.0))
                     t += 3600
-        _copy(led, cur, "meters", meters)
-        _copy(led, cur, "meter_hours", hours)
+        cur.load("meters", meters)
+        cur.load("meter_hours", hours)
         counts["meter_hours"] = len(hours)
-        led._commit()
     led.close()
     return counts
 

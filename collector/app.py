@@ -17,9 +17,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.config import read_secret
-from agent.configspec import ConfigError
-from agent.schema import Limits, parse_time
 from collector.accounting import Accountant
 from collector.compliance.calendar import Calendar
 from collector.compliance.delivery import Deliverer
@@ -59,6 +56,8 @@ from collector.web.auth import Auth
 from collector.web.enrolment import Credentials, dynsec_for
 from collector.web.routes import build_app
 from collector.web.server import WebServer
+from energy_common.configspec import ConfigError, read_secret
+from energy_common.schema import Limits, parse_time
 
 log = logging.getLogger("energy_collector")
 

@@ -39,9 +39,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from agent.config import read_secret
     from collector.model.carbon import load_eco2mix
     from collector.model.profiles import ProfileBook
+    from energy_common.configspec import read_secret
 
     path = _config_path(args.config)
     cfg = load_config(path)

@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import TlsConfig, check_url
-from agent.configspec import ConfigError, load_file, opt, section
 from collector.inventory.settings import InventoryConfig
 from collector.policy.settings import PolicyConfig
+from energy_common.configspec import ConfigError, check_url, load_file, opt, section
+from energy_common.tls import TlsConfig
 
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"

@@ -3,8 +3,8 @@
 
 from __future__ import annotations
 
-from agent.docs import table
 from collector.config import CollectorConfig
+from energy_common.configspec import table
 
 INTRO = """# Collector configuration reference
 

@@ -7,6 +7,10 @@ the failure belongs to the batch's contents, which is split in halves until the 
 fails on its own is found. That item is tried once more (a lock that just passed is not its
 fault), then handed to `poison` (rejected with a reason, acknowledged, counted, logged);
 every other item commits. Halves already committed are never retried: their results stay.
+
+`run` waits while the ledger is down (messages stay unacknowledged meanwhile); `attempt` does
+not wait: it hands back what it could not commit, for a scheduled source (SNMP) that must keep
+its polling schedule and commit those items with its next cycle.
 """
 
 from __future__ import annotations
@@ -50,6 +54,26 @@ class IsolatingCommitter:
     ) -> list[tuple[Sequence[T], R]]:
         """Commit `items` through `commit` (one transaction per call); return each committed
         chunk with its result, in order. Raises LedgerUnavailable only when stopping."""
+        done, _ = self._run(items, commit, poison, wait=True)
+        return done
+
+    def attempt(
+        self,
+        items: Sequence[T],
+        commit: Callable[[Sequence[T]], R],
+        poison: Callable[[T, Exception], None],
+    ) -> tuple[list[tuple[Sequence[T], R]], list[T]]:
+        """As `run`, but without waiting for a ledger that is down: returns the committed
+        chunks and the items left to commit later, in their order."""
+        return self._run(items, commit, poison, wait=False)
+
+    def _run(
+        self,
+        items: Sequence[T],
+        commit: Callable[[Sequence[T]], R],
+        poison: Callable[[T, Exception], None],
+        wait: bool,
+    ) -> tuple[list[tuple[Sequence[T], R]], list[T]]:
         done: list[tuple[Sequence[T], R]] = []
         todo: deque[Sequence[T]] = deque([items] if items else [])
         retried: set[int] = set()  # single items given a second chance (a passing lock)
@@ -61,6 +85,9 @@ class IsolatingCommitter:
             except Exception as exc:
                 if not self.healthy():
                     self.down = True
+                    if not wait:
+                        self.on_down(exc, 0.0)
+                        return done, [item for chunk in todo for item in chunk]
                     self.on_down(exc, delay)
                     if self.stopping.is_set() and delay > 4:
                         raise LedgerUnavailable(str(exc)) from exc
@@ -83,4 +110,4 @@ class IsolatingCommitter:
             delay = 0.5
             todo.popleft()
             done.append((chunk, result))
-        return done
+        return done, []

@@ -264,6 +264,78 @@ class Accounted:
     policy_actions: tuple[Any, ...] = ()  # policy.events.ActionRow
 
 
+Key = tuple[str, str, int]  # (source, entity, seq): what `processed` holds for exactly-once
+
+
+class Transaction:
+    """One open ledger transaction: every writer (agents, SNMP, LoRaWAN, CSV readings) works
+    through this, with SQL written once (`?` placeholders, `max(`/`min(` of two values); the
+    dialect, the lock and the connection stay inside the ledger."""
+
+    def __init__(self, ledger: Ledger, cur: Any) -> None:
+        self._ledger = ledger
+        self._cur = cur
+        self.postgres = ledger.postgres
+
+    @property
+    def for_update(self) -> str:
+        """A suffix that locks the rows a SELECT reads until the commit (PostgreSQL; SQLite's
+        `BEGIN IMMEDIATE` already serialises writers)."""
+        return " FOR UPDATE" if self.postgres else ""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Transaction:
+        self._cur.execute(self._ledger._sql(sql), tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Transaction:
+        self._cur.executemany(self._ledger._sql(sql), rows)
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row = self._cur.fetchone()
+        return None if row is None else tuple(row)
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._cur.fetchall()] if self._cur.description else []
+
+    def load(self, table: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Bulk-insert whole rows (COPY on PostgreSQL): benchmarks' and imports' fill."""
+        if not rows:
+            return
+        if self.postgres:
+            with self._cur.copy(f"COPY {table} FROM STDIN") as cp:
+                for r in rows:
+                    cp.write_row(r)
+        else:
+            marks = ",".join("?" * len(rows[0]))
+            self._cur.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        """The rows of the last statement, as a DB-API cursor gives them."""
+        return iter(self.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cur.rowcount)
+
+    def claim(self, keys: Iterable[Key], received_at: float) -> set[Key]:
+        """Insert the keys into `processed`; return those that were new (exactly-once: only
+        they are accounted, in this same transaction)."""
+        fresh: set[Key] = set()
+        for chunk in _chunks(sorted(set(keys)), 300):
+            values = ",".join(["(?,?,?,?)"] * len(chunk))
+            params: list[Any] = []
+            for k in chunk:
+                params.extend((*k, received_at))
+            self.execute(
+                f"INSERT INTO processed (source, entity, seq, received_at) VALUES "
+                f"{values} ON CONFLICT DO NOTHING RETURNING source, entity, seq",
+                params,
+            )
+            fresh.update((s, e, int(q)) for s, e, q in self._cur.fetchall())
+        return fresh
+
+
 class Ledger:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -305,6 +377,22 @@ class Ledger:
     def _rollback(self) -> None:
         self.conn.rollback() if self.postgres else self.conn.execute("ROLLBACK")
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        """A unit of work: committed when the block ends, rolled back if it raises. Effects
+        outside the ledger (metrics, memory, answers) belong after the block, from what it
+        committed, so a retried transaction never applies them twice."""
+        with self._lock:
+            cur = self.conn.cursor()
+            self._begin()
+            try:
+                yield Transaction(self, cur)
+                self._commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self._rollback()
+                raise
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read query (autocommitted) and return its rows."""
         with self._lock:
@@ -317,30 +405,8 @@ class Ledger:
 
     def write(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write in its own transaction; returns the rows it touched."""
-        with self._lock:
-            cur = self.conn.cursor()
-            self._begin()
-            try:
-                cur.execute(self._sql(sql), tuple(params))
-                n = cur.rowcount
-                self._commit()
-            except Exception:
-                self._rollback()
-                raise
-            return int(n)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[Transaction]:
-        """Several writes committed together, or none of them (an exception rolls back)."""
-        with self._lock:
-            cur = self.conn.cursor()
-            self._begin()
-            try:
-                yield Transaction(self, cur)
-                self._commit()
-            except BaseException:
-                self._rollback()
-                raise
+        with self.transaction() as tx:
+            return tx.execute(sql, params).rowcount
 
     def close(self) -> None:
         with self._lock:
@@ -422,46 +488,24 @@ class Ledger:
         """Account the items whose keys are new; return those keys. All or nothing."""
         if not items:
             return set()
-        keys = sorted({(a.source, a.entity, a.seq) for a in items})
-        with self._lock:
-            cur = self.conn.cursor()
-            self._begin()
-            try:
-                fresh: set[tuple[str, str, int]] = set()
-                for chunk in _chunks(keys, 300):
-                    values = ",".join(["(?,?,?,?)"] * len(chunk))
-                    params: list[Any] = []
-                    for k in chunk:
-                        params.extend((*k, received_at))
-                    cur.execute(
-                        self._sql(
-                            f"INSERT INTO processed (source, entity, seq, received_at) VALUES "
-                            f"{values} ON CONFLICT DO NOTHING RETURNING source, entity, seq"
-                        ),
-                        params,
-                    )
-                    fresh.update((s, e, int(q)) for s, e, q in cur.fetchall())
-                taken = [a for a in items if (a.source, a.entity, a.seq) in fresh]
-                # a key repeated inside one batch is accounted once
-                seen: set[tuple[str, str, int]] = set()
-                unique = []
-                for a in taken:
-                    k = (a.source, a.entity, a.seq)
-                    if k not in seen:
-                        seen.add(k)
-                        unique.append(a)
-                self._write_hosts(cur, unique)
-                self._write_days(cur, unique)
-                self._write_periods(cur, unique)
-                self._write_spans(cur, unique)
-                self._write_policy(cur, unique)
-                self._commit()
-                return fresh
-            except Exception:
-                self._rollback()
-                raise
+        with self.transaction() as tx:
+            fresh = tx.claim(((a.source, a.entity, a.seq) for a in items), received_at)
+            # a key repeated inside one batch is accounted once
+            seen: set[Key] = set()
+            unique = []
+            for a in items:
+                k = (a.source, a.entity, a.seq)
+                if k in fresh and k not in seen:
+                    seen.add(k)
+                    unique.append(a)
+            self._write_hosts(tx, unique)
+            self._write_days(tx, unique)
+            self._write_periods(tx, unique)
+            self._write_spans(tx, unique)
+            self._write_policy(tx, unique)
+        return fresh
 
-    def _write_hosts(self, cur: Any, items: Iterable[Accounted]) -> None:
+    def _write_hosts(self, tx: Transaction, items: Iterable[Accounted]) -> None:
         latest: dict[str, HostRow] = {}
         first: dict[str, float] = {}
         for a in items:
@@ -515,8 +559,8 @@ class Ledger:
                 "last_state",
             )
         )
-        cur.executemany(
-            self._sql(
+        tx.executemany(
+            (
                 "INSERT INTO hosts (host_id, source, hostname, kind, model, os, site, department, "
                 "manufactured, cpus, memory_bytes, tags, first_seen, last_seen, last_state, "
                 "last_report_at, spool_dropped, wake, hardware) "
@@ -536,7 +580,7 @@ class Ledger:
             rows,
         )
 
-    def _write_spans(self, cur: Any, items: Iterable[Accounted]) -> None:
+    def _write_spans(self, tx: Transaction, items: Iterable[Accounted]) -> None:
         """Grow the host's span for the stream (reports of a stream are contiguous); a span
         that touches none of the stream's rows (out-of-order arrival) starts a new row."""
         dup: dict[str, float] = {}
@@ -546,23 +590,21 @@ class Ledger:
             if a.span is None:
                 continue
             stream, start, end = a.span
-            cur.execute(
-                self._sql(
+            tx.execute(
+                (
                     'UPDATE host_spans SET start = min(start, ?), "end" = max("end", ?) '
                     'WHERE host_id = ? AND stream = ? AND start <= ? AND "end" >= ?'
                 ),
                 (start, end, a.host.host_id, stream, end + SPAN_JOIN_S, start - SPAN_JOIN_S),
             )
-            if cur.rowcount == 0:
-                cur.execute(
-                    self._sql(
-                        'INSERT INTO host_spans (host_id, stream, start, "end") VALUES (?,?,?,?)'
-                    ),
+            if tx.rowcount == 0:
+                tx.execute(
+                    ('INSERT INTO host_spans (host_id, stream, start, "end") VALUES (?,?,?,?)'),
                     (a.host.host_id, stream, start, end),
                 )
         if dup:
-            cur.executemany(
-                self._sql("UPDATE hosts SET duplicate_s = duplicate_s + ? WHERE host_id = ?"),
+            tx.executemany(
+                ("UPDATE hosts SET duplicate_s = duplicate_s + ? WHERE host_id = ?"),
                 [(v, k) for k, v in sorted(dup.items())],
             )
 
@@ -579,7 +621,7 @@ class Ledger:
                 out.setdefault(host, []).append((stream, float(start), float(end)))
         return out
 
-    def _write_days(self, cur: Any, items: Iterable[Accounted]) -> None:
+    def _write_days(self, tx: Transaction, items: Iterable[Accounted]) -> None:
         sums: dict[tuple[str, str, str], list[Any]] = {}
         for a in items:
             for d in a.days:
@@ -605,8 +647,8 @@ class Ledger:
         rows = [(*k, *v) for k, v in sorted(sums.items())]
         if not rows:
             return
-        cur.executemany(
-            self._sql(
+        tx.executemany(
+            (
                 "INSERT INTO host_days (host_id, day, state, seconds, wh_measured, wh_modelled, "
                 "wh_attributed, kgco2e, carbon_basis) VALUES (?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT (host_id, day, state) DO UPDATE SET "
@@ -621,7 +663,7 @@ class Ledger:
             rows,
         )
 
-    def _write_periods(self, cur: Any, items: Iterable[Accounted]) -> None:
+    def _write_periods(self, tx: Transaction, items: Iterable[Accounted]) -> None:
         sums: dict[tuple[str, float], list[Any]] = {}
         blockers: set[tuple[str, float, str, str]] = set()
         for a in items:
@@ -652,8 +694,8 @@ class Ledger:
             for b in a.blockers:
                 blockers.add((b.host_id, b.period_start, b.app, b.what))
         if sums:
-            cur.executemany(
-                self._sql(
+            tx.executemany(
+                (
                     "INSERT INTO host_periods (host_id, period_start, period_end, day, "
                     "period_kind, calendar, site, department, kind, on_s, excused_s, covered_s, "
                     "wasted_wh, eur, kgco2e) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
@@ -668,12 +710,12 @@ class Ledger:
                 [(*k, *v) for k, v in sorted(sums.items())],
             )
         if blockers:
-            cur.executemany(
-                self._sql("INSERT INTO period_blockers VALUES (?,?,?,?) ON CONFLICT DO NOTHING"),
+            tx.executemany(
+                ("INSERT INTO period_blockers VALUES (?,?,?,?) ON CONFLICT DO NOTHING"),
                 sorted(blockers),
             )
 
-    def _write_policy(self, cur: Any, items: Iterable[Accounted]) -> None:
+    def _write_policy(self, tx: Transaction, items: Iterable[Accounted]) -> None:
         counts: dict[tuple[str, str, str, str], list[Any]] = {}
         actions = set()
         for a in items:
@@ -686,8 +728,8 @@ class Ledger:
                     (x.host_id, x.at, x.mode, x.action, x.period_start, x.day, x.site, x.department)
                 )
         if counts:
-            cur.executemany(
-                self._sql(
+            tx.executemany(
+                (
                     "INSERT INTO policy_events (host_id, day, mode, event, site, department, n) "
                     "VALUES (?,?,?,?,?,?,?) ON CONFLICT (host_id, day, mode, event) "
                     "DO UPDATE SET n = policy_events.n + excluded.n"
@@ -695,23 +737,16 @@ class Ledger:
                 [(*k, *v) for k, v in sorted(counts.items())],
             )
         if actions:
-            cur.executemany(
-                self._sql(
-                    "INSERT INTO policy_actions VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"
-                ),
+            tx.executemany(
+                ("INSERT INTO policy_actions VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING"),
                 sorted(actions, key=lambda r: (r[0], r[1], r[2])),
             )
 
     # -- maintenance -------------------------------------------------------------------------
 
     def purge_processed(self, before: float) -> int:
-        with self._lock:
-            cur = self.conn.cursor()
-            self._begin()
-            cur.execute(self._sql("DELETE FROM processed WHERE received_at < ?"), (before,))
-            n = cur.rowcount
-            self._commit()
-            return int(n)
+        with self.transaction() as tx:
+            return tx.execute("DELETE FROM processed WHERE received_at < ?", (before,)).rowcount
 
     def rollup_day(self, day: str, embodied_by_host: dict[str, float]) -> int:
         """(Re)compute `fleet_days` for one local day from `host_days` and the hosts table."""
@@ -729,15 +764,12 @@ class Ledger:
             g[1] += wh or 0.0
             g[2] += kg or 0.0
             g[3] += embodied_by_host.get(hid, 0.0)
-        with self._lock:
-            cur = self.conn.cursor()
-            self._begin()
-            cur.execute(self._sql("DELETE FROM fleet_days WHERE day = ?"), (day,))
-            cur.executemany(
-                self._sql("INSERT INTO fleet_days VALUES (?,?,?,?,?,?,?,?)"),
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM fleet_days WHERE day = ?", (day,))
+            tx.executemany(
+                "INSERT INTO fleet_days VALUES (?,?,?,?,?,?,?,?)",
                 [(day, *k, int(v[0]), v[1], v[2], v[3]) for k, v in groups.items()],
             )
-            self._commit()
         return len(groups)
 
 
@@ -762,21 +794,6 @@ _PROBES: list[tuple[str, tuple[Any, ...]]] = [
     ("INSERT INTO meter_hours VALUES (?, -1, 0, 0)", (_PROBE,)),
     ("DELETE FROM meter_hours WHERE meter = ?", (_PROBE,)),
 ]
-
-
-class Transaction:
-    """The writes of one `Ledger.transaction()`: SQL with `?` placeholders, either dialect."""
-
-    def __init__(self, ledger: Ledger, cur: Any) -> None:
-        self._ledger = ledger
-        self._cur = cur
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._cur.execute(self._ledger._sql(sql), tuple(params))
-        return [tuple(r) for r in self._cur.fetchall()] if self._cur.description else []
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self._cur.executemany(self._ledger._sql(sql), [tuple(r) for r in rows])
 
 
 def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:

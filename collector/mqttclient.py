@@ -8,9 +8,9 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent.config import read_secret
-from agent.transport import _ssl_context
 from collector.config import MqttIngestConfig
+from energy_common.configspec import read_secret
+from energy_common.tls import ssl_context
 
 
 def subscriber(cfg: MqttIngestConfig, secret_key: str) -> mqtt.Client:
@@ -23,7 +23,7 @@ def subscriber(cfg: MqttIngestConfig, secret_key: str) -> mqtt.Client:
     if cfg.username:
         c.username_pw_set(cfg.username, read_secret(cfg.password, cfg.password_file, secret_key))
     if cfg.tls.enabled:
-        c.tls_set_context(_ssl_context(cfg.tls))
+        c.tls_set_context(ssl_context(cfg.tls))
     c.reconnect_delay_set(min_delay=1, max_delay=30)
     # acknowledgements to agents go out at ingest rate: paho's default of 20 in flight would
     # make them queue behind broker round trips

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agent.schema import Limits, ReportError, parse_report
 from collector.accounting import Accountant, Figure
 from collector.identity import Timelines, span_of
 from collector.isolation import IsolatingCommitter, LedgerUnavailable
@@ -27,6 +26,7 @@ from collector.ledger import Accounted, Ledger
 from collector.metrics import Fleet, HostView, Metrics
 from collector.records import RecordBatch
 from collector.sources.agents.normalise import to_batch
+from energy_common.schema import Limits, ReportError, parse_report
 
 log = logging.getLogger("energy_collector.ingest")
 

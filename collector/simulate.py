@@ -27,8 +27,8 @@ from datetime import time as dtime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent.schema import Host, Report, Segment, encode_report, format_time
 from collector.compliance.calendar import Calendar
+from energy_common.schema import Host, Report, Segment, encode_report, format_time
 
 PARIS = ZoneInfo("Europe/Paris")
 SITES = ("hotel-de-ville", "mediatheque", "centre-technique", "dsi")

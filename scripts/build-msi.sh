@@ -17,10 +17,12 @@ trap 'rm -rf "$work"' EXIT
 stage="$work/python"
 cp -r build/windows/python "$stage"
 rm -f "$stage"/.layout-*
-# the agent's own code, without caches or anything a checkout may hold beside it
+# the agent's own code and what it shares with the collector, without caches or anything a
+# checkout may hold beside them
 python3 - "$stage/Lib/site-packages" <<'PY'
 import shutil, sys
-shutil.copytree("agent", f"{sys.argv[1]}/agent", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+for pkg in ("agent", "energy_common"):
+    shutil.copytree(pkg, f"{sys.argv[1]}/{pkg}", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 PY
 # Byte-code compiled by the Windows CPython itself (under Wine) with unchecked hashes: loaded
 # without looking at the sources and never rewritten, so the service (which cannot write in

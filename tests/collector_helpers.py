@@ -16,9 +16,9 @@ from typing import Any
 
 import yaml
 
-from agent.configspec import load
 from collector.app import Collector
 from collector.config import CollectorConfig
+from energy_common.configspec import load
 
 ROOT = Path(__file__).resolve().parent.parent
 

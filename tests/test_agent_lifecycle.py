@@ -10,9 +10,9 @@ import pytest
 from fakes import FakePlatform
 
 from agent.config import AgentConfig
-from agent.schema import parse_report
 from agent.service import Agent
 from agent.transport import Transport
+from energy_common.schema import parse_report
 
 
 class Collecting(Transport):

@@ -16,10 +16,10 @@ from paho.mqtt.properties import Properties
 from test_http_transport import Receiver
 
 from agent.config import AgentConfig, HttpConfig
-from agent.schema import encode_report, parse_report
 from agent.service import Agent
 from agent.transport import HttpTransport, Transport
 from collector.simulate import SimConfig, Simulation
+from energy_common.schema import encode_report, parse_report
 
 
 class Keep(Transport):

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from agent.schema import parse_report
+from energy_common.schema import parse_report
 
 
 def run(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:

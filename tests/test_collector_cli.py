@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from collector_helpers import make_config, post, running, url
 
-from agent.configspec import ConfigError
 from collector.config import load_config
 from collector.simulate import SimConfig, Simulation
+from energy_common.configspec import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
 

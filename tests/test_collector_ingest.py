@@ -22,8 +22,8 @@ from collector_helpers import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.schema import format_time
 from collector.simulate import SimConfig, Simulation
+from energy_common.schema import format_time
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from collector_helpers import make_config, running
 
-from agent.schema import Host, Report, Segment, encode_report
 from collector.compliance.calendar import Calendar, parse_range
 from collector.compliance.report import Rules, morning_report, to_csv, to_text
+from energy_common.schema import Host, Report, Segment, encode_report
 
 PARIS = ZoneInfo("Europe/Paris")
 IDS = {n: f"00000000-0000-4000-8000-00000000000{i}" for i, n in enumerate("ABCDE", 1)}

@@ -12,9 +12,9 @@ from fakes import FakePlatform
 from services import make_tls
 
 from agent.config import AgentConfig, HttpConfig
-from agent.schema import parse_report
 from agent.service import Agent
 from agent.transport import HttpTransport
+from energy_common.schema import parse_report
 
 
 class Receiver:

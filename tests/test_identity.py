@@ -8,10 +8,10 @@ import json
 import pytest
 from collector_helpers import make_config, metric, post, running, scrape, url
 
-from agent.schema import parse_time
 from collector.identity import subtract
 from collector.records import Interval
 from collector.simulate import SimConfig, Simulation
+from energy_common.schema import parse_time
 
 
 def test_subtract_cuts_intervals_and_shares_measured_energy():

@@ -17,10 +17,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from collector_helpers import check_panel, make_config, metric, running, scrape, url, wait_for
 
-from agent.schema import Host, Limits, Report, Segment, encode_report
 from collector.datacenter.facility import partial_pue, pue
 from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.calibration import plug_calibration
+from energy_common.schema import Host, Limits, Report, Segment, encode_report
 
 FIX = Path(__file__).parent / "fixtures/lorawan"
 PLUG = json.loads((FIX / "chirpstack-v4_event-up_milesight-ws523-smart-plug.json").read_text())
@@ -863,7 +863,7 @@ def test_a_multi_channel_device_is_one_meter_per_channel(tmp_path, broker):
     ],
 )
 def test_repeated_devices_without_channels_are_config_errors(tmp_path, meters, expected):
-    from agent.configspec import ConfigError
+    from energy_common.configspec import ConfigError
 
     cfg = {**copy.deepcopy(LORA), "meters": meters}
     with pytest.raises(ConfigError, match=re.escape(expected)):

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from agent.configspec import ConfigError, load
 from collector.cli import main
 from collector.config import CollectorConfig, LorawanConfig
 from collector.sources.lorawan import messages as m
@@ -17,6 +16,7 @@ from collector.sources.lorawan.compute import parse
 from collector.sources.lorawan.explain import explain, meter_plan
 from collector.sources.lorawan.library import DEVICES_DIR, load_library
 from collector.sources.lorawan.resolve import Resolver, spec_for
+from energy_common.configspec import ConfigError, load
 
 FIX = Path(__file__).parent / "fixtures/lorawan/devices"
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from agent.configspec import ConfigError
 from collector.accounting import Accountant, LocalDays
 from collector.config import REPO_CONFIGS
 from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.energy import Hypervisor, embodied_kg_per_day, interval_energy
 from collector.model.profiles import Profile, ProfileBook
 from collector.records import Entity, Interval, RecordBatch
+from energy_common.configspec import ConfigError
 
 PARIS = ZoneInfo("Europe/Paris")
 BOOK = ProfileBook.load(REPO_CONFIGS / "power-profiles.yaml")

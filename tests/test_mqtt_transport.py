@@ -17,7 +17,7 @@ import pytest
 import yaml
 from services import Mosquitto, free_port, make_tls, mosquitto_tls_conf
 
-from agent.schema import parse_report
+from energy_common.schema import parse_report
 
 
 class Listener:

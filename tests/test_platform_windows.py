@@ -323,9 +323,9 @@ def test_unreadable_blockers_are_said_in_the_report(tmp_path):
     from fakes import FakePlatform
 
     from agent.config import AgentConfig
-    from agent.schema import parse_report
     from agent.service import Agent
     from agent.transport import Transport
+    from energy_common.schema import parse_report
 
     class Keep(Transport):
         def pump(self, spool):

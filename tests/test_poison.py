@@ -21,10 +21,10 @@ from collector_helpers import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.schema import format_time
 from collector.accounting import Accountant
 from collector.ledger import Accounted, HostRow
 from collector.simulate import SimConfig, Simulation
+from energy_common.schema import format_time
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,13 @@ import pytest
 
 from agent import notice
 from agent.policy import EVENTS, MAX_OVERRIDE_S, Engine, Policy, PolicyError
-from agent.schema import POLICY_ACTIONS, POLICY_EVENTS, POLICY_MODES
 from collector.compliance.calendar import Calendar, Maintenance
 from collector.compliance.periods import Compliance
 from collector.model.carbon import CarbonModel
 from collector.policy.documents import Policies, off_hours_windows
 from collector.policy.settings import OptOutConfig, PolicyConfig, PolicyRuleConfig
 from collector.records import Entity
+from energy_common.schema import POLICY_ACTIONS, POLICY_EVENTS, POLICY_MODES
 
 PARIS = ZoneInfo("Europe/Paris")
 T0 = 1_800_000_000.0  # a window opens here

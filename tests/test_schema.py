@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent.schema import REPORT_SCHEMA, ReportError, parse_report, report_to_json
+from energy_common.schema import REPORT_SCHEMA, ReportError, parse_report, report_to_json
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = {
@@ -58,7 +58,7 @@ EXAMPLE = {
 
 def test_generated_schema_file_is_current():
     on_disk = json.loads((ROOT / "docs/report-schema.json").read_text())
-    assert on_disk == REPORT_SCHEMA, "run: python -m agent.schema > docs/report-schema.json"
+    assert on_disk == REPORT_SCHEMA, "run: python -m energy_common.schema > docs/report-schema.json"
 
 
 def test_schema_is_valid_json_schema_and_accepts_the_design_example():

@@ -12,8 +12,9 @@ import pytest
 from collector_helpers import make_config, metric, running, scrape, url
 from services import SnmpSim
 
-from agent.schema import Host, Report, Segment, encode_report
-from collector.datacenter.hostpower import Hours, integrate
+from collector.meters.store import ServerHours as Hours
+from collector.meters.store import integrate
+from energy_common.schema import Host, Report, Segment, encode_report
 
 FIX = Path(__file__).parent / "fixtures/snmprec"
 # outlets 1 and 2 of the recording: "esx-prod-01 PSU1" 245 W, "esx-prod-02 PSU1" 238 W

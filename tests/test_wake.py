@@ -23,12 +23,12 @@ from netns import Netns
 from policy_helpers import agent_settings, closed_calendar
 from services import Mosquitto, free_port, stop_process
 
-from agent.schema import format_time
-from agent.wol import magic_packet
 from collector.ledger import Ledger
 from collector.metrics import Fleet, HostView
 from collector.policy.settings import WakeConfig, WakeJobConfig
 from collector.policy.wake import Waker, parse_at
+from energy_common.schema import format_time
+from energy_common.wol import magic_packet
 
 pytestmark = pytest.mark.services
 

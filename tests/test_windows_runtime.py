@@ -16,7 +16,7 @@ from collector_helpers import make_config, running, wait_for
 from services import Mosquitto, free_port, make_tls, mosquitto_tls_conf, wait_port
 from wine import winpath
 
-from agent.schema import parse_report
+from energy_common.schema import parse_report
 
 pytestmark = pytest.mark.services
 

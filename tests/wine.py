@@ -37,11 +37,12 @@ def ensure_layout() -> Path:
 def runtime_with_agent(dest: Path) -> Path:
     """The embedded Python with this checkout's agent in its site-packages."""
     shutil.copytree(ensure_layout(), dest)
-    shutil.copytree(
-        ROOT / "agent",
-        dest / "Lib" / "site-packages" / "agent",
-        ignore=shutil.ignore_patterns("__pycache__"),
-    )
+    for pkg in ("agent", "energy_common"):
+        shutil.copytree(
+            ROOT / pkg,
+            dest / "Lib" / "site-packages" / pkg,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
     return dest
 
 

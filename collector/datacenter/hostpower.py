@@ -1,11 +1,12 @@
 """Measured power of physical servers, for attributing it to their VMs.
 
 The SNMP poller integrates the polled watts of each PDU outlet mapped to a server
-(`snmp.devices[].outlets`) into `server_hours` (energy and covered seconds per outlet and
-clock hour; a dual-PSU server has two outlets, often on two PDUs). Power readings, not energy
-registers: a PDU outlet register counts in 100 Wh steps, too coarse for five-minute VM
-intervals. The accountant asks `HostPower.vm_watts` for a VM interval; without enough
-measured coverage it falls back to the hypervisor's modelled power (model.hypervisors).
+(`snmp.devices[].outlets`) into `server_hours` (collector/meters/store.py: energy and
+covered seconds per outlet and clock hour; a dual-PSU server has two outlets, often on two
+PDUs). Power readings, not energy registers: a PDU outlet register counts in 100 Wh steps,
+too coarse for five-minute VM intervals. The accountant asks `HostPower.vm_watts` for a VM
+interval; without enough measured coverage it falls back to the hypervisor's modelled power
+(model.hypervisors).
 
 A VM gets share = its vCPUs / max(host CPUs, vCPUs of all the host's VMs known to the
 ledger) of the host's measured power, so overcommitted hosts never hand out more than they
@@ -21,41 +22,6 @@ from collector.ledger import Ledger
 
 # an interval is attributed from measurement when measured hours cover at least this share
 MIN_COVERAGE = 0.5
-
-
-Hours = dict[tuple[str, str, float], list[float]]  # (server, outlet, hour) → [wh, covered_s]
-
-
-def integrate(
-    hours: Hours, server: str, outlet: str, t0: float, w0: float, t1: float, w1: float
-) -> None:
-    """Trapezoid between two power readings of one outlet, split at clock hours."""
-    span = t1 - t0
-    t = t0
-    while t < t1:
-        h = (t // 3600) * 3600
-        b = min(t1, h + 3600)
-        # the readings' straight line, integrated over [t, b]
-        wa = w0 + (w1 - w0) * (t - t0) / span
-        wb = w0 + (w1 - w0) * (b - t0) / span
-        acc = hours.setdefault((server, outlet, h), [0.0, 0.0])
-        acc[0] += (wa + wb) / 2 * (b - t) / 3600.0
-        acc[1] += b - t
-        t = b
-
-
-def save(ledger: Ledger, cur: Any, hours: Hours) -> None:
-    """Add to `server_hours`, inside the caller's transaction."""
-    if hours:
-        cur.executemany(
-            ledger._sql(
-                "INSERT INTO server_hours VALUES (?,?,?,?,?) "
-                "ON CONFLICT (server, outlet, hour_start) "
-                "DO UPDATE SET wh = server_hours.wh + excluded.wh, "
-                "covered_s = server_hours.covered_s + excluded.covered_s"
-            ),
-            [(k[0], k[1], k[2], v[0], v[1]) for k, v in sorted(hours.items())],
-        )
 
 
 class HostPower:

@@ -26,10 +26,10 @@ from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.configspec import ConfigError
-from collector import meterstore
 from collector.ledger import Ledger
-from collector.meterstore import MeterFacts
+from collector.meters import store
+from collector.meters.store import MeterFacts
+from energy_common.configspec import ConfigError
 
 PARIS = ZoneInfo("Europe/Paris")
 ROLES = ("facility", "it", "cooling", "lighting", "network", "building", "other")
@@ -139,41 +139,24 @@ def import_readings(ledger: Ledger, path: str | Path) -> list[Reading]:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     readings = parse(text, str(p))
-    with ledger._lock:
-        cur = ledger.conn.cursor()
-        ledger._begin()
-        try:
-            facts = {
-                r.meter: MeterFacts(
-                    r.meter,
-                    r.meter[4:],
-                    r.site,
-                    r.datacenter,
-                    r.role,
-                    None,
-                    "csv",
-                    "energy",
-                    estimated=False,
-                    room=r.room,
-                )
-                for r in readings
-            }
-            meterstore.save(ledger, cur, list(facts.values()), {}, {})
-            for r in readings:
-                # replace what an earlier import put in this period's hours
-                cur.execute(
-                    ledger._sql(
-                        "DELETE FROM meter_hours WHERE meter = ? AND hour_start >= ? "
-                        "AND hour_start < ?"
-                    ),
-                    (r.meter, r.start, r.end),
-                )
-                cur.executemany(
-                    ledger._sql("INSERT INTO meter_hours VALUES (?,?,?,?)"),
-                    [(r.meter, h, wh, cov) for h, wh, cov in _hours(r)],
-                )
-            ledger._commit()
-        except Exception:
-            ledger._rollback()
-            raise
+    facts = {
+        r.meter: MeterFacts(
+            r.meter,
+            r.meter[4:],
+            r.site,
+            r.datacenter,
+            r.role,
+            None,
+            "csv",
+            "energy",
+            estimated=False,
+            room=r.room,
+        )
+        for r in readings
+    }
+    with ledger.transaction() as tx:
+        store.save_facts(tx, facts.values())
+        for r in readings:
+            # replace what an earlier import put in this period's hours
+            store.replace_hours(tx, r.meter, r.start, r.end, _hours(r))
     return readings

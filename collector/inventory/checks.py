@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import read_secret
-from agent.configspec import ConfigError
 from collector.inventory.settings import InventoryConfig
+from energy_common.configspec import ConfigError, read_secret
 
 
 def check_inventory(cfg: InventoryConfig) -> None:

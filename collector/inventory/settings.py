@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.configspec import opt, section
+from energy_common.configspec import opt, section
 
 # what an asset is, for embodied figures and the fleet's ages; agents' kinds plus the gear
 # that runs no agent

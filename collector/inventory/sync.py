@@ -9,7 +9,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.config import read_secret
 from collector.inventory import store
 from collector.inventory.agentfiles import files_in, read_agent_file
 from collector.inventory.assets import Asset
@@ -18,6 +17,7 @@ from collector.inventory.glpi import Changes, GlpiError, LegacyClient
 from collector.inventory.glpi_v2 import V2Client
 from collector.inventory.settings import InventoryConfig
 from collector.ledger import Ledger
+from energy_common.configspec import read_secret
 
 log = logging.getLogger("energy_collector.inventory")
 

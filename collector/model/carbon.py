@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent.configspec import ConfigError
+from energy_common.configspec import ConfigError
 
 PARIS = ZoneInfo("Europe/Paris")
 

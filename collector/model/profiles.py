@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from agent.configspec import ConfigError
-from agent.schema import KINDS
+from energy_common.configspec import ConfigError
+from energy_common.schema import KINDS
 
 
 @dataclass(frozen=True, slots=True)

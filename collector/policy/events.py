@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from agent.schema import parse_time
+from energy_common.schema import parse_time
 
 if TYPE_CHECKING:
     from collector.compliance.calendar import Calendar

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.configspec import opt, section
+from energy_common.configspec import opt, section
 
 OFFICE_KINDS = ["desktop", "laptop", "thin_client", "workstation"]
 

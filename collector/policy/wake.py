@@ -29,8 +29,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from agent.wol import WOL_PORT, magic_packet
 from collector.policy.documents import matches
+from energy_common.wol import WOL_PORT, magic_packet
 
 if TYPE_CHECKING:
     from collector.ledger import Ledger

@@ -17,8 +17,8 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from agent.transport import _ssl_context
 from collector.config import DynsecConfig
+from energy_common.tls import ssl_context
 
 CONTROL = "$CONTROL/dynamic-security/v1"
 
@@ -60,7 +60,7 @@ class Dynsec:
             )
             client.username_pw_set(self.cfg.username, self.password)
             if self.cfg.tls.enabled:
-                client.tls_set_context(_ssl_context(self.cfg.tls))
+                client.tls_set_context(ssl_context(self.cfg.tls))
 
             def on_connect(c: Any, u: Any, f: Any, reason: Any, p: Any) -> None:
                 if not reason.is_failure:

@@ -24,10 +24,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from agent.schema import REPORT_SCHEMA, ReportError, validate
 from collector.config import CollectorConfig
 from collector.ledger import Ledger
 from collector.web.dynsec import Dynsec, DynsecError
+from energy_common.schema import REPORT_SCHEMA, ReportError, validate
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 CACHE_S = 30.0  # a revocation reaches every collector within this
@@ -154,7 +154,7 @@ def listing(ledger: Ledger) -> list[tuple[str, str, float, float | None]]:
 
 def dynsec_for(cfg: CollectorConfig) -> Dynsec | None:
     """The dynamic-security client the configuration asks for (CollectorConfig), or None."""
-    from agent.config import read_secret
+    from energy_common.configspec import read_secret
 
     d = cfg.enrolment.dynsec
     if not d.enabled:

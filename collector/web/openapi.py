@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agent.schema import REPORT_SCHEMA
+from energy_common.schema import REPORT_SCHEMA
 
 _ERROR = {
     "description": "",

@@ -16,7 +16,7 @@ import secrets
 import time
 from pathlib import Path
 
-from agent.config import read_secret
+from energy_common.configspec import read_secret
 
 COOKIE = "energy_ops"
 

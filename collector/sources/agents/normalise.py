@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.schema import Report
 from collector.records import Entity, Interval, RecordBatch
+from energy_common.schema import Report
 
 
 def to_batch(report: Report) -> RecordBatch:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import yaml
 
-from agent.configspec import ConfigError, load, opt
 from collector.config import MeterFieldConfig
+from energy_common.configspec import ConfigError, load, opt
 
 DEVICES_DIR = Path(__file__).resolve().parent / "devices"
 KINDS = ("smart_plug", "ct_clamp", "pulse_counter", "tic_reader", "din_meter")

@@ -4,9 +4,10 @@ One worker thread takes messages in batches; each batch is one ledger transactio
 keys (ChirpStack v4 `deduplicationId`, The Things Stack correlation id, v3 frame counter and
 time) are inserted in `processed` first and only new ones count, so replays and the several
 gateways of one uplink change nothing. Meter registers are read from and written back to
-`meter_state` in that same transaction, so a restart (or another collector on the shared
-subscription) continues the counters where they were. MQTT messages are acknowledged after
-the commit.
+`meter_state` in that same transaction (the meter spine, collector/meters/), so a restart (or
+another collector on the shared subscription) continues the counters where they were.
+Metrics, gateways' last stats and time-series lines follow the commit; MQTT messages are
+acknowledged after it.
 """
 
 from __future__ import annotations
@@ -19,20 +20,20 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from collector import meterstore
 from collector.config import LorawanConfig
 from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
-from collector.meterstore import MeterFacts
+from collector.meters.accounting import MeterBatch, account
+from collector.meters.store import MeterFacts
 from collector.metrics import BoundedLabel
 from collector.sources.lorawan import messages as m
-from collector.sources.lorawan.meters import RegisterState, step
 from collector.sources.lorawan.resolve import Meter, Resolver
 
 log = logging.getLogger("energy_collector.lorawan")
@@ -315,89 +316,68 @@ class LoraProcessor:
         stats: list[tuple[int, m.GatewayStats]],
         results: list[str],
     ) -> None:
-        led = self.ledger
         keys = [("lorawan", u.dev_eui, _key(u.dedup_key)) for _, u in ups] + [
             ("lora-gw", s.gateway_id, int(s.time * 1000)) for _, s in stats
         ]
         if not keys:
             return
-        with led._lock:
-            cur = led.conn.cursor()
-            led._begin()
-            try:
-                fresh: set[tuple[str, str, int]] = set()
-                uniq = sorted(set(keys))
-                for n in range(0, len(uniq), 300):
-                    chunk = uniq[n : n + 300]
-                    params: list[Any] = []
-                    for k in chunk:
-                        params.extend((*k, time.time()))
-                    cur.execute(
-                        led._sql(
-                            "INSERT INTO processed (source, entity, seq, received_at) VALUES "
-                            + ",".join(["(?,?,?,?)"] * len(chunk))
-                            + " ON CONFLICT DO NOTHING RETURNING source, entity, seq"
-                        ),
-                        params,
-                    )
-                    fresh.update((a, b, int(c)) for a, b, c in cur.fetchall())
-                seen: set[tuple[str, str, int]] = set()
-                new_ups = []
-                for i, u in sorted(ups, key=lambda x: x[1].time):
-                    k = ("lorawan", u.dev_eui, _key(u.dedup_key))
-                    if k not in fresh or k in seen:
-                        results[i] = "duplicate"
-                        self.metrics.rejected.labels("duplicate").inc()
-                        continue
-                    seen.add(k)
-                    new_ups.append((i, u))
-                new_stats = []
-                for i, s in stats:
-                    k = ("lora-gw", s.gateway_id, int(s.time * 1000))
-                    if k not in fresh or k in seen:
-                        results[i] = "duplicate"
-                        self.metrics.rejected.labels("duplicate").inc()
-                        continue
-                    seen.add(k)
-                    new_stats.append(s)
-                after = self._meters(cur, new_ups, results)
-                self._gateways(cur, new_stats, [u for _, u in new_ups])
-                led._commit()
-            except Exception:
-                led._rollback()
-                raise
-        for fn in after:
-            fn()
+
+        def fill(batch: MeterBatch) -> None:
+            fresh = batch.tx.claim(keys, time.time())
+            seen: set[tuple[str, str, int]] = set()
+            duplicate = self.metrics.rejected.labels("duplicate").inc
+            new_ups = []
+            for i, u in sorted(ups, key=lambda x: x[1].time):
+                k = ("lorawan", u.dev_eui, _key(u.dedup_key))
+                if k not in fresh or k in seen:
+                    results[i] = "duplicate"
+                    batch.after(duplicate)
+                    continue
+                seen.add(k)
+                new_ups.append((i, u))
+            new_stats = []
+            for i, s in stats:
+                k = ("lora-gw", s.gateway_id, int(s.time * 1000))
+                if k not in fresh or k in seen:
+                    results[i] = "duplicate"
+                    batch.after(duplicate)
+                    continue
+                seen.add(k)
+                new_stats.append(s)
+            self._meters(batch, new_ups, results)
+            self._gateways(batch, new_stats, [u for _, u in new_ups])
+
+        _, batch = account(self.ledger, fill)
+        if batch.lines and self.tsdb_lines is not None:
+            self.tsdb_lines(batch.lines)
 
     def _meters(
-        self, cur: Any, ups: list[tuple[int, m.Uplink]], results: list[str]
-    ) -> list[Callable[[], None]]:
-        led = self.ledger
-        after: list[Callable[[], None]] = []
-        hours: dict[tuple[str, float], list[float]] = {}
-        states: dict[str, RegisterState] = {}
-        seen_meters: dict[str, Meter] = {}
-        lines: list[str] = []
+        self, batch: MeterBatch, ups: list[tuple[int, m.Uplink]], results: list[str]
+    ) -> None:
+        g = self.metrics
+        after = batch.after
         for i, u in ups:
-            self.metrics.uplinks.labels(u.network).inc()
-            self.metrics.last_seen.labels(self.dev_label(u.dev_eui)).set(u.time)
+            after(g.uplinks.labels(u.network).inc)
+            seen_at = g.last_seen.labels(self.dev_label(u.dev_eui))
+            after(partial(seen_at.set, u.time))
             for rx in u.rx:
+                gl = self.gw_label(rx.gateway_id)
                 if rx.rssi is not None:
-                    self.metrics.gw_rssi.labels(self.gw_label(rx.gateway_id)).set(rx.rssi)
+                    after(partial(g.gw_rssi.labels(gl).set, rx.rssi))
                 if rx.snr is not None:
-                    self.metrics.gw_snr.labels(self.gw_label(rx.gateway_id)).set(rx.snr)
+                    after(partial(g.gw_snr.labels(gl).set, rx.snr))
             try:
                 meters = self.meters_for(u)
             except LookupError as exc:
                 results[i] = "no_profile"
-                self.metrics.rejected.labels("no_profile").inc()
+                after(g.rejected.labels("no_profile").inc)
                 if u.dev_eui not in self._unknown_logged:
                     self._unknown_logged.add(u.dev_eui)
                     log.warning("lorawan: meter %s: %s; set meters[].profile", u.dev_eui, exc)
                 continue
             if not meters:
                 results[i] = "unknown_device"
-                self.metrics.unknown.inc()
+                after(g.unknown.inc)
                 if u.dev_eui not in self._unknown_logged:
                     self._unknown_logged.add(u.dev_eui)
                     log.info(
@@ -406,45 +386,40 @@ class LoraProcessor:
                 continue
             if u.fields is None:
                 results[i] = "no_object"
-                self.metrics.rejected.labels("no_object").inc()
+                after(g.rejected.labels("no_object").inc)
                 continue
             read = 0
             problems: list[str] = []
             for meter in meters:  # one per channel of a multi-channel device
-                value = self._reading(meter, u, problems)
+                value = self._reading(batch, meter, u, problems)
                 if value is None:
                     continue
                 read += 1
-                self._step(led, cur, meter, u.time, value, states, hours, lines)
-                seen_meters[meter.name] = meter
+                self._step(batch, meter, u.time, value)
+                batch.fact(
+                    MeterFacts(
+                        meter.name,
+                        meter.dev_eui,
+                        meter.cfg.site,
+                        meter.cfg.datacenter,
+                        meter.cfg.role,
+                        meter.cfg.host,
+                        meter.profile,
+                        meter.spec.name,
+                        not meter.spec.cumulative,
+                        meter.cfg.category if meter.cfg.role == "it" else None,
+                        meter.cfg.room,
+                    )
+                )
             if not read:
                 # a value that is there but unusable says more than one that is absent
                 reason = next((p for p in problems if p != "field_missing"), "field_missing")
                 results[i] = reason
-                self.metrics.rejected.labels(reason).inc()
-        facts = [
-            MeterFacts(
-                mt.name,
-                mt.dev_eui,
-                mt.cfg.site,
-                mt.cfg.datacenter,
-                mt.cfg.role,
-                mt.cfg.host,
-                mt.profile,
-                mt.spec.name,
-                not mt.spec.cumulative,
-                mt.cfg.category if mt.cfg.role == "it" else None,
-                mt.cfg.room,
-            )
-            for mt in seen_meters.values()
-        ]
-        meterstore.save(led, cur, facts, states, hours)
-        if lines and self.tsdb_lines is not None:
-            sink = self.tsdb_lines
-            after.append(lambda: sink(lines))
-        return after
+                after(g.rejected.labels(reason).inc)
 
-    def _reading(self, meter: Meter, u: m.Uplink, problems: list[str]) -> float | None:
+    def _reading(
+        self, batch: MeterBatch, meter: Meter, u: m.Uplink, problems: list[str]
+    ) -> float | None:
         """The meter's reading in this uplink, or None with the reason counted: absent
         (`field_missing`), not a number (`field_type`), or a value the device cannot mean
         (`field_invalid`: a filler, a negative, above its range or the meter's power)."""
@@ -457,7 +432,7 @@ class LoraProcessor:
         if value is not None:
             return value
         if problem != "missing":
-            self.metrics.meter_events.labels(meter.name, problem or "invalid").inc()
+            batch.after(self.metrics.meter_events.labels(meter.name, problem or "invalid").inc)
             key = f"{meter.name}:{problem}"
             if key not in self._unknown_logged:
                 self._unknown_logged.add(key)
@@ -476,23 +451,13 @@ class LoraProcessor:
         )
         return None
 
-    def _step(
-        self,
-        led: Ledger,
-        cur: Any,
-        meter: Meter,
-        t: float,
-        value: float,
-        states: dict[str, RegisterState],
-        hours: dict[tuple[str, float], list[float]],
-        lines: list[str],
-    ) -> None:
-        st = states.get(meter.name)
-        if st is None:
-            st = states[meter.name] = meterstore.load_state(led, cur, meter.name)
-        res = step(meter.spec, st, t, value, meter.cfg.max_power_w, self.cfg.max_gap_s)
+    def _step(self, batch: MeterBatch, meter: Meter, t: float, value: float) -> None:
+        res = batch.step(
+            meter.spec, meter.name, t, value, meter.cfg.max_power_w, self.cfg.max_gap_s
+        )
+        g = self.metrics
         if res.note != "ok":
-            self.metrics.meter_events.labels(meter.name, res.note).inc()
+            batch.after(g.meter_events.labels(meter.name, res.note).inc)
         if res.note in ("reset", "rebase"):
             log.warning(
                 "lorawan: meter %s restarted lower (%s): new segment at %.0f Wh",
@@ -500,45 +465,37 @@ class LoraProcessor:
                 res.note,
                 value,
             )
-        self.metrics.messages.labels("uplink", res.note).inc()
+        batch.after(g.messages.labels("uplink", res.note).inc)
         if res.end > res.start:
-            meterstore.spread(hours, meter.name, res)
+            batch.spread(meter.name, res)
             est = "1" if res.estimated else "0"
             c = meter.cfg
-            self.metrics.meter_wh.labels(meter.name, c.site, c.role, est).inc(res.wh)
-            self.metrics.meter_power.labels(meter.name, c.site, c.role).set(
-                res.wh * 3600 / (res.end - res.start)
-            )
-            lines.append(
+            energy = g.meter_wh.labels(meter.name, c.site, c.role, est)
+            power = g.meter_power.labels(meter.name, c.site, c.role)
+            watts = res.wh * 3600 / (res.end - res.start)
+            batch.after(partial(energy.inc, res.wh))
+            batch.after(partial(power.set, watts))
+            batch.lines.append(
                 f"energy_meter,meter={_tag(meter.name)},site={_tag(c.site)},"
                 f"role={c.role},estimated={est} wh={res.wh:.6g},"
                 f"seconds={res.end - res.start:.3f} {int(res.start * 1000)}"
             )
 
-    def _gateways(self, cur: Any, stats: list[m.GatewayStats], ups: list[m.Uplink]) -> None:
+    def _gateways(
+        self, batch: MeterBatch, stats: list[m.GatewayStats], ups: list[m.Uplink]
+    ) -> None:
         days: dict[tuple[str, str], list[float]] = {}
+        last_stats: dict[str, float] = {}  # this batch's; the processor's follow the commit
         for s in sorted(stats, key=lambda x: x.time):
             gid = s.gateway_id
-            last = self.gw_last_stats.get(gid)
+            last = last_stats.get(gid, self.gw_last_stats.get(gid))
             interval = (
                 30.0 if last is None else min(max(s.time - last, 0.0), self.cfg.gateway_stale_s)
             )
-            self.gw_last_stats[gid] = max(s.time, last or 0.0)
+            last_stats[gid] = max(s.time, last or 0.0)
             power = self.gw_power.get(gid, self.cfg.default_gateway_power_w)
             wh = power * interval / 3600.0
-            g = self.metrics
-            gl = self.gw_label(gid)
-            g.gw_packets.labels(gl, "rx", "received").inc(s.rx_received)
-            g.gw_packets.labels(gl, "rx", "ok").inc(s.rx_ok)
-            g.gw_packets.labels(gl, "tx", "received").inc(s.tx_received)
-            g.gw_packets.labels(gl, "tx", "emitted").inc(s.tx_emitted)
-            for f, n in s.rx_per_frequency.items():
-                g.gw_freq.labels(gl, self.freq_label(str(f))).inc(n)
-            for sf, n in s.rx_per_sf.items():
-                g.gw_sf.labels(gl, self.freq_label(str(sf))).inc(n)
-            g.gw_energy.labels(gl).inc(wh)
-            g.gw_up.labels(gl).set(1 if self.gw_online.get(gid, True) else 0)
-            g.messages.labels("gateway_stats", "ok").inc()
+            batch.after(partial(self._gateway_metrics, s, wh))
             day = datetime.fromtimestamp(s.time, self.tz).date().isoformat()
             d = days.setdefault((gid, day), [0, 0, 0, 0.0, 0.0, 0])
             d[0] += s.rx_received
@@ -546,6 +503,7 @@ class LoraProcessor:
             d[2] += s.tx_emitted
             d[3] += interval
             d[4] += wh
+        batch.after(lambda: self.gw_last_stats.update(last_stats))
         for u in ups:
             if u.rx:
                 day = datetime.fromtimestamp(u.time, self.tz).date().isoformat()
@@ -553,19 +511,32 @@ class LoraProcessor:
                 best = max(u.rx, key=lambda r: r.rssi if r.rssi is not None else -999)
                 days.setdefault((best.gateway_id, day), [0, 0, 0, 0.0, 0.0, 0])[5] += 1
         if days:
-            cur.executemany(
-                self.ledger._sql(
-                    "INSERT INTO lora_gateway_days VALUES (?,?,?,?,?,?,?,?) "
-                    "ON CONFLICT (gateway, day) DO UPDATE SET "
-                    "rx_received = lora_gateway_days.rx_received + excluded.rx_received, "
-                    "rx_ok = lora_gateway_days.rx_ok + excluded.rx_ok, "
-                    "tx_emitted = lora_gateway_days.tx_emitted + excluded.tx_emitted, "
-                    "online_s = lora_gateway_days.online_s + excluded.online_s, "
-                    "wh = lora_gateway_days.wh + excluded.wh, "
-                    "uplinks = lora_gateway_days.uplinks + excluded.uplinks"
-                ),
+            batch.tx.executemany(
+                "INSERT INTO lora_gateway_days VALUES (?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (gateway, day) DO UPDATE SET "
+                "rx_received = lora_gateway_days.rx_received + excluded.rx_received, "
+                "rx_ok = lora_gateway_days.rx_ok + excluded.rx_ok, "
+                "tx_emitted = lora_gateway_days.tx_emitted + excluded.tx_emitted, "
+                "online_s = lora_gateway_days.online_s + excluded.online_s, "
+                "wh = lora_gateway_days.wh + excluded.wh, "
+                "uplinks = lora_gateway_days.uplinks + excluded.uplinks",
                 [(k[0], k[1], *v) for k, v in sorted(days.items())],
             )
+
+    def _gateway_metrics(self, s: m.GatewayStats, wh: float) -> None:
+        g = self.metrics
+        gl = self.gw_label(s.gateway_id)
+        g.gw_packets.labels(gl, "rx", "received").inc(s.rx_received)
+        g.gw_packets.labels(gl, "rx", "ok").inc(s.rx_ok)
+        g.gw_packets.labels(gl, "tx", "received").inc(s.tx_received)
+        g.gw_packets.labels(gl, "tx", "emitted").inc(s.tx_emitted)
+        for f, n in s.rx_per_frequency.items():
+            g.gw_freq.labels(gl, self.freq_label(str(f))).inc(n)
+        for sf, n in s.rx_per_sf.items():
+            g.gw_sf.labels(gl, self.freq_label(str(sf))).inc(n)
+        g.gw_energy.labels(gl).inc(wh)
+        g.gw_up.labels(gl).set(1 if self.gw_online.get(s.gateway_id, True) else 0)
+        g.messages.labels("gateway_stats", "ok").inc()
 
     def refresh_gateways(self, now: float | None = None) -> None:
         """A gateway whose stats stopped arriving is shown down, whatever state/conn said."""

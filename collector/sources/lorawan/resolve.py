@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collector.config import LorawanConfig, MeterConfig, MeterFieldConfig
+from collector.meters.registers import FieldSpec
 from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.compute import lookup, parse
 from collector.sources.lorawan.library import DeviceModel, Library, load_library
-from collector.sources.lorawan.meters import FieldSpec
 
 REGISTERS = ("energy_index", "pulse_count")
 READINGS = (*REGISTERS, "power", "current")  # what a meter can be read from

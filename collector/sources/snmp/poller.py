@@ -1,8 +1,11 @@
 """Polls SNMP devices on a schedule: asyncio, a concurrency limit, per-device timeout and
 retries, exponential backoff for dead devices, so one slow or dead device never delays the
 others. Each cycle's readings are timestamped at the poll and written in one ledger
-transaction: energy registers through the shared register logic (resets, glitches, wraps: no
-negative energy), power integrated only where a row has no register (labelled estimated).
+transaction through the meter spine (collector/meters/): energy registers (resets, glitches,
+wraps: no negative energy), power integrated only where a row has no register (labelled
+estimated). Counters, outlets' last power and time-series lines follow the commit. While the
+ledger is down the polls are kept and committed, in order, with a later cycle: the schedule
+never waits for the ledger, so a server's power keeps every interval.
 """
 
 from __future__ import annotations
@@ -14,22 +17,21 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from agent.config import read_secret
-from collector import meterstore
 from collector.config import SnmpConfig, SnmpDeviceConfig
-from collector.datacenter import hostpower
 from collector.datacenter.facility import pue
 from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
-from collector.meterstore import MeterFacts
+from collector.meters.accounting import MeterBatch, account
+from collector.meters.registers import FieldSpec
+from collector.meters.store import MeterFacts
 from collector.model.carbon import CarbonModel
-from collector.sources.lorawan.meters import FieldSpec, RegisterState, step
 from collector.sources.snmp import detection, interfaces
 from collector.sources.snmp.client import Client, SnmpError, Target
 from collector.sources.snmp.interfaces import CounterState, Port
@@ -50,6 +52,7 @@ from collector.sources.snmp.reboots import (
     system_group,
 )
 from collector.sources.snmp.validity import Rejections
+from energy_common.configspec import read_secret
 
 log = logging.getLogger("energy_collector.snmp")
 
@@ -296,6 +299,8 @@ class Poller:
         self.targets = {d.name: target(d, f"snmp.devices[{i}]") for i, d in enumerate(cfg.devices)}
         self._stop = threading.Event()
         self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down, self._stop)
+        self.deferred: list[Poll] = []  # polls not yet committed: the ledger was down
+        self.max_deferred = max(1000, 100 * len(cfg.devices))
         # pysnmp binds its transport to the loop it first runs on: one loop for all cycles
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="snmp", daemon=True)
@@ -437,7 +442,11 @@ class Poller:
         for poll in polls:
             self.state[poll.device.name].last_poll = poll
         self._live_power(self._latest())
-        self._day_indicators()
+        if not self.committer.down:  # today's figures come from the ledger
+            try:
+                self._day_indicators()
+            except Exception as exc:
+                log.warning("snmp: today's PUE not updated: %s", exc)
         self._interfaces(polls, lines)
         self._status(polls, lines)
         if lines and self.tsdb_lines is not None:
@@ -590,14 +599,15 @@ class Poller:
                 )
 
     def account(self, polls: list[Poll], lines: list[str] | None = None) -> None:
-        """Store the polls' readings, one device's failure isolated from the others'; waits
-        (with backoff) only while the ledger itself is down."""
+        """Store the polls' readings (and those an unavailable ledger left over, first), one
+        device's failure isolated from the others'. Never waits for a ledger that is down:
+        what it could not commit is kept for the next cycle."""
+        todo = self.deferred + polls
 
         def commit(chunk: Sequence[Poll]) -> None:
-            chunk_lines: list[str] = []
-            self._account(list(chunk), chunk_lines)
+            _, batch = account(self.ledger, lambda b: self._fill(b, chunk))
             if lines is not None:
-                lines.extend(chunk_lines)
+                lines.extend(batch.lines)
 
         def poison(poll: Poll, exc: Exception) -> None:
             self.metrics.errors.labels(poll.device.name, "ledger").inc()
@@ -608,39 +618,37 @@ class Poller:
                 str(exc)[:200],
             )
 
-        self.committer.run(polls, commit, poison)
+        _, left = self.committer.attempt(todo, commit, poison)
+        if len(left) > self.max_deferred:
+            log.error(
+                "snmp: ledger down: %d old poll(s) dropped, %d kept",
+                len(left) - self.max_deferred,
+                self.max_deferred,
+            )
+            left = left[-self.max_deferred :]
+        self.deferred = left
 
     def _ledger_down(self, exc: Exception, delay: float) -> None:
-        log.error("snmp: ledger unavailable (%s); retrying in %.1f s", exc, delay)
+        log.error(
+            "snmp: ledger unavailable (%s); %d poll(s) kept for the next cycle",
+            exc,
+            len(self.deferred),
+        )
 
-    def _account(self, polls: list[Poll], lines: list[str] | None = None) -> None:
-        led = self.ledger
-        with led._lock:
-            cur = led.conn.cursor()
-            led._begin()
-            try:
-                states: dict[str, RegisterState] = {}
-                hours: dict[tuple[str, float], list[float]] = {}
-                server_hours: hostpower.Hours = {}
-                facts: list[MeterFacts] = []
-                for poll in polls:
-                    self._poll_rows(cur, poll, states, hours, facts, lines, server_hours)
-                meterstore.save(led, cur, facts, states, hours)
-                hostpower.save(led, cur, server_hours)
-                led._commit()
-            except Exception:
-                led._rollback()
-                raise
+    def _fill(self, batch: MeterBatch, polls: Sequence[Poll]) -> None:
+        # outlets' last power as this batch moves it; the devices' own state follows the commit
+        power: dict[tuple[str, str], tuple[float, float]] = {}
+        for poll in polls:
+            self._poll_rows(batch, poll, power)
+
+        def moved() -> None:
+            for (device, outlet), reading in power.items():
+                self.state[device].last_power[outlet] = reading
+
+        batch.after(moved)
 
     def _poll_rows(
-        self,
-        cur: Any,
-        poll: Poll,
-        states: dict[str, RegisterState],
-        hours: dict[tuple[str, float], list[float]],
-        facts: list[MeterFacts],
-        lines: list[str] | None = None,
-        server_hours: hostpower.Hours | None = None,
+        self, batch: MeterBatch, poll: Poll, power: dict[tuple[str, str], tuple[float, float]]
     ) -> None:
         d = poll.device
         dst = self.state[d.name]
@@ -652,6 +660,8 @@ class Poller:
             f"rack={_tag(d.rack or '')}"
         )
         stamp = round(poll.time * 1000)
+        lines = batch.lines
+        m = self.metrics
         for row in poll.rows:
             label = row.label or row.index
             name = f"{d.name}:{row.table}:{row.index}"
@@ -659,23 +669,19 @@ class Poller:
             key, server = _mapped(d.outlets, row)
             if server is not None:
                 matched.add(key)
-                self._server_power(dst, server, name, poll, row, server_hours)
+                self._server_power(batch, power, server, name, poll, row)
             if row.power_w is not None:
-                self.metrics.power.labels(d.name, row.table, row.index, label, d.role, dc).set(
-                    row.power_w
-                )
+                m.power.labels(d.name, row.table, row.index, label, d.role, dc).set(row.power_w)
                 fields.append(f"watts={row.power_w:.6g}")
             use_register = row.energy_wh is not None
             if not row.account or (not use_register and row.power_w is None):
-                if fields and lines is not None:
+                if fields:
                     lines.append(
                         f"{base},table={_tag(row.table)},index={_tag(row.index)},"
                         f"label={_tag(label)},role={_tag(d.role)},estimated=0,accounted=0 "
                         f"{fields[0]} {stamp}"
                     )
                 continue
-            st = states.get(name) or meterstore.load_state(self.ledger, cur, name)
-            states[name] = st
             spec = ENERGY if use_register else POWER
             if use_register and row.energy_wrap_wh:
                 spec = FieldSpec("energy", "", "energy_index", "Wh", wrap_at=row.energy_wrap_wh)
@@ -685,9 +691,9 @@ class Poller:
             # outlet feeding something else takes that role, carved out of the total
             own_role = self._outlet_role(d, row)
             role = own_role or (f"{d.role}:{row.table}" if row.breakdown else d.role)
-            res = step(
+            res = batch.step(
                 spec,
-                st,
+                name,
                 poll.time,
                 value,
                 self.cfg.max_power_w,
@@ -695,7 +701,7 @@ class Poller:
                 restarted=poll.rebooted,
             )
             if res.note not in ("ok", "first"):
-                self.metrics.register_events.labels(d.name, res.note).inc()
+                batch.after(m.register_events.labels(d.name, res.note).inc)
             if res.note in ("reset", "rebase"):
                 log.warning(
                     "snmp: %s: register %s restarted lower (%s): new segment at %.0f Wh",
@@ -706,27 +712,29 @@ class Poller:
                 )
             if res.end > res.start and res.note in ("ok", "wrap", "reset", "rebase"):
                 # a flat register (coarse resolution) is a valid reading: it covers its time
-                meterstore.spread(hours, name, res)
+                batch.spread(name, res)
                 fields.append(f"wh={res.wh:.6g}")
             if res.end > res.start and res.wh > 0:
-                self.metrics.energy.labels(
+                energy = m.energy.labels(
                     d.name,
                     row.table,
                     role,
                     dc,
                     "0" if use_register else "1",
                     str(d.category) if role == "it" else "",
-                ).inc(res.wh)
+                )
+                batch.after(partial(energy.inc, res.wh))
                 if self.carbon is not None:
                     kg, basis = self.carbon.kg(res.wh / 1000, res.start, res.end)
-                    self.metrics.co2e.labels(d.name, row.table, role, dc, basis).inc(kg * 1000)
-            if fields and lines is not None:
+                    co2e = m.co2e.labels(d.name, row.table, role, dc, basis)
+                    batch.after(partial(co2e.inc, kg * 1000))
+            if fields:
                 lines.append(
                     f"{base},table={_tag(row.table)},index={_tag(row.index)},"
                     f"label={_tag(label)},role={_tag(role)},"
                     f"estimated={0 if use_register else 1},accounted=1 {','.join(fields)} {stamp}"
                 )
-            facts.append(
+            batch.fact(
                 MeterFacts(
                     name,
                     d.name,
@@ -752,7 +760,7 @@ class Poller:
                 d.name,
                 ", ".join(unmatched),
             )
-        self.metrics.unmatched.labels(d.name).set(len(unmatched))
+        m.unmatched.labels(d.name).set(len(unmatched))
 
     @staticmethod
     def _outlet_role(d: SnmpDeviceConfig, row: Row) -> str | None:
@@ -760,21 +768,20 @@ class Poller:
 
     def _server_power(
         self,
-        st: DeviceState,
+        batch: MeterBatch,
+        power: dict[tuple[str, str], tuple[float, float]],
         server: str,
         outlet: str,
         poll: Poll,
         row: Row,
-        server_hours: hostpower.Hours | None,
     ) -> None:
-        if row.power_w is None or server_hours is None:
+        if row.power_w is None:
             return
-        prev = st.last_power.get(outlet)
-        st.last_power[outlet] = (poll.time, row.power_w)
-        if prev is not None and 0 < poll.time - prev[0] <= 3 * self.interval(poll.device):
-            hostpower.integrate(
-                server_hours, server, outlet, prev[0], prev[1], poll.time, row.power_w
-            )
+        d = poll.device
+        prev = power.get((d.name, outlet)) or self.state[d.name].last_power.get(outlet)
+        power[(d.name, outlet)] = (poll.time, row.power_w)
+        if prev is not None and 0 < poll.time - prev[0] <= 3 * self.interval(d):
+            batch.integrate(server, outlet, prev[0], prev[1], poll.time, row.power_w)
 
     # -- running ---------------------------------------------------------------------------
 

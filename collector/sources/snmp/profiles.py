@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from agent.configspec import ConfigError
 from collector.sources.snmp.validity import judge
+from energy_common.configspec import ConfigError
 
 PROFILE_DIR = Path(__file__).resolve().parent / "profiles"
 

@@ -1,4 +1,4 @@
-"""Meters: which decoded field of which device means what, and registers done right.
+"""Meter registers done right, and which decoded field of which device means what.
 
 A *meter profile* (per device profile and codec version, in config) says where each value
 lives in the decoded payload (`bytes.counterValues[0]`, `power_consumption`…), what it means

@@ -3,7 +3,7 @@
 Each option is a dataclass field with `opt(default, doc, …)`; `load(cls, data, source)` checks a
 parsed YAML mapping against it and raises ConfigError naming the file, the dotted key and what is
 wrong. `reference(cls)` renders the Markdown reference that docs/ carry (a test keeps it current).
-The collector's configuration uses the same machinery.
+The agent's and the collector's configurations use this same machinery.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -79,8 +80,6 @@ def load_file(
     if data is None:
         data = {}
     if overlay and overlay[1] and isinstance(data, dict):
-        from agent.winpolicy import merge
-
         return load(cls, merge(data, overlay[1]), f"{source} + {overlay[0]}")
     return load(cls, data, source)
 
@@ -211,3 +210,46 @@ def reference(cls: type, prefix: str = "") -> list[str]:
         ):
             rows.extend(reference(item[0], key + "[]."))
     return rows
+
+
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` laid on `base`, mappings merged key by key (the last layer wins)."""
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def table(cls: type) -> str:
+    """The Markdown table of a configuration's options, as docs/*-config.md carry it."""
+    return "| key | default | meaning |\n|---|---|---|\n" + "\n".join(reference(cls)) + "\n"
+
+
+def check_url(key: str, url: str) -> None:
+    """An http(s) URL with a host, or a ValueError naming the key: what `run` would fail on
+    at its first request, said by check-config."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{key}: {url!r} must start with http:// or https://")
+    if not parts.hostname:
+        raise ValueError(f"{key}: {url!r} has no host")
+
+
+def read_secret(value: str | None, file: str | None, what: str) -> str | None:
+    """A secret from its file (first line) or the inline value. An empty secret is an error:
+    a blank first line must never mean "no authentication"."""
+    if file is None:
+        if value is not None and not value.strip():
+            raise ConfigError(f"{what.removesuffix('_file')}: empty")
+        return value
+    try:
+        lines = Path(file).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read {file}: {exc.strerror or exc}") from None
+    secret = lines[0].strip() if lines else ""
+    if not secret:
+        raise ConfigError(f"{what}: {file}: the first line is empty")
+    return secret
