@@ -18,9 +18,9 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry, Gauge
 
-from agent.configspec import ConfigError
 from collector.sources.snmp.client import Client, Target
 from collector.sources.snmp.profiles import Profile, Row
+from energy_common.configspec import ConfigError
 
 log = logging.getLogger("energy_collector.snmp")
 
