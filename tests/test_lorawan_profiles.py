@@ -204,6 +204,13 @@ def test_explain_says_what_is_missing_or_unknown():
     doc["uplink_message"]["version_ids"]["model_id"] = "ws99z"
     text, ok = explain(cfg, json.dumps(doc).encode())
     assert not ok and "milesight-iot/ws99z matches no profile of lorawan.profiles" in text
+    # what the collector refuses, explain refuses: 5 GW through a plug
+    doc = json.loads((FIX / "tts_watteco_smartplug.json").read_text())
+    doc["uplink_message"]["decoded_payload"] = {"active_power": 5e9}
+    cfg = lora(meters=[{"dev_eui": "70b3d5e75e001001", "field": "power", "name": "biblio"}])
+    text, ok = explain(cfg, json.dumps(doc).encode())
+    assert not ok
+    assert "meter biblio records nothing from this uplink: power absurd (5e+09 W above" in text
     text, ok = explain(cfg, b'{"hello": 1}')
     assert not ok and "not an uplink" in text
 

@@ -149,11 +149,12 @@ def _explain_meter(
         lines.append(f"{head}: {_recorded(spec, out.value)}")
     if meter is None:
         return False
-    out = meter.spec.reading(up.fields)
+    out = meter.reading(up.fields)
     name = meter.name
     if out.value is None:
         lines.append(
             f"  meter {name} records nothing from this uplink: {meter.spec.name} {out.problem}"
+            + (f" ({out.detail})" if out.detail else "")
         )
         return False
     kind = "register" if meter.spec.meaning in REGISTERS else "estimated power"

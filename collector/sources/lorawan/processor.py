@@ -424,11 +424,8 @@ class LoraProcessor:
         (`field_missing`), not a number (`field_type`), or a value the device cannot mean
         (`field_invalid`: a filler, a negative, above its range or the meter's power)."""
         assert u.fields is not None
-        out = meter.spec.reading(u.fields)
+        out = meter.reading(u.fields)
         value, problem, detail = out.value, out.problem, out.detail
-        if value is not None and not meter.spec.cumulative and value > meter.cfg.max_power_w:
-            detail = f"{value:g} W above max_power_w {meter.cfg.max_power_w:g}"
-            value, problem = None, "absurd"
         if value is not None:
             return value
         if problem != "missing":

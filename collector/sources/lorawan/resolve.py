@@ -14,7 +14,7 @@ from typing import Any
 from collector.config import LorawanConfig, MeterConfig, MeterFieldConfig
 from collector.meters.registers import FieldSpec
 from collector.sources.lorawan import messages as m
-from collector.sources.lorawan.compute import lookup, parse
+from collector.sources.lorawan.compute import Outcome, lookup, parse
 from collector.sources.lorawan.library import DeviceModel, Library, load_library
 
 REGISTERS = ("energy_index", "pulse_count")
@@ -68,6 +68,15 @@ class Meter:
     cfg: MeterConfig
     origin: str = "user"
     field_cfg: MeterFieldConfig | None = field(default=None, compare=False)
+
+    def reading(self, fields: dict[str, Any]) -> Outcome:
+        """The field's reading, refused as `absurd` when a power is above what this meter
+        can draw (`max_power_w`): what the collector records and `explain` shows."""
+        out = self.spec.reading(fields)
+        limit = self.cfg.max_power_w
+        if out.value is not None and not self.spec.cumulative and out.value > limit:
+            return Outcome(None, "absurd", f"{out.value:.6g} W above max_power_w {limit:g}")
+        return out
 
 
 def spec_for(f: MeterFieldConfig, mc: MeterConfig | None) -> FieldSpec:
