@@ -15,7 +15,7 @@ from collector_helpers import make_config
 from test_inventory import HAND, _csv
 
 from collector.inventory.sync import sync
-from collector.ledger import Ledger
+from collector.ledger import Accounted, DayRow, HostRow, Ledger
 from collector.yearly.build import build
 
 NEW_YEAR = datetime(2027, 1, 1, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
@@ -29,6 +29,28 @@ def test_report_takes_embodied_and_lifetimes_from_the_inventory(tmp_path: Path) 
     )
     led = Ledger(cfg.ledger.url)
     assert sync(cfg.inventory, led, now=NEW_YEAR - 86400).ok
+    # one desktop reporting in 2026, so the energy table has a desktop row
+    t0 = datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
+    host = HostRow(
+        "a1",
+        "agent",
+        "PC-A",
+        "desktop",
+        None,
+        None,
+        "mairie",
+        "DSI",
+        None,
+        None,
+        None,
+        {},
+        t0,
+        t0 + 3600,
+        "idle",
+        t0 + 3600,
+    )
+    day = DayRow("a1", "2026-03-02", "idle", 3600.0, 0.0, 25.0, 0.0, 0.0013, "test")
+    led.commit([Accounted("agent", "a1", 1, host, (day,))], t0 + 3600)
     led.close()
     out = tmp_path / "out"
     written = build(cfg, 2026, ("html", "json"), out, "fr", "public", now=NEW_YEAR)
@@ -37,6 +59,11 @@ def test_report_takes_embodied_and_lifetimes_from_the_inventory(tmp_path: Path) 
     # the hand computation of tests/test_inventory.py
     assert doc["indicators"]["embodied_kgco2e"] == pytest.approx(193.479, abs=1e-3)
     assert doc["inventory"]["as_of"] == "2026-12-31"
+    inv_kinds = {r["kind"]: r["embodied_kgco2e"] for r in doc["inventory"]["by_kind"]}
+    # the energy table's manufacturing column is the register's figure for the kind, not the
+    # reporting machine's default share
+    (desktop,) = [r for r in doc["energy"]["by_kind"] if r["kind"] == "desktop"]
+    assert desktop["embodied_kgco2e"] == inv_kinds["desktop"] == pytest.approx(113.922, abs=1e-3)
     assert doc["inventory"]["mean_age_at_retirement_years"] == 6.1
     page = Path(written["html"]).read_text()
     assert "D'après l'inventaire" in page and "Au-delà de la durée de vie prévue" in page

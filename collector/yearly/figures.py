@@ -533,6 +533,11 @@ def _inventory(doc: dict[str, Any], ledger: Ledger, s: Settings, year: int, toda
     doc["inventory"] = inv
     doc["embodied_source"] = "inventory"
     doc["indicators"]["embodied_kgco2e"] = inv["embodied_kgco2e"]
+    # the energy table's manufacturing column per kind: the register's figure for that kind
+    by_kind = {r["kind"]: r["embodied_kgco2e"] for r in inv["by_kind"]}
+    for row in doc["energy"]["by_kind"]:
+        if row["kind"] in by_kind:
+            row["embodied_kgco2e"] = by_kind[row["kind"]]
 
 
 def _policy(ledger: Ledger, s: Settings, year: int) -> dict[str, Any] | None:
