@@ -25,6 +25,8 @@ USED = (
     "cyberpower-ups",
     "ups-vendor-oid",  # an Eaton card answering UPS-MIB only: still UPS-MIB
     "geist-v3",
+    "cyberpower-epdu",
+    "tripplite-ups",
 )
 
 
@@ -72,6 +74,8 @@ def register(value, initial, watts, unit_wh, sim):
         ("cyberpower-ups", "cyberpower-ups"),
         ("ups-vendor-oid", "ups-mib"),
         ("geist-v3", "geist-v3"),
+        ("cyberpower-epdu", "cyberpower-epdu"),
+        ("tripplite-ups", "tripplite"),
     ],
 )
 def test_each_vendor_is_recognised_without_naming_a_profile(tmp_path, sim, community, profile):
@@ -228,3 +232,23 @@ def test_geist_v3_total_in_kwh_counted_once_across_its_tables(tmp_path, sim):
     assert list(by) == [("total", "1")]
     total = by[("total", "1")]
     assert (total.label, total.power_w, total.energy_wh) == ("pdu-dc2-r11-a", 5120, 48211 * 1000)
+
+
+def test_cyberpower_epdu_phase_rows_only_banks_never_added(tmp_path, sim):
+    _, by, _, _ = poll(tmp_path, sim, "cyberpower-epdu")
+    phases = [r for r in by.values() if r.table == "phase"]
+    # the table's bank rows (bank 1: 1010 W, bank 2: 820 W) are the same load again
+    assert [(r.index, r.label, r.power_w) for r in phases] == [("1", "1", 1830)]
+    assert register(phases[0].energy_wh, 40100, 1830, 100, sim)  # tenths of kWh
+    outlets = [r for r in by.values() if r.table == "outlet"]
+    assert [r.power_w for r in outlets] == [520, 490, 600, 220] and all(
+        r.breakdown for r in outlets
+    )
+    assert register(by[("outlet", "3")].energy_wh, 12000, 600, 100, sim)
+
+
+def test_tripplite_ups_output_lines(tmp_path, sim):
+    _, by, _, _ = poll(tmp_path, sim, "tripplite-ups", category=1)
+    out = [r for r in by.values() if r.table == "output"]
+    assert [(r.index, r.power_w) for r in out] == [("1.1", 2210), ("1.2", 2150), ("1.3", 2320)]
+    assert not [r for r in by.values() if r.table in ("pdu", "outlet")]
