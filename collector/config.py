@@ -767,6 +767,12 @@ class YearlyConfig:
         minimum=1,
     )
     lorawan_in_total: bool = opt(True, "Add the LoRaWAN gateways' energy to the total.")
+    public_url: str = opt(
+        "",
+        "The address where the folder written by `energy-collector report --out` is published "
+        "(https://…/reen/2026): the report's links to its open data and accessibility "
+        "statement are made absolute with it, so they work in the PDF too.",
+    )
     numecoeval_types: dict[str, str] = opt(
         dict(NUMECOEVAL_TYPES),
         "Device kind → NumEcoEval equipment `type` (align with your instance's referential "

@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import re
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -25,6 +26,7 @@ from collector.yearly import opendata
 from collector.yearly.build import ReportError, build, print_pdf, settings
 from collector.yearly.figures import compute, yearly_figures
 
+SHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 ROOT = Path(__file__).resolve().parent.parent
 PAGE_BUDGET = 150 * 1024  # the report's HTML, everything inline (docs/report.md)
 
@@ -274,7 +276,17 @@ def test_numecoeval_export_has_its_columns_and_the_measured_kwh(year):
 def test_cli_writes_html_pdf_and_json(year):
     _, cfg, _ledger, tmp = year
     conf = tmp / "collector.yaml"
-    conf.write_text(json.dumps({"state_dir": str(tmp / "st"), "ledger": {"url": cfg.ledger.url}}))
+    site = "https://reen.example.org/2025"
+    conf.write_text(
+        json.dumps(
+            {
+                "state_dir": str(tmp / "st"),
+                "ledger": {"url": cfg.ledger.url},
+                "yearly": {"public_url": site, "organisation": "Ville de Test"},
+                "web": {"accessibility_contact": "accessibilite@example.org"},
+            }
+        )
+    )
     out = tmp / "cli"
     done = subprocess.run(
         [
@@ -299,8 +311,35 @@ def test_cli_writes_html_pdf_and_json(year):
         cwd=ROOT,
     )
     assert done.returncode == 0, done.stderr
-    pdf = (out / f"reen-report-{YEAR}.pdf").read_bytes()
+    path = out / f"reen-report-{YEAR}.pdf"
+    pdf = path.read_bytes()
     assert pdf.startswith(b"%PDF-") and pdf.count(b"/Type /Page") + pdf.count(b"/Type/Page") >= 3
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
+    # A4, numbered "3 / 11", a running title from the second page on
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    assert re.search(r"Page size:\s+59[45]\.\d+ x 84[12]\.\d+ pts \(A4\)", info.stdout), info.stdout
+    pages = int(re.search(r"Pages:\s+(\d+)", info.stdout).group(1))
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout.split("\f")
+    title = f"Digital sobriety indicators {YEAR}"
+    for n in range(1, pages + 1):
+        assert re.search(rf"^\s*{n} / {pages}\s*$", text[n - 1], re.M), (n, text[n - 1][-200:])
+        assert title in text[n - 1].splitlines()[0], n  # the running title (page 1: the h1)
+    assert "Contents" in text[0] and "Did we improve?" in text[0]  # both on the first page
+    # no half-empty page between sections: each page but the last is mostly filled
+    for n, page in enumerate(text[:-1], 1):
+        assert len([ln for ln in page.splitlines() if ln.strip()]) > 25, n
+    # links work from the PDF: absolute, to the published folder
+    assert (
+        f"(/URI ({site}/open-data-{YEAR}/datapackage.json)".encode()
+        in pdf.replace(b"/URI(", b"/URI (")
+        or f"{site}/open-data-{YEAR}/datapackage.json".encode() in pdf
+    )
+    assert (out / "accessibility-statement.html").exists()
+    statement = (out / "declaration-accessibilite.html").read_text()
+    assert "Ville de Test s'engage" in statement and "accessibilite@example.org" in statement
     assert (out / f"reen-report-{YEAR}.json").exists()
     assert (out / f"open-data-{YEAR}" / "datapackage.json").exists()
     assert (out / f"numecoeval-{YEAR}" / "equipements_physiques.csv").exists()
@@ -332,3 +371,39 @@ def test_an_empty_ledger_still_gives_a_report(tmp_path):
     assert doc["objectives"][0]["met"] is None
     assert "Aucune salle serveurs" in Path(written["html"]).read_text()
     assert frictionless.validate(written["datapackage"]).valid
+
+
+def test_the_monthly_energy_by_origin_adds_up_to_each_months_total(year):
+    _, cfg, ledger, _ = year
+    doc = figures(cfg, ledger, "public")
+    parts = {p["key"]: p for p in doc["energy"]["by_origin"]}
+    # the simulated city: PCs with the agent, datacenters billed with a site meter (so the
+    # VMs are "of which", not added), hence PCs, datacenter IT and overhead
+    assert {"pcs", "datacenter_it", "datacenter_overhead"} <= set(parts)
+    assert "vms" not in parts
+    for m, row in enumerate(doc["energy"]["by_month"]):
+        assert sum(p["values"][m] for p in parts.values()) == pytest.approx(
+            row["total_kwh"], abs=0.01
+        )
+    assert sum(p["total"] for p in parts.values()) == pytest.approx(
+        doc["indicators"]["total_kwh"], abs=0.05
+    )
+    # PCs are a visible share, not hidden in one colour
+    assert parts["pcs"]["total"] > 0
+
+
+def test_chart_ticks_are_round_and_labels_do_not_touch():
+    from collector.render import charts
+
+    assert charts.nice_step(3_177_589 / 12 * 1.2) in (100_000.0, 200_000.0)
+    assert charts.nice_max(303_134) == 400_000.0
+    assert charts.nice_max(1.517, 1.0) == 1.6
+    svg = charts.stacked(
+        [f"M{i}" for i in range(12)], [("a", [1.0] * 12), ("b", [2.0] * 12)], "t", "d", "kWh", "fr"
+    )
+    ticks = re.findall(r'text-anchor="end">([^<]+)</text>', svg)
+    assert ticks == ["0", "1", "2", "3"]  # round steps up to the top of the highest bar
+    assert 'class="unit">kWh</text>' in svg
+    # 40 long labels cannot all fit under the axis: every other one is drawn
+    many = charts.bars([f"label-{i}" for i in range(40)], [1.0] * 40, "t", "d", "u", "en")
+    assert many.count('text-anchor="middle"') == 20

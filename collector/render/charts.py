@@ -1,6 +1,8 @@
-"""Bar and line charts as inline SVG: a title and a description for screen readers
-(role="img", aria-labelledby), distinct dash patterns as well as colours for lines, and the
-numbers always given again in a table by the caller (RGAA: the chart is never the only way)."""
+"""Bar, stacked-bar and line charts as inline SVG: a title and a description for screen
+readers (role="img", aria-labelledby), axis ticks on round values (1, 2, 2.5 or 5 × 10ⁿ),
+the unit above the axis where no tick can touch it, distinct dash patterns as well as
+colours for lines, a legend for stacks, and the numbers always given again in a table by
+the caller (RGAA: the chart is never the only way)."""
 
 from __future__ import annotations
 
@@ -9,22 +11,31 @@ from collections.abc import Sequence
 
 from collector.render.fmt import esc, num
 
-W, H = 640, 240
-LEFT, RIGHT, TOP, BOTTOM = 56, 12, 14, 30
+W, H = 640, 250
+LEFT, RIGHT, TOP, BOTTOM = 64, 12, 30, 30
 COLOURS = ("#1f5fa8", "#b5481c", "#2e7d32", "#6a3d9a", "#8a6d00", "#37474f")
 DASHES = ("", "6 3", "2 3", "8 3 2 3", "1 2", "10 4")
 _ids = iter(range(1, 1 << 30))
 
 
-def nice_max(x: float) -> float:
-    """The smallest 1, 2, 2.5 or 5 × 10^n at or above x (an axis that reads well)."""
-    if x <= 0:
+def nice_step(span: float, ticks: int = 4) -> float:
+    """The round step (1, 2, 2.5 or 5 × 10ⁿ) giving about `ticks` intervals over `span`."""
+    if span <= 0:
         return 1.0
-    e = 10 ** math.floor(math.log10(x))
+    raw = span / ticks
+    e = 10 ** math.floor(math.log10(raw))
     for m in (1, 2, 2.5, 5, 10):
-        if m * e >= x * (1 - 1e-12):
+        if m * e >= raw * (1 - 1e-12):
             return float(m * e)
     return float(10 * e)
+
+
+def nice_max(x: float, lo: float = 0.0) -> float:
+    """The smallest round tick at or above x (an axis that reads well)."""
+    if x <= lo:
+        return lo + 1.0
+    step = nice_step(x - lo)
+    return lo + math.ceil((x - lo) / step - 1e-9) * step
 
 
 def _frame(title: str, desc: str, ymax: float, lang: str, unit: str, ymin: float = 0.0) -> str:
@@ -33,22 +44,37 @@ def _frame(title: str, desc: str, ymax: float, lang: str, unit: str, ymin: float
         f'<svg viewBox="0 0 {W} {H}" role="img" aria-labelledby="c{n}t c{n}d" class="chart">',
         f'<title id="c{n}t">{esc(title)}</title><desc id="c{n}d">{esc(desc)}</desc>',
     ]
-    step = (ymax - ymin) / 4
+    step = nice_step(ymax - ymin)
     # as many decimals as the tick step needs (2.5 → 1, 0.25 → 2), no more
     digits = next((d for d in range(4) if abs(step * 10**d - round(step * 10**d)) < 1e-9), 3)
-    for i in range(5):
-        v = ymin + (ymax - ymin) * i / 4
-        y = TOP + (H - TOP - BOTTOM) * (1 - i / 4)
+    k = 0
+    while ymin + k * step <= ymax + 1e-9:
+        v = ymin + k * step
+        y = TOP + (H - TOP - BOTTOM) * (1 - (v - ymin) / (ymax - ymin))
         parts.append(
             f'<line x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
             f'<text x="{LEFT - 4}" y="{y + 4:.1f}" text-anchor="end">{num(v, lang, digits)}</text>'
         )
-    parts.append(f'<text x="4" y="{TOP - 2}" class="unit">{esc(unit)}</text>')
+        k += 1
+    parts.append(f'<text x="{LEFT - 4}" y="12" text-anchor="end" class="unit">{esc(unit)}</text>')
     return "".join(parts)
 
 
 def _x(i: int, n: int) -> float:
     return LEFT + (W - LEFT - RIGHT) * (i + 0.5) / max(n, 1)
+
+
+def _labels(labels: Sequence[str]) -> str:
+    """Category labels under the axis; every other one when they would touch."""
+    n = len(labels)
+    room = (W - LEFT - RIGHT) / max(n, 1)
+    widest = max((len(str(lab)) for lab in labels), default=0) * 6.5
+    every = 1 if widest < room - 2 else 2
+    return "".join(
+        f'<text x="{_x(i, n):.1f}" y="{H - 10}" text-anchor="middle">{esc(lab)}</text>'
+        for i, lab in enumerate(labels)
+        if i % every == 0
+    )
 
 
 def bars(
@@ -59,20 +85,46 @@ def bars(
     unit: str,
     lang: str,
 ) -> str:
-    top = nice_max(max((v or 0.0 for v in values), default=0.0))
+    return stacked(labels, [("", values)], title, desc, unit, lang)
+
+
+def stacked(
+    labels: Sequence[str],
+    series: Sequence[tuple[str, Sequence[float | None]]],
+    title: str,
+    desc: str,
+    unit: str,
+    lang: str,
+) -> str:
+    """Bars made of one segment per series, bottom to top in the order given; a legend
+    above the plot when there is more than one series."""
+    n = len(labels)
+    sums = [sum((vs[i] or 0.0) for _, vs in series) for i in range(n)]
+    top = nice_max(max(sums, default=0.0))
     out = [_frame(title, desc, top, lang, unit)]
-    n = len(values)
     width = (W - LEFT - RIGHT) / max(n, 1) * 0.7
-    base = H - BOTTOM
-    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
-        x = _x(i, n)
-        if v:
-            h = (H - TOP - BOTTOM) * v / top
+    plot = H - TOP - BOTTOM
+    for i in range(n):
+        y = float(H - BOTTOM)
+        for k, (_, vs) in enumerate(series):
+            v = vs[i] or 0.0
+            if v <= 0:
+                continue
+            h = plot * v / top
+            y -= h
             out.append(
-                f'<rect x="{x - width / 2:.1f}" y="{base - h:.1f}" width="{width:.1f}" '
-                f'height="{h:.1f}" fill="{COLOURS[0]}"/>'
+                f'<rect x="{_x(i, n) - width / 2:.1f}" y="{y:.1f}" width="{width:.1f}" '
+                f'height="{h:.1f}" fill="{COLOURS[k % len(COLOURS)]}"/>'
             )
-        out.append(f'<text x="{x:.1f}" y="{H - 10}" text-anchor="middle">{esc(lab)}</text>')
+    out.append(_labels(labels))
+    if len(series) > 1:
+        x = LEFT + 4
+        for k, (name, _) in enumerate(series):
+            out.append(
+                f'<rect x="{x}" y="2" width="10" height="10" fill="{COLOURS[k % len(COLOURS)]}"/>'
+                f'<text x="{x + 14}" y="11">{esc(name)}</text>'
+            )
+            x += 22 + int(len(name) * 6.2)
     out.append("</svg>")
     return "".join(out)
 
@@ -92,13 +144,12 @@ def lines(
     values for display (100 for rates shown in %)."""
     vals = [v * scale for _, vs in series for v in vs if v is not None]
     lo = ymin if ymin is not None else (math.floor(min(vals, default=0.0) * 10) / 10)
-    hi = ymax if ymax is not None else nice_max(max(vals, default=1.0))
+    hi = ymax if ymax is not None else nice_max(max(vals, default=lo + 1.0), lo)
     if hi <= lo:
         hi = lo + 1.0
     out = [_frame(title, desc, hi, lang, unit, lo)]
     n = len(labels)
-    for i, lab in enumerate(labels):
-        out.append(f'<text x="{_x(i, n):.1f}" y="{H - 10}" text-anchor="middle">{esc(lab)}</text>')
+    out.append(_labels(labels))
     for k, (name, vs) in enumerate(series):
         colour, dash = COLOURS[k % len(COLOURS)], DASHES[k % len(DASHES)]
         runs: list[list[str]] = [[]]
@@ -117,12 +168,12 @@ def lines(
                     f'<polyline points="{" ".join(pts)}" fill="none" stroke="{colour}" '
                     f'stroke-width="2.5"' + (f' stroke-dasharray="{dash}"' if dash else "") + "/>"
                 )
-        ly = TOP + 4 + 14 * k
+        # the legend above the plot, one entry per series, side by side
+        lx = LEFT + 4 + 150 * k
         out.append(
-            f'<line x1="{W - RIGHT - 150}" x2="{W - RIGHT - 126}" y1="{ly}" y2="{ly}" '
-            f'stroke="{colour}" stroke-width="2.5"'
+            f'<line x1="{lx}" x2="{lx + 24}" y1="7" y2="7" stroke="{colour}" stroke-width="2.5"'
             + (f' stroke-dasharray="{dash}"' if dash else "")
-            + f'/><text x="{W - RIGHT - 122}" y="{ly + 4}">{esc(name)}</text>'
+            + f'/><text x="{lx + 28}" y="11">{esc(name)}</text>'
         )
     out.append("</svg>")
     return "".join(out)

@@ -69,10 +69,14 @@ def environment(lang: str) -> Environment:
         source_name=lambda b: tr.gettext(
             citations.PROFILES if b.startswith("configs/") else citations.BASES.get(b) or b
         ),
+        origin_name=lambda k: tr.gettext(words.ORIGIN.get(k) or k),
         blocker_name=lambda w: words.blocker(w, tr.gettext),
         indicator_name=lambda k: tr.gettext(words.INDICATOR.get(k) or k),
         bars=lambda labels, values, title, desc, unit: Markup(
             charts.bars(labels, values, title, desc, unit, lang)
+        ),
+        stacked=lambda labels, series, title, desc, unit: Markup(
+            charts.stacked(labels, series, title, desc, unit, lang)
         ),
         lines=lambda labels, series, title, desc, unit, **k: Markup(
             charts.lines(labels, series, title, desc, unit, lang, **k)

@@ -28,6 +28,15 @@ KIND = {
     "other": N_("other equipment"),
 }
 
+ORIGIN = {
+    "pcs": N_("PCs"),
+    "vms": N_("virtual machines and servers"),
+    "datacenter_it": N_("datacenters: IT"),
+    "datacenter_overhead": N_("datacenters: cooling and power"),
+    "network": N_("network"),
+    "lorawan": N_("LoRaWAN network"),
+}
+
 INDICATOR = {
     "total_kwh": N_("Total energy (kWh)"),
     "endpoint_kwh": N_("Workstation energy (kWh)"),

@@ -17,7 +17,7 @@ import shutil
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode
@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from collector.render import statement
 from collector.render.env import gettext, render
 from collector.render.fmt import LANGS
 from collector.render.words import N_
@@ -127,6 +128,7 @@ class Pages:
             "site_title": gettext(lang, SITE_TITLE),
             "organisation": self.c.cfg.yearly.organisation,
             "statement_status": self.c.cfg.web.accessibility_status,
+            "statement_href": f"/accessibilite?lang={lang}",
             "base_url": "",
             "signed_in": authed,
         }
@@ -234,14 +236,8 @@ class Pages:
     # -- the accessibility statement -------------------------------------------------------
 
     async def statement(self, request: Request) -> Response:
-        w = self.c.cfg.web
-        data = {
-            "status": w.accessibility_status,
-            "audit": w.accessibility_audit,
-            "contact": w.accessibility_contact,
-            "made": w.accessibility_date or date.today().isoformat(),
-            "site": w.public_url,
-        }
+        lang = self.lang(request)
+        data = statement.context(self.c.cfg, lang)
         return self.page(request, "/accessibilite", "web/accessibility.html", data)
 
     # -- the yearly report ----------------------------------------------------------------

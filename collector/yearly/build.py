@@ -15,6 +15,7 @@ from collector.config import CollectorConfig
 from collector.ledger import Ledger
 from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.profiles import ProfileBook
+from collector.render import statement
 from collector.yearly import html, opendata
 from collector.yearly.figures import Objective, Settings, compute
 
@@ -140,14 +141,22 @@ def build(
         p.write_text(json.dumps(doc, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         written["json"] = str(p)
     if "html" in formats or "pdf" in formats:
-        href = f"{data_dir.name}/datapackage.json" if edition == "public" else None
+        # links relative to the published folder, absolute where its address is known (a
+        # link in a PDF has no folder to be relative to)
+        base = cfg.yearly.public_url.rstrip("/")
+        prefix = f"{base}/" if base else ""
+        href = f"{prefix}{data_dir.name}/datapackage.json" if edition == "public" else None
+        for code in ("fr", "en"):
+            (out / statement.FILE[code]).write_text(statement.page(cfg, code), encoding="utf-8")
+        written["statement"] = str(out / statement.FILE[lang])
         p = out / f"{stem}.html"
         page = html.render(
             doc,
             lang,
             href,
-            base_url=cfg.web.public_url.rstrip("/"),
+            base_url=base,
             statement_status=cfg.web.accessibility_status,
+            statement_href=prefix + statement.FILE[lang],
         )
         p.write_text(page, encoding="utf-8")
         written["html"] = str(p)

@@ -31,7 +31,7 @@ from collector.ledger import Ledger
 from collector.model.carbon import CarbonModel
 from collector.model.energy import embodied_kg_per_day
 from collector.model.profiles import ProfileBook
-from collector.yearly import compare, fleet, objectives
+from collector.yearly import compare, fleet, objectives, stacks
 from collector.yearly import offhours as off_hours
 
 ENDPOINT_KINDS = ("desktop", "laptop", "thin_client", "workstation")
@@ -517,6 +517,8 @@ def compute(
     doc["open_data"] = _open_tables(site_dept, group_hosts, s.min_group_hosts, year)
     doc["policy"] = _policy(ledger, s, year)
     _inventory(doc, ledger, s, year, datetime.fromtimestamp(until - 1, z).date())
+    energy: dict[str, Any] = doc["energy"]  # type: ignore[assignment]
+    energy["by_origin"] = stacks.monthly_parts(doc, s.lorawan_in_total)
     if previous:
         doc["previous_year"] = compare.previous_year(doc, other(year - 1))
     return doc, hosts

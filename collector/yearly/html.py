@@ -29,6 +29,7 @@ def render(
     frame: dict[str, Any] | None = None,
     base_url: str = "",
     statement_status: str = "none",
+    statement_href: str | None = None,
 ) -> str:
     """The whole page. `frame` is the web view's navigation and footer context; without it
     (a static file, the PDF) links are made absolute with `base_url` where one is known."""
@@ -39,6 +40,7 @@ def render(
         "site_title": "",
         "organisation": doc.get("organisation") or "",
         "statement_status": statement_status,
+        "statement_href": statement_href,
         "base_url": base_url,
         "pdf_href": None,
     }
