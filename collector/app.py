@@ -414,7 +414,7 @@ class Collector:
 
     def refresh_inventory(self) -> None:
         if self.inventory_metrics is not None:
-            self.inventory_metrics.refresh(datetime.now(self.tz).year)
+            self.inventory_metrics.refresh(datetime.now(self.tz).date())
 
     def local_day(self, offset_days: int = 0) -> str:
         today = datetime.fromtimestamp(self.clock(), self.tz).date()

@@ -396,3 +396,20 @@ def test_register_on_postgresql_equals_sqlite(tmp_path: Path, postgres_url: str)
         docs.append(section(led, cfg, BOOK, 2026, today=date(2026, 12, 31)))
         led.close()
     assert docs[0] == docs[1]
+
+
+def test_the_year_in_progress_counts_no_day_after_today(tmp_path: Path) -> None:
+    led = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    cfg = InventoryConfig(enabled=True, csv_files=[str(_csv(tmp_path, HAND))])
+    assert sync(cfg, led, now=1_800_000_000.0).ok
+    this_year = date.today().year
+    doc = section(led, cfg, BOOK, this_year)
+    assert doc["as_of"] == str(date.today())
+    # A (in service since 2022-01-01) and E (no dates) count this year's days up to today
+    # only, A over its expected 5 years or its age once older
+    today = date.today()
+    days = (today - date(this_year, 1, 1)).days + 1
+    life_a = max(5.0, (today - date(2022, 1, 1)).days / 365.25)
+    expected = 285 * days / (life_a * 365.25) + 285 * days / (5 * 365.25)
+    (desktop,) = [r for r in doc["by_kind"] if r["kind"] == "desktop"]
+    assert desktop["embodied_kgco2e"] == pytest.approx(expected, abs=0.01)

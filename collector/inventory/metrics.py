@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import date
 from typing import Any
 
 from prometheus_client.core import GaugeMetricFamily
@@ -26,8 +27,9 @@ class InventoryMetrics(Collector):
         self.book = book
         self.doc: dict[str, Any] | None = None
 
-    def refresh(self, year: int) -> None:
-        self.doc = section(self.ledger, self.cfg, self.book, year)
+    def refresh(self, today: date) -> None:
+        """This year's figures up to `today` (the collector's local date)."""
+        self.doc = section(self.ledger, self.cfg, self.book, today.year, today)
 
     def describe(self) -> list[Any]:
         return []

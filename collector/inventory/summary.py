@@ -47,7 +47,11 @@ def section(
     year: int,
     today: date | None = None,
 ) -> dict[str, Any]:
-    """The yearly report's inventory section (and /api, /metrics): public, no host named."""
+    """The yearly report's inventory section (and /api, /metrics): public, no host named.
+    The year in progress is counted up to `today` (default: the clock's date), never beyond."""
+    if today is None:
+        now = date.today()
+        today = now if year == now.year else None
     reg = register(ledger)
     factors = kind_factors(cfg, book)
     ls = lives(reg, factors, model_factors(cfg), list(cfg.retired_states))
