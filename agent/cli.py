@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     logging.getLogger("energy_agent").info(
         "configuration: %s", _config_path(args.config) or "built-in defaults"
     )
-    Agent(cfg).run()
+    Agent(cfg, reload=lambda: _load(args.config)).run()
     return 0
 
 

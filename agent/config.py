@@ -160,7 +160,20 @@ class AgentConfig:
         "StateDirectory=), `%ProgramData%\\EnergyAgent` on Windows, else "
         "`~/.local/state/energy-agent`.",
     )
-    transport: str = opt("stdout", "Where reports go.", choices=("stdout", "mqtt", "http"))
+    transport: str = opt(
+        "stdout",
+        "Where reports go. A service has no standard output: a service left on `stdout` "
+        "keeps its reports in the spool until its settings name a destination.",
+        choices=("stdout", "mqtt", "http"),
+    )
+    reload_interval_s: float = opt(
+        120.0,
+        "How often the running agent reads its settings again (this file and, on Windows, "
+        "the MSI's and Group Policy's registry values) and takes up what changed, without a "
+        "restart; 0: only at start.",
+        minimum=0,
+        maximum=86400,
+    )
     sample_interval_s: float = opt(
         15.0,
         "Clock, CPU and suspend sampling period; bounds the "

@@ -19,7 +19,9 @@ then Group Policy under `HKLM\\Software\\Policies\\EnergyAgent` (templates in
 `configs/windows/`). A registry value is named after the key below (`site`, `mqtt.port`,
 `mqtt.tls.enabled`…); DWORDs set numbers and booleans (0 is false); tags are the values of the
 subkey `Tags`. A value naming no option, or of the wrong type, is logged and ignored. See
-docs/windows.md for the MSI properties and the policies the templates offer.
+docs/windows.md for the MSI properties and the policies the templates offer. The running agent
+reads the file and the registry again every `reload_interval_s` and takes up what changed (a
+new `state_dir` only at the next start).
 """
 
 

@@ -10,6 +10,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from agent import __version__
@@ -18,10 +19,11 @@ from agent.energy import EnergyMeter
 from agent.notice import NoticeBoard
 from agent.platform import Clocks, CpuTimes, HostFacts, Platform, get_platform, lan_interfaces
 from agent.policy import Engine, Policy, PolicyError, Step
+from agent.reload import Reloader, changed_keys, moves_transport
 from agent.spool import Spool
 from agent.state import AgentState, load_agent_id, load_state, save_state
 from agent.timeline import Sample, Timeline
-from agent.transport import Transport, make_transport
+from agent.transport import NoDestination, Transport, make_transport
 from energy_common import wol
 from energy_common.schema import Host, Report, encode_report, format_time
 
@@ -35,15 +37,25 @@ FIRST_RUN_BACKFILL_S = 3600.0  # on first install, time since boot is reported i
 
 class Agent:
     def __init__(
-        self, cfg: AgentConfig, platform: Platform | None = None, transport: Transport | None = None
+        self,
+        cfg: AgentConfig,
+        platform: Platform | None = None,
+        transport: Transport | None = None,
+        reload: Callable[[], AgentConfig] | None = None,
+        console: bool = True,
     ) -> None:
+        """`reload`: reads the settings again (taken up while running, agent/reload.py);
+        `console`: False for a service, which has no standard output to report to."""
         self.cfg = cfg
         self.platform = platform or get_platform()
         self.state_dir = cfg.state_path
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.agent_id = load_agent_id(self.state_dir)
         self.spool = Spool(self.state_dir / "spool", cfg.spool.max_bytes, cfg.spool.max_age_s)
-        self.transport = transport or make_transport(cfg, self.agent_id, __version__)
+        self.console = console
+        self.reloader = Reloader(reload) if reload is not None else None
+        self._said_no_destination = False
+        self.transport = transport or self._make_transport()
         self.meter = EnergyMeter()
         self.state = AgentState()
         self.timeline = Timeline(
@@ -71,6 +83,39 @@ class Agent:
         self._wake_unsent = False
         self._next_policy = 0.0
         self._blockers_at = -1e9
+
+    def _make_transport(self) -> Transport:
+        transport = make_transport(self.cfg, self.agent_id, __version__, self.console)
+        if isinstance(transport, NoDestination) and not self._said_no_destination:
+            self._said_no_destination = True  # once: the event log is read by people
+            log.warning(
+                "no destination configured (transport: %s, and a service has no standard "
+                "output): reports are kept in the spool in %s until the settings name one "
+                "(the MSI's TRANSPORT, Group Policy, agent.yaml), read again every %.0f s",
+                self.cfg.transport,
+                self.state_dir,
+                self.cfg.reload_interval_s,
+            )
+        return transport
+
+    def take_settings(self, new: AgentConfig) -> None:
+        """Settings changed while running: site, tags, intervals and policy options apply
+        from now; a new destination gets a new transport, which sends the spool."""
+        keys = changed_keys(self.cfg, new)
+        self.cfg = new
+        self.timeline.idle_threshold_s = new.idle_threshold_s
+        self.timeline.busy_cpu_threshold = new.busy_cpu_threshold
+        self.timeline.suspend_threshold_s = new.suspend_threshold_s
+        logging.getLogger().setLevel(new.log_level.upper())
+        log.info("settings changed (%s): taken up", ", ".join(keys))
+        if moves_transport(keys):
+            self.transport.stop(clean=True)
+            self.transport = self._make_transport()
+            self.transport.start()
+            log.info("reports now go %s", _destination(new, self.transport))
+        if self.last is not None and {"site", "department", "tags", "kind"} & set(keys):
+            self.step()
+            self.report()  # the collector learns the machine's new place at once
 
     # -- sampling ----------------------------------------------------------------------------
 
@@ -421,7 +466,7 @@ class Agent:
             self.agent_id,
             self.state.incarnation,
             self.state_dir,
-            _destination(self.cfg),
+            _destination(self.cfg, self.transport),
         )
         self.transport.start()
         self.refresh_blockers()
@@ -431,10 +476,15 @@ class Agent:
         next_sample = self.last.clocks.running + self.cfg.sample_interval_s
         self._next_heartbeat = self.last.clocks.running + self.cfg.heartbeat_interval_s
         self._next_blockers = self.last.clocks.running + self.cfg.sleep_blockers.interval_s
+        if self.reloader is not None:
+            self.reloader.next_at = self.last.clocks.running + self.cfg.reload_interval_s
         while not self._stop.is_set():
             self.transport.pump(self.spool)
             self.handle_control()
             running = self.platform.clocks().running
+            new = self.reloader.check(self.cfg, running) if self.reloader else None
+            if new is not None:
+                self.take_settings(new)
             if running >= self._next_policy:
                 self._next_policy = running + self.cfg.policy.check_interval_s
                 self.refresh_wake_facts(running)
@@ -467,7 +517,9 @@ class Agent:
         log.info("stopped cleanly; %d report(s) left in the spool", len(self.spool))
 
 
-def _destination(cfg: AgentConfig) -> str:
+def _destination(cfg: AgentConfig, transport: Transport) -> str:
+    if isinstance(transport, NoDestination):
+        return "nowhere yet (kept in the spool)"
     if cfg.transport == "mqtt":
         m = cfg.mqtt
         tls = "TLS" if m.tls.enabled else "no TLS"

@@ -93,6 +93,18 @@ class StdoutTransport(Transport):
         return moved
 
 
+class NoDestination(Transport):
+    """A service whose settings name no destination (`transport: stdout`, the default, and a
+    service has no standard output): reports stay in the spool until the settings, read again
+    while running, name one (agent/service.py)."""
+
+    def pump(self, spool: Spool) -> bool:
+        return False
+
+    def can_deliver(self) -> bool:
+        return False
+
+
 NO_MATCHING_SUBSCRIBERS = 0x10  # MQTT 5 PUBACK: the broker took it, but nobody will read it
 
 
@@ -543,11 +555,14 @@ def _incarnation(report: bytes) -> str | None:
     return m.group(1).decode() if m else None
 
 
-def make_transport(cfg: AgentConfig, agent_id: str, version: str) -> Transport:
+def make_transport(
+    cfg: AgentConfig, agent_id: str, version: str, console: bool = True
+) -> Transport:
+    """`console`: False for a service, which never writes reports to standard output."""
     import socket
 
     if cfg.transport == "mqtt":
         return MqttTransport(cfg.mqtt, agent_id, version, cfg.state_path, socket.gethostname())
     if cfg.transport == "http":
         return HttpTransport(cfg.http, cfg.state_path, agent_id, socket.gethostname())
-    return StdoutTransport()
+    return StdoutTransport() if console else NoDestination()

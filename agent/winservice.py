@@ -10,7 +10,9 @@ reported as a service-specific exit code, which the SCM's recovery actions (set 
 restart after 60 s, with FailureActionsOnNonCrashFailures) answer with a restart.
 
 Logs go to `%ProgramData%\\EnergyAgent\\logs\\agent.log` (rotated) and, from warning up, to the
-Application event log (source EnergyAgent).
+Application event log (source EnergyAgent). A service never reports to standard output: with no
+destination configured (as Group Policy installs the MSI, with no property) it spools and says
+so once; the settings it reads again while running (agent/reload.py) name one later.
 """
 
 from __future__ import annotations
@@ -226,10 +228,14 @@ def serve(config_path: str | None) -> int:
         from agent.config import load_config
         from agent.service import Agent
 
-        cfg = load_config(_config_path(config_path))
+        def load() -> Any:
+            # the YAML may appear later (a Group Policy file item): its path is looked up again
+            return load_config(_config_path(config_path))
+
+        cfg = load()
         setup_logging(cfg.log_level, cfg.state_path / "logs")
         log.info("service: configuration %s", _config_path(config_path) or "built-in defaults")
-        return Agent(cfg)
+        return Agent(cfg, reload=load, console=False)
 
     service = AgentService(ServiceStatus(report), make_agent)
 

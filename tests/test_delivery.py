@@ -65,6 +65,7 @@ class AgentFleet:
             self.agents.append((MqttTransport(cfg, aid, "test"), spool))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self.last_stuck = 0.0  # monotonic: the last moment a resent report was unacknowledged
 
     def start(self) -> AgentFleet:
         for t, _ in self.agents:
@@ -76,7 +77,15 @@ class AgentFleet:
         while not self._stop.is_set():
             for t, spool in self.agents:
                 t.pump(spool)
+            if any(self.stuck(t) for t, _ in self.agents):
+                self.last_stuck = time.monotonic()
             time.sleep(0.02)
+
+    @staticmethod
+    def stuck(t: MqttTransport) -> bool:
+        """A report of this agent was sent more than once and is still unacknowledged."""
+        with t._lock:
+            return any(n >= 2 for n in t._attempts.values())
 
     def left(self) -> int:
         return sum(len(s) for _, s in self.agents)
@@ -130,8 +139,7 @@ class Scenario:
                 "port": self.broker.port,
                 "username": COLLECTOR_USER,
                 "password": self.passwords[COLLECTOR_USER],
-                "client_id": name,
-                "session_expiry_s": 3600,
+                "client_id": name,  # the shipped session expiry (mqtt.session_expiry_s)
             },
         )
         doc["state_dir"] = str(self.tmp / name)
@@ -241,14 +249,25 @@ def test_collector_sigkill_loses_nothing(scenario):
 
 def test_dead_member_of_the_shared_group_loses_nothing(scenario):
     """Two collectors share the reports; one dies for good. The broker keeps giving the dead
-    member's session its share until the session expires; the agents resend what it never
-    acknowledged, and the survivor commits it."""
-    s, fleets = scenario()
+    member's session its share until the session expires (mqtt.session_expiry_s, 30 s as
+    shipped); the agents resend what it never acknowledged, and the survivor commits it.
+    Measured: the time from the kill until no agent has a report waiting on a resend."""
+    s, fleets = scenario(agents=12)
     a = s.collector("c1")
     s.collector("c2")
     time.sleep(1.5)
     fleets.append(fleet := s.fleet())
-    midway(s, fleet, 0.2)
+    midway(s, fleet, 0.1)
+    killed = time.monotonic()
     a.kill()  # never restarted
     result = s.finish(fleet, "dead shared-group member")
+    drained = time.monotonic() - killed
+    recovered = fleet.last_stuck - killed
+    print(
+        f"dead member: every report acknowledged again {recovered:.1f} s after the kill "
+        f"(spools drained after {drained:.1f} s)"
+    )
     assert result["resent"] > 0  # its share was resent, not lost
+    # within about a minute: the session expiry (30 s) plus the agents' resend waits (1.5 s
+    # doubling to 4 s here), far from the hour a 1 h session kept sending it its share
+    assert 0 < recovered < 60, (recovered, drained)

@@ -137,3 +137,98 @@ def test_silent_install_upgrade_and_uninstall_under_wine(wine_prefix, msis, tmp_
     assert all(Path(f).suffix in (".exe", ".pyd", ".dll") for f in left), left
     # what it leaves, as docs/windows.md says: the agent id, state, spool and logs
     assert (program_data / "agent_id").exists()
+
+
+POLICY_KEY = r"HKLM\Software\Policies\EnergyAgent"
+
+
+def reg_add(prefix, name: str, kind: str, data: str) -> None:
+    done = prefix.run(["reg", "add", POLICY_KEY, "/v", name, "/t", kind, "/d", data, "/f"])
+    assert done.returncode == 0, done.stdout
+
+
+def spooled(program_data: Path) -> list[int]:
+    return sorted(int(p.stem) for p in (program_data / "spool").glob("*.json"))
+
+
+def test_group_policy_roll_out_no_property_then_policy_values_under_wine(
+    msis, tmp_path, monkeypatch
+):
+    """As Group Policy software installation deploys it: `msiexec /i … /qn` with no property.
+    The service starts with no destination, spools and says so once; the YAML a GPO file
+    item drops and the ADMX values a Group Policy refresh writes are taken up by the running
+    service, and every spooled report reaches the collector. Then upgrade and uninstall."""
+    from wine import WinePrefix
+
+    # A prefix of its own, whose services.exe (and so the service it starts) writes Wine's
+    # event-log stub (ReportEventW prints each string) and its service FIXMEs to wine.log.
+    monkeypatch.setenv("ENERGY_WINEDEBUG", "-all,fixme+service,warn+eventlog,err+eventlog")
+    prefix = WinePrefix(tmp_path / "prefix").start()
+    program_data = prefix.drive_c() / "ProgramData" / "EnergyAgent"
+    agent_log = program_data / "logs" / "agent.log"
+    try:
+        # Group Policy's registry values apply before software installation at boot; only
+        # the re-read interval is set beforehand, short, so that the test is quick
+        reg_add(prefix, "reload_interval_s", "REG_DWORD", "2")
+        done = prefix.run(["msiexec", "/i", winpath(msis["0.1.0"]), "/qn"], timeout=300)
+        assert done.returncode == 0, done.stdout
+        wait_for(lambda: sc_state(prefix) == "RUNNING", 60, "the service started by the MSI")
+        wait_for(lambda: spooled(program_data), 90, "a report kept in the spool")
+        wait_for(
+            lambda: agent_log.exists() and "no destination" in agent_log.read_text(),
+            30,
+            "the agent saying it has no destination",
+        )
+        port = free_port()
+        with running(make_config(tmp_path / "collector", http={"port": port})) as c:
+            # the YAML a Group Policy file item drops into ProgramData
+            (program_data / "agent.yaml").write_text("site: ecole-jaures\ntags: {floor: '2'}\n")
+            wait_for(
+                lambda: "settings changed (site, tags)" in agent_log.read_text(),
+                30,
+                "the dropped YAML taken up",
+            )
+            assert c.ledger.execute("SELECT COUNT(*) FROM processed")[0][0] == 0
+            before = spooled(program_data)
+            # the ADMX values, as the next Group Policy refresh writes them
+            reg_add(prefix, "transport", "REG_SZ", "http")
+            reg_add(prefix, "http.url", "REG_SZ", f"http://127.0.0.1:{port}/api/v1/reports")
+            reg_add(prefix, "department", "REG_SZ", "Education")
+
+            def seqs() -> list[int]:
+                return sorted(r[0] for r in c.ledger.execute("SELECT seq FROM processed"))
+
+            wait_for(lambda: set(before) <= set(seqs()), 60, "the spooled reports delivered")
+            got = seqs()
+            assert got == list(range(len(got))), got  # from the first, none lost, none twice
+            wait_for(
+                lambda: (
+                    c.ledger.execute("SELECT site, department FROM hosts")
+                    == [("ecole-jaures", "Education")]
+                ),
+                30,
+                "a report with the site (YAML) and department (policy)",
+            )
+            agent_id = (program_data / "agent_id").read_text().strip()
+            text = agent_log.read_text()
+            assert text.count("no destination configured") == 1, text
+            assert "Traceback" not in text, text
+            # the event log (Wine's ReportEventW prints what Windows would record)
+            wine_log = (tmp_path / "prefix" / "wine.log").read_text(errors="replace")
+            assert wine_log.count("no destination configured") == 1, wine_log[-3000:]
+            # the recovery actions: sc.exe found and run; Wine's SCM does not keep them
+            assert "SERVICE_CONFIG_FAILURE_ACTIONS not implemented: period 86400" in wine_log
+
+            # upgrade with no property: the service keeps its settings and its sequence
+            last = max(got)
+            done = prefix.run(["msiexec", "/i", winpath(msis["0.1.1"]), "/qn"], timeout=300)
+            assert done.returncode == 0, done.stdout
+            wait_for(lambda: sc_state(prefix) == "RUNNING", 60, "running after the upgrade")
+            wait_for(lambda: max(seqs()) > last, 90, "a report from the upgraded service")
+            assert seqs() == list(range(max(seqs()) + 1))
+            assert (program_data / "agent_id").read_text().strip() == agent_id
+        done = prefix.run(["msiexec", "/x", winpath(msis["0.1.1"]), "/qn"], timeout=300)
+        assert done.returncode == 0, done.stdout
+        wait_for(lambda: sc_state(prefix) == "ABSENT", 60, "service removed")
+    finally:
+        prefix.stop()

@@ -111,6 +111,21 @@ POLICIES: list[tuple[str, str, tuple, tuple[str, str], tuple[str, str]]] = [
         ("Intervalle des rapports (secondes)", "Période des rapports réguliers."),
     ),
     (
+        "ReloadInterval",
+        "reload_interval_s",
+        ("decimal", 0, 86400),
+        (
+            "Settings re-read interval (seconds)",
+            "How often the running agent reads these policies and its agent.yaml again and "
+            "takes up what changed, without a restart (default 120; 0: only at start).",
+        ),
+        (
+            "Relecture des paramètres (secondes)",
+            "Fréquence à laquelle l'agent relit ces stratégies et son agent.yaml et applique "
+            "ce qui a changé, sans redémarrage (120 par défaut ; 0 : au démarrage seulement).",
+        ),
+    ),
+    (
         "IdleThreshold",
         "idle_threshold_s",
         ("decimal", 10, 86400),

@@ -16,7 +16,7 @@ SERVICE = "EnergyAgent"
 
 # property -> (value name under HKLM\Software\EnergyAgent\Install, what it sets)
 PROPERTIES = {
-    "TRANSPORT": ("transport", "mqtt or http (default: the YAML's, else stdout)"),
+    "TRANSPORT": ("transport", "mqtt or http (default: policy, the YAML, else none yet)"),
     "MQTT_HOST": ("mqtt.host", "broker host"),
     "MQTT_PORT": ("mqtt.port", "broker port"),
     "MQTT_TLS": ("mqtt.tls.enabled", "1 to use TLS"),
@@ -50,6 +50,10 @@ def wxs(version: str, files: str) -> str:
             f'Type="string" Value="[{prop}]"/>'
         )
     nl = "\n"
+    # sc.exe by its full path, set by a formatted custom action (FindScExe): a Property
+    # table value is not formatted, and "[SystemFolder]sc.exe" taken literally is "can't
+    # find executable". Not the MsiServiceConfigFailureActions table: restart actions there
+    # fail with error 1939 (the installer's handle lacks SERVICE_START).
     recovery = "restart/60000/restart/60000/restart/300000"
     description = (
         "Reports this PC's power states (active, idle, suspended, off) for the city's REEN "
@@ -64,10 +68,11 @@ def wxs(version: str, files: str) -> str:
     <MajorUpgrade DowngradeErrorMessage="A newer Energy Agent is already installed."/>
     <Media Id="1" Cabinet="agent.cab" EmbedCab="yes"/>
     <Property Id="SERVICE_ACCOUNT" Value="NT AUTHORITY\\LocalService"/>
-    <Property Id="SCEXE" Value="[SystemFolder]sc.exe"/>
+    <Property Id="SCEXE" Value="sc.exe"/>
     <Property Id="ARPNOMODIFY" Value="1"/>
 {nl.join(searches)}
 {nl.join(actions)}
+    <CustomAction Id="FindScExe" Property="SCEXE" Value="[System64Folder]sc.exe"/>
     <CustomAction Id="RecoveryActions" Property="SCEXE"
                   ExeCommand="failure {SERVICE} reset= 86400 actions= {recovery}"
                   Execute="deferred" Impersonate="no" Return="ignore"/>
@@ -79,6 +84,7 @@ def wxs(version: str, files: str) -> str:
     </InstallUISequence>
     <InstallExecuteSequence>
 {nl.join(exec_seq)}
+      <Custom Action="FindScExe" After="CostFinalize">NOT REMOVE</Custom>
       <Custom Action="RecoveryActions" After="InstallServices">NOT REMOVE</Custom>
       <Custom Action="RecoveryOnErrors" After="RecoveryActions">NOT REMOVE</Custom>
     </InstallExecuteSequence>
