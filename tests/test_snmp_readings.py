@@ -15,7 +15,7 @@ from snmp_helpers import device, serve
 from collector.sources.snmp.poller import Poll
 from collector.sources.snmp.profiles import Row, load_profiles, rows
 
-USED = ("ups-socomec-filler", "rpdu2-no-uptime", "apc-epdu", "apc-rpdu2")
+USED = ("ups-socomec-filler", "rpdu2-no-uptime", "rpdu2-uptime-generr", "apc-epdu", "apc-rpdu2")
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +162,14 @@ def test_an_apc_easy_pdu_is_read_through_the_epdu_tree_not_the_legacy_rpdu(tmp_p
     status = {(spec.name, i): v for spec, i, v in poll.status}
     assert status[("phase_voltage_volts", "2")] == pytest.approx(229.7)  # tenths of V
     assert status[("phase_current_amps", "1")] == pytest.approx(9.20)  # hundredths of A
+
+
+def test_an_agent_refusing_the_get_for_sysuptime_is_asked_again_without_it(tmp_path, sim):
+    """Some agents answer the whole GET with genErr (or noSuchName) for one object they do
+    not have: the system group is asked again without sysUpTime.0 and the device is polled."""
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, "pdu-g", "rpdu2-uptime-generr")]})
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+        assert c.snmp.state["pdu-g"].profile.name == "apc-rpdu2"  # sysObjectID still read
+        assert {(r.table, r.index): r.power_w for r in poll.rows}[("input", "1")] == 2580
+        assert c.snmp.status()["dc1"]["no_sysuptime"] == ["pdu-g"]
