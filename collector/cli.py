@@ -160,14 +160,18 @@ def cmd_import_readings(args: argparse.Namespace) -> int:
 
     cfg = load_config(_config_path(args.config))
     ledger = Ledger(cfg.ledger.url)
-    total = 0.0
-    count = 0
+    try:
+        # every file in one transaction: a refused line leaves the ledger as it was
+        readings = import_readings(
+            ledger, list(args.files), max_power_w=cfg.snmp.max_power_w, replace=args.replace
+        )
+    finally:
+        ledger.close()
     for path in args.files:
-        readings = import_readings(ledger, path)
-        count += len(readings)
-        total += sum(r.kwh for r in readings)
-        print(f"{path}: {len(readings)} readings, {sum(r.kwh for r in readings):.1f} kWh")
-    print(f"imported {count} readings, {total:.1f} kWh (re-importing a period replaces it)")
+        mine = [r for r in readings if r.where.rsplit(":", 1)[0] == str(path)]
+        print(f"{path}: {len(mine)} readings, {sum(r.kwh for r in mine):.1f} kWh")
+    total = sum(r.kwh for r in readings)
+    print(f"imported {len(readings)} readings, {total:.1f} kWh")
     return 0
 
 
@@ -277,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
             )
         if name == "import-readings":
             p.add_argument("files", nargs="+", help="CSV: meter,datacenter,role,start,end,kwh")
+            p.add_argument(
+                "--replace",
+                action="store_true",
+                help="readings overlapping different ones already imported replace them "
+                "(without it such a file is refused)",
+            )
         if name == "agents":
             p.add_argument("action", choices=("list", "revoke", "reset"))
             p.add_argument("agent_id", nargs="?", help="the agent (revoke, reset)")
@@ -318,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         "--datacenters",
         type=int,
         default=0,
-        help="also write monthly meter readings of this many datacenters (with --readings)",
+        help="also write monthly meter readings of this many datacenters (with --readings; "
+        "only months that have ended)",
     )
     p.add_argument("--readings", help="CSV for `import-readings` (with --datacenters)")
     p.add_argument(

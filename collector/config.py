@@ -690,7 +690,8 @@ class SnmpConfig:
     backoff_max_s: float = opt(900.0, "Longest wait before retrying a dead device.", minimum=1)
     max_power_w: float = opt(
         200_000.0,
-        "Register steps implying more are glitches; a power reading above it is no reading.",
+        "The most one meter can draw: register steps and imported readings (bills) implying "
+        "more are refused; a power reading above it is no reading.",
         minimum=1,
     )
     network_models: dict[str, str] = opt(

@@ -535,10 +535,14 @@ def year_config(year: int, **kw: Any) -> SimConfig:
     return SimConfig(days=(date(year + 1, 1, 1) - date(year, 1, 1)).days, end=end, **kw)
 
 
-def datacenter_readings(year: int, n: int, seed: int = 1) -> list[dict[str, Any]]:
+def datacenter_readings(
+    year: int, n: int, seed: int = 1, until: float | None = None
+) -> list[dict[str, Any]]:
     """Monthly meter readings of n datacenters over a year, as utility bills and sub-meter
     rounds give them: one `facility` (the site's meter) and one `it` meter each, IT load
-    steady with a little noise, cooling heavier in summer (PUE 1.3-2.0)."""
+    steady with a little noise, cooling heavier in summer (PUE 1.3-2.0). Only months that
+    have ended by `until` (default now): there is no bill for time that has not happened."""
+    until = time.time() if until is None else until
     r = random.Random(seed)
     rows = []
     for i in range(n):
@@ -554,6 +558,8 @@ def datacenter_readings(year: int, n: int, seed: int = 1) -> list[dict[str, Any]
             it = round(it_kw * hours * r.uniform(0.97, 1.03), 1)
             summer = 0.25 if m in (6, 7, 8) else 0.1 if m in (5, 9) else 0.0
             fac = round(it * (base_pue + summer), 1)
+            if b > until:
+                continue  # drawn all the same, so a month's figures never depend on `until`
             for meter, role, kwh in ((f"{dc}-it", "it", it), (f"{dc}-site", "facility", fac)):
                 rows.append(
                     {

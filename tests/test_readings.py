@@ -61,7 +61,9 @@ def test_reimport_replaces_and_a_corrected_bill_wins(tmp_path):
     import_readings(led, write(tmp_path, text))
     (wh,) = led.execute("SELECT SUM(wh) FROM meter_hours")[0]
     assert wh == pytest.approx(1_200_500)  # French decimal comma; not doubled
-    import_readings(led, write(tmp_path, text.replace("1200,5", "1100")))
+    with pytest.raises(ReadingError, match=r"csv:2: overlaps other readings of meter 'clim'"):
+        import_readings(led, write(tmp_path, text.replace("1200,5", "1100")))
+    import_readings(led, write(tmp_path, text.replace("1200,5", "1100")), replace=True)
     (wh,) = led.execute("SELECT SUM(wh) FROM meter_hours")[0]
     assert wh == pytest.approx(1_100_000)
     (role, profile) = led.execute("SELECT role, profile FROM meters")[0]
@@ -77,7 +79,7 @@ def test_reimport_replaces_and_a_corrected_bill_wins(tmp_path):
         ("m,dc1,facility,2026-10-01,2026-11-01,abc", "bills.csv:3: kwh 'abc'"),
         ("m,dc1,heating,2026-10-01,2026-11-01,5", "bills.csv:3: role 'heating'"),
         ("m,dc1,facility,2026-10-01T10:30,2026-11-01,5", "whole hours"),
-        ("ok,dc1,facility,2026-10-15,2026-11-15,5", "periods overlap for meter 'ok'"),
+        ("ok,dc1,facility,2026-10-15,2026-11-15,5", "bills.csv:3: periods overlap for meter 'ok'"),
     ],
 )
 def test_bad_line_is_named_and_nothing_is_imported(tmp_path, line, message):
@@ -130,7 +132,7 @@ def test_import_on_postgresql_replaces_too(tmp_path, postgres_url):
     led = Ledger(postgres_url)
     text = "meter,datacenter,role,start,end,kwh\ntgbt,dc1,facility,2026-01-01,2026-01-02,48\n"
     import_readings(led, write(tmp_path, text))
-    import_readings(led, write(tmp_path, text.replace(",48", ",24")))
+    import_readings(led, write(tmp_path, text.replace(",48", ",24")), replace=True)
     (n, wh) = led.execute("SELECT COUNT(*), SUM(wh) FROM meter_hours")[0]
     assert (n, float(wh)) == (24, pytest.approx(24_000))
 
@@ -177,3 +179,83 @@ def test_partial_pue_per_room_from_polled_and_billed_meters(tmp_path):
     assert b["pue"] == pytest.approx(1.5)
     assert site["pue"] == pytest.approx(25 / 15, abs=1e-4)  # site meter over all IT
     assert "room" not in site
+
+
+NOW = ts(2026, 12, 2, 21, 0)  # 2 December, evening: December has not happened yet
+HEAD = "meter,datacenter,role,start,end,kwh\n"
+NOVEMBER = "edf,dc1,facility,2026-11-01,2026-12-01,72000\nups,dc1,it,2026-11-01,2026-12-01,48000\n"
+
+
+def imported(led):
+    return led.execute("SELECT COUNT(*), COALESCE(SUM(wh), 0) FROM meter_hours")[0]
+
+
+@pytest.mark.parametrize(
+    ("lines", "message"),
+    [
+        # December whole on 2 December: 701 hours not yet consumed
+        (
+            "edf,dc1,facility,2026-12-01,2027-01-01,75000",
+            r"bills.csv:3: the period ends in the future \(2027-01-01T00:00",
+        ),
+        # 10^12 kWh for a month (PUE 0.0)
+        ("gen,dc2,facility,2026-10-01,2026-11-01,1000000000000", r"bills.csv:3: .* beyond the"),
+        # IT above the whole site's for the same month (PUE 0.87)
+        (
+            "edf3,dc3,facility,2026-10-01,2026-11-01,8700\nups3,dc3,it,2026-10-01,2026-11-01,10000",
+            r"bills.csv:\d: datacenter 'dc3' would use less energy .* PUE below 1",
+        ),
+        # one day inside November's bill: it would silently take energy out of the month
+        ("edf,dc1,facility,2026-11-10,2026-11-11,100", r"bills.csv:3: overlaps other readings"),
+    ],
+)
+def test_impossible_readings_are_refused_by_row_and_nothing_is_applied(tmp_path, lines, message):
+    led = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    import_readings(led, write(tmp_path, HEAD + NOVEMBER, "november.csv"), now=NOW, max_power_w=2e5)
+    before = imported(led)
+    with pytest.raises(ReadingError, match=message):
+        import_readings(
+            led,
+            write(tmp_path, HEAD + "ok,dc2,it,2026-10-01,2026-11-01,10\n" + lines + "\n"),
+            now=NOW,
+            max_power_w=2e5,
+        )
+    assert imported(led) == before  # not the good line either
+    assert pue(led, "dc1", ts(2026, 11, 1), ts(2026, 12, 1)).value == pytest.approx(1.5)
+
+
+def test_overlap_is_applied_with_replace_and_the_same_file_twice_is_no_overlap(tmp_path):
+    led = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    bill = write(tmp_path, HEAD + NOVEMBER)
+    import_readings(led, bill, now=NOW)
+    import_readings(led, bill, now=NOW)  # the same readings again: nothing changes
+    assert imported(led) == (2 * 720, pytest.approx(120_000_000))
+    day = write(tmp_path, HEAD + "edf,dc1,facility,2026-11-10,2026-11-11,2400\n", "day.csv")
+    import_readings(led, day, now=NOW, replace=True)
+    (wh,) = led.execute("SELECT SUM(wh) FROM meter_hours WHERE meter = 'csv:edf'")[0]
+    assert wh == pytest.approx(72_000_000 - 2_400_000 + 2_400_000)  # 100 kWh/h both ways
+
+
+def test_cli_refuses_a_future_bill_across_files_and_imports_nothing(tmp_path, capsys):
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(f"ledger: {{url: 'sqlite:{tmp_path / 'l.db'}'}}\n")
+    good = write(tmp_path, HEAD + "edf,dc1,facility,2025-01-01,2025-02-01,744\n", "good.csv")
+    future = write(tmp_path, HEAD + "edf,dc1,facility,2099-01-01,2099-02-01,744\n", "next.csv")
+    assert cli(["import-readings", "-c", str(cfg_path), str(good), str(future)]) == 2
+    err = capsys.readouterr().err
+    assert "nothing imported" in err and "next.csv:2: the period ends in the future" in err
+    assert imported(Ledger(f"sqlite:{tmp_path / 'l.db'}")) == (0, 0)
+
+
+def test_the_simulator_writes_no_bill_for_time_that_has_not_happened():
+    from collector.simulate import datacenter_readings
+
+    rows = datacenter_readings(2026, 3, seed=1, until=NOW)
+    assert rows and max(r["end"] for r in rows) == "2026-12-01"
+    assert {r["start"][:7] for r in rows} == {f"2026-{m:02d}" for m in range(1, 12)}
+    # the months it writes are the same whatever day it runs
+    full = {
+        (r["meter"], r["start"]): r["kwh"]
+        for r in datacenter_readings(2026, 3, seed=1, until=ts(2027, 1, 1))
+    }
+    assert all(full[(r["meter"], r["start"])] == r["kwh"] for r in rows)

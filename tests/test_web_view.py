@@ -54,13 +54,14 @@ def site(simulated_year, broker, tmp_path_factory):
         assert n > 0
         wait_for(lambda: c.pipeline.q.qsize() == 0, 30, "recent reports committed")
         c.rollup_touched()
-        # this month's bill of dc1, so the datacenter page has a live PUE
-        first = date.today().replace(day=1)
-        nxt = (first + timedelta(days=32)).replace(day=1)
+        # yesterday's sub-meter round of dc1, so the datacenter page has this month's PUE
+        # (never a bill for days that have not happened: import-readings refuses it)
+        nxt = date.today()
+        first = nxt - timedelta(days=1)
         bill = tmp / "bill.csv"
         bill.write_text(
             "meter,datacenter,role,start,end,kwh\n"
-            f"dc1-it,dc1,it,{first},{nxt},30000\ndc1-site,dc1,facility,{first},{nxt},45000\n"
+            f"dc1-it,dc1,it,{first},{nxt},1000\ndc1-site,dc1,facility,{first},{nxt},1500\n"
         )
         import_readings(c.ledger, bill)
         # a gateway and a meter through the broker, like a network server
