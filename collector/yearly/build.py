@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.profiles import ProfileBook
 from collector.render import statement
 from collector.yearly import html, opendata
-from collector.yearly.figures import Objective, Settings, compute
+from collector.yearly.figures import Objective, Settings, compute, year_missing
 
 FORMATS = ("html", "pdf", "json")
 CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
@@ -118,6 +119,9 @@ def build(
     s = settings(cfg, now)
     ledger = Ledger(cfg.ledger.url)
     try:
+        why = year_missing(ledger, year, cfg.ledger.timezone, time.time() if now is None else now)
+        if why is not None:
+            raise ReportError(f"no report of {year}: {why}")
         doc, hosts = compute(ledger, year, s, edition)
         written: dict[str, Any] = {}
         out.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,26 @@ def month_bounds(year: int, month: int, tz: str) -> tuple[float, float]:
     )
 
 
+def year_missing(ledger: Ledger, year: int, tz: str, now: float) -> str | None:
+    """Why there is no report of `year`: "future" (it has not begun), "no data" (nothing of it
+    in the ledger: no agent day, meter hour or gateway day), else None. Pages answer 404."""
+    start, end = year_bounds(year, tz)
+    if start > now:
+        return "future"
+    first, nxt = f"{year}-01-01", f"{year + 1}-01-01"
+    for sql, args in (
+        ("SELECT 1 FROM host_days WHERE day >= ? AND day < ? LIMIT 1", (first, nxt)),
+        (
+            "SELECT 1 FROM meter_hours WHERE hour_start >= ? AND hour_start < ? LIMIT 1",
+            (start, end),
+        ),
+        ("SELECT 1 FROM lora_gateway_days WHERE day >= ? AND day < ? LIMIT 1", (first, nxt)),
+    ):
+        if ledger.execute(sql, args):
+            return None
+    return "no data"
+
+
 def _r(x: float | None, n: int = 3) -> float | None:
     return None if x is None else round(x, n)
 
