@@ -39,6 +39,7 @@ from collector.datacenter.hostpower import AttributionCounts, HostPower
 from collector.datacenter.report import eu_report, pue_report
 from collector.inventory.metrics import InventoryMetrics
 from collector.inventory.sync import sync as inventory_sync
+from collector.datacenter.view import DatacenterGauges, datacenter_view, energy_today_kwh
 from collector.ledger import Ledger
 from collector.metrics import REJECTION_REASONS, Fleet, HostView, Metrics
 from collector.model.carbon import CarbonModel, load_eco2mix
@@ -227,6 +228,7 @@ class Collector:
             tsdb_lines=self.tsdb.write_lines if self.tsdb else None,
             tz=cfg.ledger.timezone,
         )
+        self.metrics.registry.register(DatacenterGauges(self.datacenter_view))
         self.mqtt = None
         if cfg.mqtt.enabled:
             from collector.sources.agents.mqtt import MqttIngest
@@ -639,6 +641,11 @@ class Collector:
             view.duplicate_s = float(dup or 0.0)
             self.fleet.update(hid, view)
 
+    def datacenter_view(self) -> dict[str, dict[str, Any]]:
+        """The one datacenter view (collector/datacenter/view.py) at the collector's now."""
+        live = self.snmp.status() if self.cfg.snmp.devices else {}
+        return datacenter_view(self.ledger, self.cfg.ledger.timezone, self.clock(), live)
+
     def status(self) -> dict[str, Any]:
         now = self.clock()
         by_state: dict[str, int] = {}
@@ -648,6 +655,7 @@ class Collector:
             if state in ("active", "idle"):
                 power += h.power_w
         day = self.local_day(0)
+        dcs = self.datacenter_view()
         row = self.ledger.execute(
             "SELECT COALESCE(SUM(wh_measured + wh_modelled + wh_attributed), 0), "
             "COALESCE(SUM(kgco2e), 0), COUNT(DISTINCT host_id) FROM host_days WHERE day = ?",
@@ -668,7 +676,11 @@ class Collector:
             "compliance": last_night(self.ledger, self.compliance, self.rules(), now)
             if self.compliance is not None
             else None,
-            "datacenters": self.snmp.status() if self.cfg.snmp.devices else {},
+            # agents only (PCs, servers, VMs): the datacenters' meters are apart, never added
+            # (servers and VMs run inside them)
+            "today_kwh_counts": "agents",
+            "today_datacenters_kwh": energy_today_kwh(dcs),
+            "datacenters": dcs,
             "duplicate_identities": int(
                 self.ledger.execute(
                     "SELECT COUNT(*) FROM hosts WHERE duplicate_s >= ?",

@@ -114,12 +114,27 @@ def status_table(doc: dict) -> str:
         ]
         for p in night["in_progress"]:
             lines.append(f"in progress {p['period_day']} ({p['period_kind']}): not judged yet")
+    if doc.get("datacenters"):
+        lines.append(
+            f"datacenters today {doc['today_datacenters_kwh']:>12.3f} kWh (site meters, else IT; "
+            "not added to the agents' figure above)"
+        )
+
+    def fig(x: float | None, fmt: str) -> str:
+        return "—" if x is None else format(x, fmt)
+
     for name, dc in sorted((doc.get("datacenters") or {}).items()):
-        pue = "—" if dc["pue_today"] is None else f"{dc['pue_today']:.2f}"
+        live = (
+            f"{dc['up']}/{dc['devices']} devices answering, IT {fig(dc['it_w'], '.0f')} W, "
+            f"facility {fig(dc['facility_w'], '.0f')} W, "
+            if dc["devices"]
+            else "no device polled, "
+        )
         lines += [
             "",
-            f"datacenter {name}: {dc['up']}/{dc['devices']} devices answering, "
-            f"IT {dc['it_w']:.0f} W, facility {dc['facility_w']:.0f} W, PUE today {pue}",
+            f"datacenter {name}: {live}PUE today {fig(dc['pue_today'], '.2f')} "
+            f"(site {dc['facility_basis_today'] or '—'}), this month "
+            f"{fig(dc['pue_month'], '.2f')} (site {dc['facility_basis_month'] or '—'})",
         ]
         if dc.get("no_sysuptime"):
             lines.append(

@@ -155,7 +155,10 @@ def test_fleet_page_figures_are_the_ledgers(site):
     assert tiles["Machines"] == num(AGENTS, "fr")
     text = b.script("return document.body.innerText")
     assert "PC fixes" in text and "PC portables" in text  # kinds said in the page's language
-    assert tiles["Énergie aujourd'hui"] == unit(st["today_kwh"], "kWh", "fr", 1)
+    assert tiles["Énergie aujourd'hui, machines avec agent"] == unit(st["today_kwh"], "kWh", "fr", 1)
+    # the datacenters beside it, said apart and not added (servers and VMs run inside them)
+    dc_today = tiles["Énergie aujourd'hui, centres de données (non ajoutée)"]
+    assert dc_today == unit(st["today_datacenters_kwh"], "kWh", "fr", 1)
     assert tiles["Machines ayant rendu compte aujourd'hui"] == num(
         st["hosts_reporting_today"], "fr"
     )
@@ -197,7 +200,9 @@ def test_datacenter_page_gives_this_months_pue(site):
     p = pue(c.ledger, "dc1", month0.timestamp(), now.timestamp())
     # the bill's 1.5, plus what the LoRaWAN pulse meter (dc1's facility) added this month
     assert p.value == pytest.approx(1.5, abs=0.01)
-    assert rows["dc1"][4] == num(p.value, "en", 2) == "1.50"
+    assert num(p.value, "en", 2) == "1.50"
+    # with its basis: the site side is a bill spread over its hours and the pulse meter
+    assert rows["dc1"][4] == "1.50 (metered and billed)"
     assert rows["dc2"][4] == "–"  # no bill this month: no invented figure
 
 

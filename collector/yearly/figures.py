@@ -31,7 +31,7 @@ from collector.ledger import Ledger
 from collector.model.carbon import CarbonModel
 from collector.model.energy import embodied_kg_per_day
 from collector.model.profiles import ProfileBook
-from collector.yearly import compare, fleet, objectives, stacks
+from collector.yearly import basis, compare, fleet, objectives, stacks
 from collector.yearly import offhours as off_hours
 
 ENDPOINT_KINDS = ("desktop", "laptop", "thin_client", "workstation")
@@ -157,12 +157,14 @@ def hosts_of_year(ledger: Ledger, start: float, end: float) -> dict[str, HostYea
     return out
 
 
-def host_months(ledger: Ledger, year: int, hosts: dict[str, HostYear]) -> dict[str, float]:
+def host_months(
+    ledger: Ledger, year: int, hosts: dict[str, HostYear]
+) -> dict[tuple[str, str], float]:
     """Each host's sums per month, and its days on, in one pass over the year's
-    `host_days`; returns the Wh by carbon basis (which factor each figure used)."""
-    by_basis: dict[str, float] = defaultdict(float)
+    `host_days`; returns the Wh by kind and carbon basis (which factor each figure used)."""
+    by_basis: dict[tuple[str, str], float] = defaultdict(float)
     on_days: dict[tuple[str, str], int] = {}
-    for hid, month, basis, me, mo, att, kg, unk, secs, days_on in ledger.execute(
+    for hid, month, cbasis, me, mo, att, kg, unk, secs, days_on in ledger.execute(
         "SELECT host_id, substr(day, 1, 7), carbon_basis, SUM(wh_measured), "
         "SUM(wh_modelled), SUM(wh_attributed), SUM(kgco2e), "
         "SUM(CASE WHEN state = 'unknown' THEN seconds ELSE 0 END), SUM(seconds), "
@@ -171,10 +173,10 @@ def host_months(ledger: Ledger, year: int, hosts: dict[str, HostYear]) -> dict[s
         "GROUP BY host_id, substr(day, 1, 7), carbon_basis",
         (f"{year}-01-01", f"{year + 1}-01-01"),
     ):
-        by_basis[basis] += (me or 0.0) + (mo or 0.0) + (att or 0.0)
         h = hosts.get(hid)
         if h is None:
             continue
+        by_basis[(h.kind, cbasis)] += (me or 0.0) + (mo or 0.0) + (att or 0.0)
         h.add(month, (me, mo, att, kg, unk, secs))
         # a month split between two carbon bases: its days are counted once
         key = (hid, month)
@@ -235,6 +237,10 @@ def _profile_factor_rows(book: ProfileBook, kinds: list[str]) -> list[dict[str, 
                 "lifetime_years": p.lifetime_years,
                 "idle_w": p.idle_w,
                 "max_w": p.max_w,
+                # VMs: per vCPU and per GB of memory (Cloud Carbon Footprint), not per machine
+                "idle_w_per_vcpu": p.idle_w_per_vcpu,
+                "max_w_per_vcpu": p.max_w_per_vcpu,
+                "w_per_gb": p.w_per_gb,
                 "suspended_w": p.suspended_w,
                 "off_w": p.off_w,
                 "monitor_on_w": p.monitor_on_w,
@@ -279,7 +285,9 @@ def compute(
     hosts = hosts_of_year(ledger, start, end)
     by_basis = host_months(ledger, year, hosts)
     months = [f"{year}-{m:02d}" for m in range(1, 13)]
-    meters = _meters(ledger, start, end, s.tz, s.carbon)
+    # a year in progress stops at now: nothing after it is counted, whatever the ledger holds
+    meters = _meters(ledger, start, until, s.tz, s.carbon)
+    parts = basis.counted_meters(basis.meter_parts(ledger, start, until, s.tz, s.carbon))
     dcs = sorted({dc for dc, role, _ in meters if dc})
     dc_it_metered = any(role == "it" and dc for dc, role, _ in meters)
 
@@ -293,6 +301,7 @@ def compute(
     )
     group_hosts: Counter[tuple[str, str]] = Counter()
     shares = [0.0, 0.0, 0.0]
+    counted_shares = [0.0, 0.0, 0.0]  # of the agents the total counts
     unknown_s = 0.0
     seconds = 0.0
     expected_s = 0.0
@@ -324,6 +333,9 @@ def compute(
             if counted(h.kind):
                 cell["kwh"] += (me + mo + att) / 1000.0
                 cell["kgco2e"] += kg
+                counted_shares[0] += me
+                counted_shares[1] += mo
+                counted_shares[2] += att
     kinds_present = sorted({k for k, _ in kind_month} | set(known_by_kind))
 
     def meter_sum(role: str, month: str | None = None, inside: bool = True) -> tuple[float, float]:
@@ -374,6 +386,8 @@ def compute(
                 "usage_kgco2e": _r(kg),
                 "embodied_kgco2e": _r(embodied_by_kind[kind]),
                 "in_total": counted(kind),
+                # servers and VMs not added: their energy is inside the datacenters' figure
+                "counted_in": None if counted(kind) else "datacenters",
             }
         )
     for kind, role, inside in (
@@ -437,6 +451,32 @@ def compute(
         )
 
     offhours = off_hours.section(ledger, year, s, hosts, small, edition)
+    lora_counted = sum(v[0] for v in lora.values()) / 1000.0 if s.lorawan_in_total else 0.0
+    meters_kwh = sum(v[0] for v in parts.values()) / 1000.0
+    sites = grouped(0)
+    # the datacenters' and network meters' energy at their site: "by site" adds up
+    for site, (kwh, kg) in sorted(basis.by_site(parts).items()):
+        at = next((r for r in sites if r["site"] == site), None)
+        if at is None:
+            at = {"site": site, "hosts": 0, "kwh": 0.0, "usage_kgco2e": 0.0}
+            at["embodied_kgco2e"] = None
+            sites.append(at)
+        at["kwh"] = _r((at["kwh"] or 0.0) + kwh)
+        at["usage_kgco2e"] = _r((at["usage_kgco2e"] or 0.0) + kg)
+        at["meters_kwh"] = _r(kwh)
+    leaves_site = {"kwh": _r(lora_counted), "what": ["lorawan"] if lora_counted else []}
+    leaves_dept = {
+        "kwh": _r(meters_kwh + lora_counted),
+        "what": [w for w, x in (("meters", meters_kwh), ("lorawan", lora_counted)) if x],
+    }
+    agents_kwh = {
+        b: v / 1000.0
+        for b, v in zip(("measured", "modelled", "attributed"), counted_shares, strict=True)
+    }
+    agents_carbon: dict[str, float] = defaultdict(float)
+    for (kind, cb), wh in by_basis.items():
+        if counted(kind):
+            agents_carbon[cb] += wh / 1000.0
 
     # -- datacenters ----------------------------------------------------------------------
     datacenters: list[dict[str, Any]] = []
@@ -445,7 +485,7 @@ def compute(
         rows = []
         for i, m in enumerate(months, start=1):
             a, b = month_bounds(year, i, s.tz)
-            p = pue(ledger, dc, a, b)
+            p = pue(ledger, dc, a, min(b, max(a, until)))  # a month in progress: up to now
             rows.append(
                 {
                     "month": m,
@@ -494,6 +534,11 @@ def compute(
             "modelled": _r(shares[1] / wh_all, 4) if wh_all else None,
             "attributed": _r(shares[2] / wh_all, 4) if wh_all else None,
         },
+        # the whole total by basis (measured, modelled, attributed, billed): adds up to it
+        "energy_basis": basis.split(agents_kwh, parts, lora_counted),
+        # amortised manufacturing counts the machines with an agent; hardware known only by
+        # its meters (datacenter servers without an agent, network gear) is not in it
+        "embodied_counts": "machines with an agent",
         "unknown_hours": _r(unknown_s / 3600.0, 1),
         "unknown_share": _r(unknown_s / seconds, 4) if seconds else None,
         "datacenters": dc_scope,
@@ -523,10 +568,16 @@ def compute(
         "energy": {
             "by_month": by_month,
             "by_kind": by_kind,
-            "by_site": grouped(0),
+            "by_site": sites,
+            "by_site_leaves_out": leaves_site,
             "by_department": grouped(1),
+            "by_department_leaves_out": leaves_dept,
         },
-        "factors": _factors(s, by_basis, kinds_present),
+        "factors": _factors(
+            s,
+            basis.by_carbon_basis(agents_carbon, parts, (lora_counted, s.carbon.static_basis)),
+            kinds_present,
+        ),
         "offhours": offhours,
         "datacenters": datacenters,
         "fleet": fleet.section(hosts, s.book, year),
@@ -604,8 +655,7 @@ def _fold_groups(rows: list[dict[str, Any]], name: str, small: int) -> list[dict
     return keep
 
 
-def _factors(s: Settings, by_basis: dict[str, float], kinds: list[str]) -> dict[str, Any]:
-    bases = [{"basis": b, "kwh": _r(wh / 1000.0)} for b, wh in sorted(by_basis.items())]
+def _factors(s: Settings, bases: list[dict[str, Any]], kinds: list[str]) -> dict[str, Any]:
     return {
         "carbon": {
             "static_kg_per_kwh": s.carbon.static_kg_per_kwh,
