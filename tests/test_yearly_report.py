@@ -362,15 +362,23 @@ def test_pdf_without_chromium_is_a_clear_error(tmp_path, monkeypatch):
     assert not (tmp_path / "r.pdf").exists()
 
 
-def test_an_empty_ledger_still_gives_a_report(tmp_path):
-    """A year with no data: zeros and dashes, never a crash or an invented figure."""
+def test_a_year_without_data_or_not_begun_has_no_report(tmp_path):
+    """2031 has not begun and 2024 has nothing in the ledger: the command refuses both (a
+    report of zeros said "sleep 0.0 %"); the figures themselves still never crash."""
+    from collector.ledger import Ledger
+    from collector.yearly.build import ReportError, settings
+    from collector.yearly.figures import yearly_figures
+
     cfg = make_config(tmp_path, yearly={"objectives": [{"indicator": "pue", "target": 1.5}]})
-    written = build(cfg, 2031, ("html", "json"), tmp_path / "out", "fr")
-    doc = json.loads(Path(written["json"]).read_text())
+    for year, why in ((2031, "future"), (2024, "no data")):
+        with pytest.raises(ReportError, match=f"no report of {year}: {why}"):
+            build(cfg, year, ("html", "json"), tmp_path / "out", "fr")
+    assert not (tmp_path / "out").exists()
+    led = Ledger(cfg.ledger.url)
+    doc = yearly_figures(led, 2024, settings(cfg), "public")
     assert doc["scope"]["hosts_known"] == 0 and doc["indicators"]["total_kwh"] == 0
     assert doc["objectives"][0]["met"] is None
-    assert "Aucune salle serveurs" in Path(written["html"]).read_text()
-    assert frictionless.validate(written["datapackage"]).valid
+    assert doc["scope"]["energy_basis"]["shares"]["measured"] is None
 
 
 def test_the_monthly_energy_by_origin_adds_up_to_each_months_total(year):
