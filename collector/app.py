@@ -37,9 +37,9 @@ from collector.compliance.settings import build_calendars
 from collector.config import CollectorConfig
 from collector.datacenter.hostpower import AttributionCounts, HostPower
 from collector.datacenter.report import eu_report, pue_report
+from collector.datacenter.view import DatacenterGauges, datacenter_view, energy_today_kwh
 from collector.inventory.metrics import InventoryMetrics
 from collector.inventory.sync import sync as inventory_sync
-from collector.datacenter.view import DatacenterGauges, datacenter_view, energy_today_kwh
 from collector.ledger import Ledger
 from collector.metrics import REJECTION_REASONS, Fleet, HostView, Metrics
 from collector.model.carbon import CarbonModel, load_eco2mix

@@ -155,7 +155,8 @@ def test_fleet_page_figures_are_the_ledgers(site):
     assert tiles["Machines"] == num(AGENTS, "fr")
     text = b.script("return document.body.innerText")
     assert "PC fixes" in text and "PC portables" in text  # kinds said in the page's language
-    assert tiles["Énergie aujourd'hui, machines avec agent"] == unit(st["today_kwh"], "kWh", "fr", 1)
+    agents_today = tiles["Énergie aujourd'hui, machines avec agent"]
+    assert agents_today == unit(st["today_kwh"], "kWh", "fr", 1)
     # the datacenters beside it, said apart and not added (servers and VMs run inside them)
     dc_today = tiles["Énergie aujourd'hui, centres de données (non ajoutée)"]
     assert dc_today == unit(st["today_datacenters_kwh"], "kWh", "fr", 1)

@@ -9,8 +9,6 @@ from collections import Counter
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from collector.datacenter.facility import pue
-
 if TYPE_CHECKING:
     from collector.app import Collector
 
@@ -39,37 +37,22 @@ def night(c: Collector, authed: bool, lang: str) -> dict[str, Any]:
 
 
 def datacenters(c: Collector, authed: bool) -> dict[str, Any]:
-    live = c.snmp.status() if c.cfg.snmp.devices else {}
-    names = sorted(
+    """The one datacenter view (collector/datacenter/view.py), as status and /metrics say it."""
+    rows = [
         {
-            n
-            for (n,) in c.ledger.execute(
-                "SELECT DISTINCT datacenter FROM meters WHERE datacenter IS NOT NULL "
-                "AND datacenter <> ''"
-            )
+            "name": dc,
+            "it_w": v["it_w"],
+            "facility_w": v["facility_w"],
+            "pue_today": v["pue_today"],
+            "pue_month": v["pue_month"],
+            "basis_today": v["facility_basis_today"],
+            "basis_month": v["facility_basis_month"],
+            "it_coverage": v["it_coverage_month"],
+            "category": v["it_category"],
+            "devices": f"{v['up']}/{v['devices']}" if v["devices"] else None,
         }
-        | set(live)
-    )
-    now = datetime.now(c.tz)
-    day0 = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    month0 = day0.replace(day=1)
-    rows = []
-    for dc in names:
-        today = pue(c.ledger, dc, day0.timestamp(), now.timestamp())
-        month = pue(c.ledger, dc, month0.timestamp(), now.timestamp())
-        lv = live.get(dc, {})
-        rows.append(
-            {
-                "name": dc,
-                "it_w": lv.get("it_w"),
-                "facility_w": lv.get("facility_w"),
-                "pue_today": today.value,
-                "pue_month": month.value,
-                "it_coverage": month.it.coverage if month.it.meters else None,
-                "category": month.category,
-                "devices": f"{lv['up']}/{lv['devices']}" if lv else None,
-            }
-        )
+        for dc, v in c.datacenter_view().items()
+    ]
     return {"rows": rows}
 
 

@@ -36,7 +36,7 @@ from collector.web.session import COOKIE, OpsLogin
 from collector.yearly import html as report_html
 from collector.yearly import opendata
 from collector.yearly.build import ReportError, print_pdf
-from collector.yearly.figures import yearly_figures
+from collector.yearly.figures import year_missing, yearly_figures
 
 if TYPE_CHECKING:
     from collector.app import Collector
@@ -198,7 +198,10 @@ class Pages:
                     return build(self.c, authed, lang)
                 return build(self.c, authed)
 
-            data = await run_in_threadpool(self.cached, (path, lang, authed), LIVE_S, make)
+            # keyed by the collector's minute too: a page never shows another minute's figures
+            minute = int(self.c.clock() // LIVE_S)
+            key = (path, lang, authed, minute)
+            data = await run_in_threadpool(self.cached, key, LIVE_S, make)
             return self.page(request, path, template, data, live_page=True)
 
         return handle
@@ -257,9 +260,11 @@ class Pages:
         from collector.yearly.build import settings
 
         def make() -> dict[str, Any]:
-            return yearly_figures(self.c.ledger, year, settings(self.c.cfg), edition)
+            s = settings(self.c.cfg, self.c.clock())
+            return yearly_figures(self.c.ledger, year, s, edition)
 
-        return dict(self.cached(("figures", year, edition), REPORT_S, make))
+        key = ("figures", year, edition, int(self.c.clock() // REPORT_S))
+        return dict(self.cached(key, REPORT_S, make))
 
     async def report_index(self, request: Request) -> Response:
         years = await run_in_threadpool(self.years)
@@ -274,11 +279,22 @@ class Pages:
             return RedirectResponse(f"/login?{urlencode({'next': str(request.url.path)})}", 303)
         return edition
 
-    def _year(self, request: Request) -> int | Response:
+    def _year(self, request: Request, as_json: bool = False) -> int | Response:
+        """The year asked for, or a 404 (the page in the reader's language, JSON for the
+        API) when it has not begun or the ledger holds nothing of it (figures.year_missing)."""
         year = int(request.path_params["year"])
-        if not 2000 <= year <= 2100:
-            return self.error(request, 404, N_("There is no report for this year."))
-        return year
+        why = (
+            ("future" if year > 2100 else "no data")
+            if not 2000 <= year <= 2100
+            else year_missing(self.c.ledger, year, self.c.cfg.ledger.timezone, self.c.clock())
+        )
+        if why is None:
+            return year
+        if as_json:
+            return JSONResponse({"error": f"{year}: {why}", "year": year, "reason": why}, 404)
+        if why == "future":
+            return self.error(request, 404, N_("This year has not begun: there is no report."))
+        return self.error(request, 404, N_("The ledger holds no data of this year: no report."))
 
     async def report(self, request: Request) -> Response:
         year = self._year(request)
@@ -296,7 +312,7 @@ class Pages:
         return _html(html, REPORT_S, private=edition == "internal")
 
     async def report_json(self, request: Request) -> Response:
-        year = self._year(request)
+        year = self._year(request, as_json=True)
         edition = self._edition(request)
         if isinstance(year, Response) or isinstance(edition, Response):
             return year if isinstance(year, Response) else edition  # type: ignore[return-value]
@@ -333,8 +349,11 @@ class Pages:
     async def open_data(self, request: Request) -> Response:
         year = int(request.path_params["year"])
         name = str(request.path_params["name"])
-        if not 2000 <= year <= 2100 or not OPEN_FILE.match(name):
+        if not OPEN_FILE.match(name):
             return JSONResponse({"error": "not found"}, 404)
+        known = self._year(request, as_json=True)
+        if isinstance(known, Response):
+            return known
 
         def make() -> Path:
             # a new folder each time, then the old ones go: a reader never sees a half-written

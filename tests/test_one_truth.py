@@ -1,0 +1,336 @@
+"""One truth on every surface: the fixture fleet, read at several times of day through every
+surface (the pages, the JSON API, /metrics, `status`, the yearly report), each figure checked
+against the ledger and against the other surfaces. The collector is given a clock: nothing
+here sleeps.
+
+The fleet (site calendars: the default one, Mon–Thu 08:00–18:30, Fri until 17:30):
+- office machines from Thursday 19 November 2026 08:00 to Tuesday 24 November, across a night
+  (Thursday) and a weekend (Friday evening to Monday morning) and Monday night:
+  A switched off every night, B left on (idle) all along, C a laptop that went to sleep each
+  evening and last reported going to sleep on Monday at 18:45, D switched off on Monday at
+  18:40 (its last report), E on until its agent fell silent on Monday at 15:00;
+- a VM and a server (exempt from the sleep rules; the VM's energy attributed);
+- three datacenters: dc1 with October's bills, live IT over SNMP (a UPS) and its site meter
+  read over LoRaWAN (pulse counter, through the real processor) on 24 November; dc2 with
+  October's bills and a sub-meter round of 1–23 November; dc3 known from bills only
+  (October, and a November bill covering the whole month, imported on 2 December);
+Expected verdicts are computed by hand from the timelines above.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from collector_helpers import make_config, metric, url
+from test_lorawan import LORA, UP, pulse
+
+from agent.schema import Host, Report, Segment, encode_report
+from collector.app import Collector
+from collector.cli import status_table
+from collector.datacenter.readings import import_readings
+from collector.sources.snmp.poller import Poll
+from collector.sources.snmp.profiles import Row
+from collector.yearly.build import settings
+from collector.yearly.figures import yearly_figures
+
+PARIS = ZoneInfo("Europe/Paris")
+IDS = {n: f"00000000-0000-4000-8000-0000000001{i:02d}" for i, n in enumerate("ABCDEVS")}
+METER = "0018b21000006c3a"  # dc1-main in LORA: dc1's site meter, pulse counter, 10 Wh a pulse
+
+
+def at(day: int, hh: float) -> float:
+    return datetime(2026, 11, day, int(hh), round((hh % 1) * 60), tzinfo=PARIS).timestamp()
+
+
+START = at(19, 8)
+WORKDAYS = [(19, 18.5), (20, 17.5), (23, 18.5)]  # Thu, Fri, Mon: when each day ends
+
+
+def office(evening: str, last: tuple[float, str]) -> list[tuple[float, float, str]]:
+    """Active in working hours, `evening` state at night and at the weekend, until `last`."""
+    segs = [(START, at(19, 18.5), "active"), (at(19, 18.5), at(20, 8), evening)]
+    segs += [(at(20, 8), at(20, 17.5), "active"), (at(20, 17.5), at(23, 8), evening)]
+    segs += [(at(23, 8), last[0], "active")]
+    return segs
+
+
+def scenario() -> dict[str, tuple[str, list[tuple[float, float, str]]]]:
+    a = [*office("off", (at(23, 18.5), "")), (at(23, 18.5), at(24, 8), "off")]
+    c = [*office("suspended", (at(23, 18.75), "")), (at(23, 18.75), at(23, 18.8), "suspended")]
+    d = [*office("off", (at(23, 18.5), "")), (at(23, 18.5), at(23, 18.6), "off")]
+    return {
+        "A": ("desktop", a),
+        "B": ("desktop", [(START, at(24, 10), "idle")]),
+        "C": ("laptop", c),
+        "D": ("desktop", d),
+        "E": ("desktop", office("off", (at(23, 15), ""))),
+        "V": ("vm", [(START, at(24, 10), "active")]),
+        "S": ("server", [(START, at(24, 10), "active")]),
+    }
+
+
+def reports() -> list[bytes]:
+    out = []
+    for name, (kind, segs) in scenario().items():
+        site = "annexe" if name in "DE" else "mairie"
+        host = Host(hostname=f"PC-{name}", kind=kind, site=site, department="DSI", cpus=4)
+        for seq, (a, b, state) in enumerate(segs):
+            util = 0.2 if state == "active" else 0.0 if state == "idle" else None
+            clean = True if state == "off" else None
+            seg = Segment(a, b, state, clean=clean, cpu_util=util)
+            out.append(encode_report(Report(IDS[name], seq, b, host, START - 3600, (seg,))))
+    return out
+
+
+BILLS = """meter,datacenter,role,start,end,kwh,site
+dc1-site,dc1,facility,2026-10-01,2026-11-01,74500,dsi
+dc1-ups,dc1,it,2026-10-01,2026-11-01,52150,dsi
+dc2-site,dc2,facility,2026-10-01,2026-11-01,44700,dsi
+dc2-it,dc2,it,2026-10-01,2026-11-01,29800,dsi
+dc2-site,dc2,facility,2026-11-01,2026-11-24,33120,dsi
+dc2-it,dc2,it,2026-11-01,2026-11-24,22080,dsi
+dc3-site,dc3,facility,2026-10-01,2026-11-01,29800,dsi
+dc3-it,dc3,it,2026-10-01,2026-11-01,22350,dsi
+dc3-site,dc3,facility,2026-11-01,2026-12-01,28800,dsi
+dc3-it,dc3,it,2026-11-01,2026-12-01,21600,dsi
+"""
+DEC2 = datetime(2026, 12, 2, 21, 0, tzinfo=PARIS).timestamp()
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory, broker):
+    tmp = tmp_path_factory.mktemp("truth")
+    clock = [at(24, 10)]
+    ups = {"name": "ups1", "host": "127.0.0.1", "datacenter": "dc1", "role": "it"}
+    lora = {**LORA, "mqtt": {"host": "127.0.0.1", "port": broker.port, "client_id": "truth"}}
+    cfg = make_config(
+        tmp,
+        validation={"clock_skew_s": 10**9},
+        compliance={"enabled": True},
+        snmp={"devices": [ups]},
+        lorawan=lora,
+        stale_after_s=900,
+    )
+    c = Collector(cfg, clock=lambda: clock[0])
+    c.start()
+    try:
+        out = c.pipeline.process([(r, None) for r in reports()])
+        assert {o.result for o in out} == {"accepted"}
+        for day in (
+            "2026-11-19",
+            "2026-11-20",
+            "2026-11-21",
+            "2026-11-22",
+            "2026-11-23",
+            "2026-11-24",
+        ):
+            c.ledger.rollup_day(day, c.embodied_by_host())
+        bills = tmp / "bills.csv"
+        bills.write_text(BILLS)
+        # imported on 2 December: November is over for the importer, not for the report's now
+        import_readings(c.ledger, bills, now=DEC2, max_power_w=cfg.snmp.max_power_w)
+        (dev,) = cfg.snmp.devices
+        t0 = at(24, 0)
+        for k in range(11):  # 00:00 to 10:00: 40 kWh an hour on the UPS output
+            c.snmp.account([Poll(dev, t0 + k * 3600, [Row("output", "1", None, 4e4, k * 4e4)])])
+        for k in range(11):  # dc1's site meter: 60 kWh an hour (6,000 pulses of 10 Wh)
+            body = pulse(METER, t0 + k * 3600, 6000 * k)
+            c.lora.process([(UP.format(METER), body, None)])
+        yield c, clock
+    finally:
+        c.stop()
+
+
+def get(c: Collector, path: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url(c, path), timeout=30) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def surfaces(c: Collector) -> dict:
+    """Every surface's figures at the collector's now (the 5-minute gauges refreshed first,
+    as their job would)."""
+    c.refresh_compliance()
+    api = json.loads(get(c, "/api/v1/compliance/report")[1])
+    return {
+        "api": api,
+        "status": json.loads(get(c, "/api/v1/status")[1]),
+        "metrics": get(c, "/metrics")[1].decode(),
+        "night": get(c, "/night?lang=en")[1].decode(),
+        "home": get(c, "/?lang=en")[1].decode(),
+    }
+
+
+# times of day: (clock, last night, the period in progress, left on, asleep or off, unknown)
+TIMES = [
+    (at(23, 19.25), "2026-11-20", "2026-11-23", 1, 4, 0),  # Monday 19:15: the weekend
+    (at(24, 7.5), "2026-11-20", "2026-11-23", 1, 4, 0),  # Tuesday 07:30: the night runs
+    # Tuesday 10:00: Monday night. C and D went to sleep and off and have not reported the
+    # night yet (they will when they wake), E fell silent: unknown, never counted asleep
+    (at(24, 10), "2026-11-23", None, 1, 1, 3),
+]
+
+
+@pytest.mark.parametrize(("now", "judged", "running", "left_on", "ok", "unknown"), TIMES)
+def test_last_night_is_the_same_on_every_surface(fleet, now, judged, running, left_on, ok, unknown):
+    c, clock = fleet
+    clock[0] = now
+    s = surfaces(c)
+    api = s["api"]
+    assert [d for d, _ in api["periods"]] == [judged]
+    assert [p["period_day"] for p in api["in_progress"]] == ([running] if running else [])
+    summary = api["summary"]
+    assert (summary["noncompliant"], summary["compliant"], summary["unknown"]) == (
+        left_on,
+        ok,
+        unknown,
+    )
+    assert summary["hosts"] == 5  # the VM and the server are exempt
+    # the ledger itself: B's on-time that night, beyond the tolerance
+    (on_s,) = c.ledger.execute(
+        "SELECT on_s FROM host_periods WHERE host_id = ? AND day = ?", (IDS["B"], judged)
+    )[0]
+    assert on_s > c.cfg.compliance.tolerance_s
+    # the trend's last point is the summary
+    assert {k: api["trend"][-1][k] for k in ("hosts", "compliant", "rate")} == {
+        k: summary[k] for k in ("hosts", "compliant", "rate")
+    }
+    # /api/v1/status and `status` carry the same verdict
+    st = s["status"]["compliance"]
+    assert {k: st[k] for k in ("hosts", "compliant", "noncompliant", "unknown", "rate")} == {
+        k: summary[k] for k in ("hosts", "compliant", "noncompliant", "unknown", "rate")
+    }
+    assert f"last night {judged}" in status_table(s["status"])
+    # /metrics: the compliance gauges are last night's
+    m = s["metrics"]
+    assert metric(m, "energy_compliance_noncompliant_hosts") == left_on
+    assert metric(m, "energy_compliance_judged_hosts") == summary["hosts"]
+    assert metric(m, "energy_compliance_compliant_hosts") == summary["compliant"]
+    # the page
+    assert f"Last completed off-hours period, judged: {judged}" in s["night"]
+    assert ("In progress, not judged yet" in s["night"]) == bool(running)
+
+
+@pytest.mark.parametrize("now", [t for t, *_ in TIMES])
+def test_the_fleet_now_keeps_sleepers_asleep_on_every_surface(fleet, now):
+    """C reported going to sleep, D shutting down: they stay so; E, silent while on, is the
+    only unknown (B, the VM and the server report up to Tuesday 10:00)."""
+    c, clock = fleet
+    clock[0] = now
+    s = surfaces(c)
+    by = s["status"]["by_state"]
+    assert by.get("suspended") == 1 and by.get("off") == 2  # C; A and D
+    unknown = {h for h, _, st in c.fleet.snapshot() if st == "unknown"}
+    assert unknown == {IDS["E"]}
+    for state in ("suspended", "off", "unknown"):
+        assert metric(s["metrics"], "energy_hosts", state=state) == by.get(state, 0)
+    # meant to differ: hosts on *now* in off-hours is not last night's count
+    on_now = metric(s["metrics"], "energy_offhours_hosts_on")
+    working = c.calendars["default"].period_at(now) is None
+    assert on_now == (0 if working else 1)  # only B is on (the VM and the server are exempt)
+
+
+def test_datacenters_one_view_with_its_basis_on_every_surface(fleet):
+    c, clock = fleet
+    clock[0] = at(24, 10)
+    s = surfaces(c)
+    dcs = s["status"]["datacenters"]
+    assert set(dcs) == {"dc1", "dc2", "dc3"}  # dc2 and dc3 are known from bills only
+    # dc1 today: IT 40 kWh an hour over SNMP, site 60 kWh an hour over LoRaWAN, 00:00-10:00
+    assert dcs["dc1"]["it_kwh_today"] == pytest.approx(400)
+    assert dcs["dc1"]["facility_kwh_today"] == pytest.approx(600)
+    assert dcs["dc1"]["pue_today"] == pytest.approx(1.5)
+    assert dcs["dc1"]["facility_basis_today"] == "metered"
+    # dc2: November's round (1-23 November) gives this month's PUE, said to be billed
+    assert dcs["dc2"]["pue_month"] == pytest.approx(1.5)
+    assert dcs["dc2"]["facility_basis_month"] == "billed" and dcs["dc2"]["pue_today"] is None
+    # dc3: a November bill up to now, spread evenly: the month so far, billed
+    assert dcs["dc3"]["facility_basis_month"] == "billed"
+    assert dcs["dc3"]["pue_month"] == pytest.approx(28800 / 21600, abs=1e-3)
+    m = s["metrics"]
+    for dc in ("dc1", "dc2", "dc3"):
+        want = dcs[dc]["pue_month"]
+        got = metric(m, "energy_dc_pue", datacenter=dc, period="month")
+        assert got == pytest.approx(want), dc
+    assert metric(m, "energy_dc_energy_today_kwh", datacenter="dc1", role="facility") == 600
+    # the home page: the agents' energy today and the datacenters', said apart, not added
+    today = s["status"]["today_datacenters_kwh"]
+    dc3_today = 28800 / 720 * 10  # 00:00-10:00 of a bill spread over November's 720 hours
+    assert today == pytest.approx(600 + dc3_today)
+    assert "Energy today, datacenters (not added)" in s["home"]
+    page = get(c, "/datacenters?lang=en")[1].decode()
+    assert "(billed, spread evenly over the hours)" in page and "(metered)" in page
+
+
+def test_the_report_adds_up_and_says_its_basis(fleet):
+    c, clock = fleet
+    clock[0] = at(24, 10)
+    doc = yearly_figures(c.ledger, 2026, settings(c.cfg, clock[0]), "internal")
+    total = doc["indicators"]["total_kwh"]
+    en = doc["energy"]
+    # the total by basis and by carbon factor: each adds up to the total
+    basis = doc["scope"]["energy_basis"]["kwh"]
+    assert sum(basis.values()) == pytest.approx(total, abs=0.01)
+    assert basis["billed"] > 0 and basis["measured"] > 0 and basis["modelled"] > 0
+    kwh_by_basis = doc["factors"]["carbon"]["kwh_by_basis"]
+    assert sum(r["kwh"] for r in kwh_by_basis) == pytest.approx(total, abs=0.01)
+    # by site (with the datacenters at dsi) adds up; by department says what it leaves out
+    sites = {r["site"]: r for r in en["by_site"]}
+    assert sites["dsi"]["meters_kwh"] > 0
+    assert sum(r["kwh"] for r in en["by_site"]) + en["by_site_leaves_out"]["kwh"] == (
+        pytest.approx(total, abs=0.01)
+    )
+    dept = sum(r["kwh"] for r in en["by_department"]) + en["by_department_leaves_out"]["kwh"]
+    assert dept == pytest.approx(total, abs=0.01)
+    assert en["by_department_leaves_out"]["what"] == ["meters"]
+    # VMs and servers: inside the datacenters' energy, and the VM factor per vCPU
+    kinds = {r["kind"]: r for r in en["by_kind"]}
+    assert kinds["vm"]["counted_in"] == "datacenters" and kinds["vm"]["kwh"] > 0
+    vm = next(p for p in doc["factors"]["profiles"] if p["kind"] == "vm")
+    assert (vm["idle_w_per_vcpu"], vm["max_w_per_vcpu"]) == (0.74, 3.5)
+    # the year in progress stops at now: dc3's November bill counts up to 24 November 10:00
+    nov = next(
+        m
+        for d in doc["datacenters"]
+        if d["datacenter"] == "dc3"
+        for m in d["months"]
+        if m["month"] == "2026-11"
+    )
+    assert nov["facility_kwh"] == pytest.approx(28800 / 720 * (23 * 24 + 10))
+    dec = next(
+        m
+        for d in doc["datacenters"]
+        if d["datacenter"] == "dc3"
+        for m in d["months"]
+        if m["month"] == "2026-12"
+    )
+    assert dec["facility_kwh"] == 0
+    # the API serves the same figures
+    status, body = get(c, "/report/2026.json")
+    assert status == 200 and json.loads(body)["indicators"]["total_kwh"] == total
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/report/2024?lang=fr", 404, "Le registre ne contient aucune donnée de cette année"),
+        ("/report/2030?lang=en", 404, "This year has not begun"),
+        ("/report/2024.json", 404, '"reason": "no data"'),
+        ("/report/2030.json", 404, '"reason": "future"'),
+        ("/open-data/2030/datapackage.json", 404, '"reason": "future"'),
+        ("/report/2026?lang=en", 200, "Year in progress"),
+    ],
+)
+def test_a_year_without_data_or_not_begun_is_a_404(fleet, path, status, says):
+    c, clock = fleet
+    clock[0] = at(24, 10)
+    got, body = get(c, path)
+    text = body.decode()
+    assert got == status and says in text.replace('":"', '": "')
