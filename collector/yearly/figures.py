@@ -538,7 +538,7 @@ def compute(
         "energy_basis": basis.split(agents_kwh, parts, lora_counted),
         # amortised manufacturing counts the machines with an agent; hardware known only by
         # its meters (datacenter servers without an agent, network gear) is not in it
-        "embodied_counts": "machines with an agent",
+        "embodied_counts": "machines with an agent",  # the register's assets with inventory
         "unknown_hours": _r(unknown_s / 3600.0, 1),
         "unknown_share": _r(unknown_s / seconds, 4) if seconds else None,
         "datacenters": dc_scope,
