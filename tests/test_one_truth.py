@@ -29,7 +29,6 @@ import pytest
 from collector_helpers import make_config, metric, url
 from test_lorawan import LORA, UP, pulse
 
-from agent.schema import Host, Report, Segment, encode_report
 from collector.app import Collector
 from collector.cli import status_table
 from collector.datacenter.readings import import_readings
@@ -37,6 +36,7 @@ from collector.sources.snmp.poller import Poll
 from collector.sources.snmp.profiles import Row
 from collector.yearly.build import settings
 from collector.yearly.figures import yearly_figures
+from energy_common.schema import Host, Report, Segment, encode_report
 
 PARIS = ZoneInfo("Europe/Paris")
 IDS = {n: f"00000000-0000-4000-8000-0000000001{i:02d}" for i, n in enumerate("ABCDEVS")}
