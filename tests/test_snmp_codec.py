@@ -165,7 +165,12 @@ def netsnmp_walk(port: int, community: str) -> dict[str, str]:
     return got
 
 
-@pytest.mark.parametrize("name", [p.stem for p in sorted(FIX.glob("*.snmprec"))])
+# every recording, but those whose agent answers with a protocol error on purpose (snmpsim's
+# `error` variation): no walk of them completes, with either stack
+WALKABLE = [p.stem for p in sorted(FIX.glob("*.snmprec")) if ":error|" not in p.read_text()]
+
+
+@pytest.mark.parametrize("name", WALKABLE)
 def test_whole_recording_walk_matches_net_snmp(sim, name):
     ours = asyncio.run(Client().walk(Target("127.0.0.1", sim.port, community=name), "1.3.6"))
     theirs = netsnmp_walk(sim.port, name)  # walked after ours
