@@ -345,6 +345,8 @@ def test_every_page_has_no_axe_violation_in_both_languages_signed_in_or_not(site
                 b.get(f"{_base(c)}{path}{sep}lang={lang}")
                 violations = b.axe()
                 assert violations == [], (path, lang, signed_in, violations)
+                if path == "/accessibilite" and not signed_in:
+                    b.screenshot(SHOTS / f"accessibilite-{lang}.png")
                 seen.append((path, lang, signed_in))
         if signed_in:
             b.get(f"{_base(c)}/report/{YEAR}?lang=fr&edition=internal")
