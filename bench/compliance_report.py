@@ -32,8 +32,7 @@ from collector.compliance.report import (  # noqa: E402
     previous_periods,
     report_time,
 )
-from collector.compliance.settings import build_calendars  # noqa: E402
-from collector.config import ComplianceConfig  # noqa: E402
+from collector.compliance.settings import ComplianceConfig, build_calendars  # noqa: E402
 from collector.ledger import Ledger  # noqa: E402
 from collector.model.carbon import CarbonModel  # noqa: E402
 from energy_common.configspec import load  # noqa: E402

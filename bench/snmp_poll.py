@@ -45,7 +45,7 @@ ONE_CYCLE = r"""
 import json, resource, sys, time
 sys.path.insert(0, sys.argv[1])
 from energy_common.configspec import load
-from collector.config import SnmpConfig
+from collector.sources.snmp.settings import SnmpConfig
 from collector.ledger import Ledger
 from collector.sources.snmp.poller import Poller
 from prometheus_client import CollectorRegistry

@@ -13,7 +13,8 @@ import urllib.request
 from pathlib import Path
 
 from collector import __version__
-from collector.config import CollectorConfig, ConfigError, load_config
+from collector.config import CollectorConfig, load_config
+from energy_common.configspec import ConfigError
 
 DEFAULT_CONFIG = "/etc/energy-collector/collector.yaml"
 

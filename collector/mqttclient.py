@@ -8,7 +8,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from collector.config import MqttIngestConfig
+from collector.mqttsettings import MqttIngestConfig
 from energy_common.configspec import read_secret
 from energy_common.tls import ssl_context
 

@@ -89,8 +89,7 @@ class Simulation:
         for h in self.hosts:
             self._live(h)
         if cfg.policy_phases:
-            from collector.compliance.settings import build_calendar
-            from collector.config import CalendarConfig
+            from collector.compliance.settings import CalendarConfig, build_calendar
 
             self.calendar = build_calendar(CalendarConfig())
             for h in self.hosts:

@@ -17,10 +17,10 @@ from services import Mosquitto, require_binary
 from agent.config import MqttConfig
 from agent.spool import Spool
 from agent.transport import MqttTransport
-from collector.config import DynsecConfig
 from collector.simulate import SimConfig, Simulation
 from collector.web import enrolment
 from collector.web.dynsec import Dynsec
+from collector.web.settings import DynsecConfig
 
 ADMIN_PW = "adm1n-pw"
 COLLECTOR_PW = "c0llector-pw"

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from collector.cli import main
-from collector.config import CollectorConfig, LorawanConfig
+from collector.config import CollectorConfig
 from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.compute import parse
 from collector.sources.lorawan.explain import explain, meter_plan
 from collector.sources.lorawan.library import DEVICES_DIR, load_library
 from collector.sources.lorawan.resolve import Resolver, spec_for
+from collector.sources.lorawan.settings import LorawanConfig
 from energy_common.configspec import ConfigError, load
 
 FIX = Path(__file__).parent / "fixtures/lorawan/devices"

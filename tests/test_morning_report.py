@@ -17,7 +17,7 @@ from test_compliance import CONFIG, nov, reports
 
 from collector.compliance.delivery import Deliverer
 from collector.compliance.report import to_text
-from collector.config import ReportConfig, SmtpConfig, WebhookConfig
+from collector.compliance.settings import ReportConfig, SmtpConfig, WebhookConfig
 
 
 class Inbox:

@@ -615,7 +615,7 @@ def test_an_outlet_feeding_cooling_is_carved_out_of_the_it_total(tmp_path, sim):
 
 
 def test_outlet_mappings_name_known_hypervisors_and_roles(tmp_path):
-    from collector.config import ConfigError
+    from energy_common.configspec import ConfigError
 
     bad_server = {"name": "p", "host": "h", "outlets": {"outlet:1": "esx-nope"}}
     with pytest.raises(ConfigError, match=r"snmp.devices\[0\].outlets.outlet:1: 'esx-nope'"):
@@ -627,7 +627,7 @@ def test_outlet_mappings_name_known_hypervisors_and_roles(tmp_path):
 
 def test_credentials_from_files_and_a_missing_file_named(tmp_path, sim):
     from collector.app import Collector
-    from collector.config import ConfigError
+    from energy_common.configspec import ConfigError
 
     secret = tmp_path / "community"
     secret.write_text("apc-rpdu2\n")

@@ -101,7 +101,7 @@ def test_the_shipped_table_names_its_source_and_matches_the_variant_first():
 
 
 def test_a_configured_model_power_must_be_watts(tmp_path):
-    from collector.config import ConfigError
+    from energy_common.configspec import ConfigError
 
     with pytest.raises(ConfigError, match=r"snmp.network_models.WS-X: 'lots': expected watts"):
         make_config(tmp_path, snmp={"network_models": {"WS-X": "lots"}})

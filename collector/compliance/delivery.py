@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.compliance.report import WORDS, to_csv, to_text
-from collector.config import ReportConfig, SmtpConfig, WebhookConfig
+from collector.compliance.settings import ReportConfig, SmtpConfig, WebhookConfig
 
 log = logging.getLogger("energy_collector.report")
 

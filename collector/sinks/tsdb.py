@@ -22,11 +22,11 @@ from collections import deque
 from pathlib import Path
 
 from collector.accounting import Figure
-from collector.config import TsdbConfig
 from collector.lineprotocol import tag as _tag
 from collector.metrics import Metrics
 from collector.pipeline import Sink
 from collector.records import RecordBatch
+from collector.sinks.settings import TsdbConfig
 
 log = logging.getLogger("energy_collector.tsdb")
 

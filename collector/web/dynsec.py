@@ -17,7 +17,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from collector.config import DynsecConfig
+from collector.web.settings import DynsecConfig
 from energy_common.tls import ssl_context
 
 CONTROL = "$CONTROL/dynamic-security/v1"

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from collector.config import OBJECTIVE_INDICATORS
+from collector.yearly.settings import OBJECTIVE_INDICATORS
 
 if TYPE_CHECKING:
     from collector.yearly.figures import Settings

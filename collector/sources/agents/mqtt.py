@@ -21,9 +21,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from collector.config import MqttIngestConfig
 from collector.metrics import Fleet, Metrics
 from collector.mqttclient import connect_persistent, subscriber
+from collector.mqttsettings import MqttIngestConfig
 from collector.pipeline import Outcome, Pipeline
 
 log = logging.getLogger("energy_collector.mqtt")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from collector.config import MeterFieldConfig
+from collector.sources.lorawan.field_settings import MeterFieldConfig
 from energy_common.configspec import ConfigError, load, opt
 
 DEVICES_DIR = Path(__file__).resolve().parent / "devices"

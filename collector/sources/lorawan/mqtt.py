@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from collector.config import LorawanConfig
 from collector.mqttclient import connect_persistent, subscriber
 from collector.sources.lorawan.processor import LoraProcessor
+from collector.sources.lorawan.settings import LorawanConfig
 
 log = logging.getLogger("energy_collector.lorawan")
 

@@ -26,7 +26,6 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from collector.config import LorawanConfig
 from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
@@ -35,6 +34,7 @@ from collector.meters.store import MeterFacts
 from collector.metrics import BoundedLabel
 from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.resolve import Meter, Resolver
+from collector.sources.lorawan.settings import LorawanConfig
 
 log = logging.getLogger("energy_collector.lorawan")
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.config import LorawanConfig, MeterConfig, MeterFieldConfig
 from collector.meters.registers import FieldSpec
 from collector.sources.lorawan import messages as m
 from collector.sources.lorawan.compute import Outcome, lookup, parse
+from collector.sources.lorawan.field_settings import MeterFieldConfig
 from collector.sources.lorawan.library import DeviceModel, Library, load_library
+from collector.sources.lorawan.settings import LorawanConfig, MeterConfig
 
 REGISTERS = ("energy_index", "pulse_count")
 READINGS = (*REGISTERS, "power", "current")  # what a meter can be read from

@@ -23,7 +23,6 @@ from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from collector.config import SnmpConfig, SnmpDeviceConfig
 from collector.datacenter.facility import pue
 from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
@@ -51,6 +50,7 @@ from collector.sources.snmp.reboots import (
     RebootWatch,
     system_group,
 )
+from collector.sources.snmp.settings import SnmpConfig, SnmpDeviceConfig
 from collector.sources.snmp.validity import Rejections
 from energy_common.configspec import read_secret
 
