@@ -6,30 +6,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
 
 from agent import __version__
-from agent.config import AgentConfig, ConfigError, load_config
-from agent.windirs import agent_dir
+from agent.config import DEFAULT_CONFIG, AgentConfig, ConfigError, config_path, load_config
 from energy_common.configspec import read_secret
-
-DEFAULT_CONFIG = (
-    "/etc/energy-agent/agent.yaml" if os.name != "nt" else os.path.join(agent_dir(), "agent.yaml")
-)
-
-
-def _config_path(arg: str | None) -> str | None:
-    path = arg or os.environ.get("ENERGY_AGENT_CONFIG")
-    if path:
-        return path
-    return DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None
 
 
 def _load(arg: str | None) -> AgentConfig:
-    return load_config(_config_path(arg))
+    return load_config(config_path(arg))
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -42,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("energy_agent").info(
-        "configuration: %s", _config_path(args.config) or "built-in defaults"
+        "configuration: %s", config_path(args.config) or "built-in defaults"
     )
     Agent(cfg, reload=lambda: _load(args.config)).run()
     return 0
@@ -122,7 +109,7 @@ def cmd_once(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    path = _config_path(args.config)
+    path = config_path(args.config)
     cfg = load_config(path)
     # the resolved state directory (not `None` for the default), and every secret file read
     # now rather than at the service's first start

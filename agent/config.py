@@ -249,6 +249,20 @@ class AgentConfig:
         return self.state_path / "notice"
 
 
+DEFAULT_CONFIG = (
+    "/etc/energy-agent/agent.yaml" if os.name != "nt" else os.path.join(agent_dir(), "agent.yaml")
+)
+
+
+def config_path(arg: str | None) -> str | None:
+    """The file to read: the argument, else $ENERGY_AGENT_CONFIG, else DEFAULT_CONFIG if it
+    exists; None means the built-in defaults."""
+    path = arg or os.environ.get("ENERGY_AGENT_CONFIG")
+    if path:
+        return path
+    return DEFAULT_CONFIG if os.path.exists(DEFAULT_CONFIG) else None
+
+
 def load_config(path: str | None) -> AgentConfig:
     """The YAML file (or the defaults) with, on Windows, the MSI's properties and then the
     Group Policy values on top (agent/winpolicy.py)."""

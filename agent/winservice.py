@@ -224,17 +224,18 @@ def serve(config_path: str | None) -> int:
             log.warning("service: SetServiceStatus failed (error %d)", ctypes.get_last_error())  # type: ignore[attr-defined]
 
     def make_agent() -> Any:
-        from agent.cli import _config_path
+        # imported here: the dispatcher must be reached before anything heavy is loaded
+        from agent.config import config_path as resolve
         from agent.config import load_config
         from agent.service import Agent
 
         def load() -> Any:
             # the YAML may appear later (a Group Policy file item): its path is looked up again
-            return load_config(_config_path(config_path))
+            return load_config(resolve(config_path))
 
         cfg = load()
         setup_logging(cfg.log_level, cfg.state_path / "logs")
-        log.info("service: configuration %s", _config_path(config_path) or "built-in defaults")
+        log.info("service: configuration %s", resolve(config_path) or "built-in defaults")
         return Agent(cfg, reload=load, console=False)
 
     service = AgentService(ServiceStatus(report), make_agent)

@@ -25,8 +25,8 @@ from services import Mosquitto, free_port, stop_process
 
 from collector.ledger import Ledger
 from collector.metrics import Fleet, HostView
-from collector.policy.settings import WakeConfig, WakeJobConfig
-from collector.policy.wake import Waker, parse_at
+from collector.policy.settings import WakeConfig, WakeJobConfig, parse_at
+from collector.policy.wake import Waker
 from energy_common.schema import format_time
 from energy_common.wol import magic_packet
 

@@ -20,6 +20,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from collector.compliance.calendar import Calendar
+from collector.policy.settings import tag_pairs
 
 if TYPE_CHECKING:
     from collector.compliance.periods import Compliance
@@ -29,30 +30,6 @@ if TYPE_CHECKING:
 OFF = "off"
 
 
-def parse_days(text: str, where: str) -> tuple[date, date]:
-    """'2026-09-01..2026-10-31' → (first, last) local days."""
-    a, sep, b = text.partition("..")
-    try:
-        if not sep:
-            raise ValueError
-        first, last = date.fromisoformat(a.strip()), date.fromisoformat(b.strip())
-    except ValueError:
-        raise ValueError(f"{where}: {text!r} is not YYYY-MM-DD..YYYY-MM-DD") from None
-    if last < first:
-        raise ValueError(f"{where}: ends before it starts")
-    return first, last
-
-
-def _tags(items: list[str], where: str) -> list[tuple[str, str]]:
-    out = []
-    for t in items:
-        k, sep, v = t.partition("=")
-        if not sep or not k:
-            raise ValueError(f"{where}: {t!r} is not key=value")
-        out.append((k, v))
-    return out
-
-
 def matches(
     e: Entity, sites: list[str], departments: list[str], kinds: list[str], tags: list[str]
 ) -> bool:
@@ -60,41 +37,8 @@ def matches(
         (not sites or (e.site or "") in sites)
         and (not departments or (e.department or "") in departments)
         and (not kinds or e.kind in kinds)
-        and all(e.tags.get(k) == v for k, v in _tags(tags, "tags"))
+        and all(e.tags.get(k) == v for k, v in tag_pairs(tags, "tags"))
     )
-
-
-def validate(cfg: PolicyConfig) -> None:
-    """Raise ValueError naming the bad key (called by the configuration loader)."""
-    names = set()
-    for i, r in enumerate(cfg.rules):
-        if r.name in names:
-            raise ValueError(f"rules[{i}].name: {r.name!r} is used twice")
-        names.add(r.name)
-        _tags(r.tags, f"rules[{i}].tags")
-    _tags(cfg.exempt_tags, "exempt_tags")
-    for i, o in enumerate(cfg.opt_outs):
-        if not o.agent_id:
-            raise ValueError(f"opt_outs[{i}].agent_id: empty")
-        try:
-            until = date.fromisoformat(o.until)
-        except ValueError:
-            raise ValueError(f"opt_outs[{i}].until: {o.until!r} is not YYYY-MM-DD") from None
-        if until > date.today() + timedelta(days=400):
-            raise ValueError(f"opt_outs[{i}].until: more than a year ahead")
-    if cfg.baseline:
-        parse_days(cfg.baseline, "baseline")
-    for dept, text in cfg.baselines.items():
-        parse_days(text, f"baselines.{dept}")
-    from collector.policy.wake import parse_at
-
-    jobs = set()
-    for i, j in enumerate(cfg.wake.jobs):
-        if j.name in jobs:
-            raise ValueError(f"wake.jobs[{i}].name: {j.name!r} is used twice")
-        jobs.add(j.name)
-        parse_at(j.at, f"wake.jobs[{i}].at")
-        _tags(j.tags, f"wake.jobs[{i}].tags")
 
 
 class Policies:
@@ -103,7 +47,7 @@ class Policies:
     def __init__(self, cfg: PolicyConfig, compliance: Compliance) -> None:
         self.cfg = cfg
         self.compliance = compliance
-        self.exempt_tags = _tags(cfg.exempt_tags, "exempt_tags")
+        self.exempt_tags = tag_pairs(cfg.exempt_tags, "exempt_tags")
         self.opt_outs = {o.agent_id: date.fromisoformat(o.until) for o in cfg.opt_outs}
         self._cache: dict[tuple[Any, ...], dict[str, Any]] = {}
         self._lock = threading.Lock()

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from collector.policy.documents import parse_days
+from collector.policy.settings import parse_days
 
 if TYPE_CHECKING:
     from collector.ledger import Ledger

@@ -1,8 +1,12 @@
-"""The `policy` section of the collector's configuration (docs/collector-config.md)."""
+"""The `policy` section of the collector's configuration (docs/collector-config.md), and the
+parsing of its values (baseline days, wake times, tags), checked when the file is loaded."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from energy_common.configspec import opt, section
 
@@ -140,6 +144,77 @@ class PolicyConfig:
     wake: WakeConfig = section(WakeConfig, "Wake for maintenance.")
 
     def validate(self) -> None:
-        from collector.policy.documents import validate
+        """Raise ValueError naming the bad key (called by the configuration loader)."""
+        names = set()
+        for i, r in enumerate(self.rules):
+            if r.name in names:
+                raise ValueError(f"rules[{i}].name: {r.name!r} is used twice")
+            names.add(r.name)
+            tag_pairs(r.tags, f"rules[{i}].tags")
+        tag_pairs(self.exempt_tags, "exempt_tags")
+        for i, o in enumerate(self.opt_outs):
+            if not o.agent_id:
+                raise ValueError(f"opt_outs[{i}].agent_id: empty")
+            try:
+                until = date.fromisoformat(o.until)
+            except ValueError:
+                raise ValueError(f"opt_outs[{i}].until: {o.until!r} is not YYYY-MM-DD") from None
+            if until > date.today() + timedelta(days=400):
+                raise ValueError(f"opt_outs[{i}].until: more than a year ahead")
+        if self.baseline:
+            parse_days(self.baseline, "baseline")
+        for dept, text in self.baselines.items():
+            parse_days(text, f"baselines.{dept}")
+        jobs = set()
+        for i, j in enumerate(self.wake.jobs):
+            if j.name in jobs:
+                raise ValueError(f"wake.jobs[{i}].name: {j.name!r} is used twice")
+            jobs.add(j.name)
+            parse_at(j.at, f"wake.jobs[{i}].at")
+            tag_pairs(j.tags, f"wake.jobs[{i}].tags")
 
-        validate(self)
+
+_WEEKLY = re.compile(r"^([a-z,\-]+)\s+([0-2]?\d):([0-5]\d)$")
+_DAYS = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$")
+
+
+def parse_days(text: str, where: str) -> tuple[date, date]:
+    """'2026-09-01..2026-10-31' → (first, last) local days."""
+    a, sep, b = text.partition("..")
+    try:
+        if not sep:
+            raise ValueError
+        first, last = date.fromisoformat(a.strip()), date.fromisoformat(b.strip())
+    except ValueError:
+        raise ValueError(f"{where}: {text!r} is not YYYY-MM-DD..YYYY-MM-DD") from None
+    if last < first:
+        raise ValueError(f"{where}: ends before it starts")
+    return first, last
+
+
+def tag_pairs(items: list[str], where: str) -> list[tuple[str, str]]:
+    out = []
+    for t in items:
+        k, sep, v = t.partition("=")
+        if not sep or not k:
+            raise ValueError(f"{where}: {t!r} is not key=value")
+        out.append((k, v))
+    return out
+
+
+def parse_at(text: str, where: str) -> dict[str, Any]:
+    """`sat 02:00` / `mon-fri 22:30` → cron fields; `2026-12-05T02:00` → one date."""
+    t = text.strip().lower()
+    m = _WEEKLY.match(t)
+    if m:
+        days, hour, minute = m.group(1), int(m.group(2)), int(m.group(3))
+        if hour > 23 or not all(_DAYS.match(d) for d in days.split(",")):
+            raise ValueError(f"{where}: {text!r}: days as mon-fri or sat,sun; hours 00-23")
+        return {"trigger": "cron", "day_of_week": days, "hour": hour, "minute": minute}
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"{where}: {text!r} is neither '<days> HH:MM' nor 'YYYY-MM-DDTHH:MM'"
+        ) from None
+    return {"trigger": "date", "run_date": when}

@@ -19,17 +19,16 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
-import re
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from collector.policy.documents import matches
+from collector.policy.settings import parse_at
 from energy_common.wol import WOL_PORT, magic_packet
 
 if TYPE_CHECKING:
@@ -39,27 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("energy_collector.wake")
 
-_WEEKLY = re.compile(r"^([a-z,\-]+)\s+([0-2]?\d):([0-5]\d)$")
-_DAYS = re.compile(r"^(mon|tue|wed|thu|fri|sat|sun)(-(mon|tue|wed|thu|fri|sat|sun))?$")
 AWAKE = ("active", "idle")
-
-
-def parse_at(text: str, where: str) -> dict[str, Any]:
-    """`sat 02:00` / `mon-fri 22:30` → cron fields; `2026-12-05T02:00` → one date."""
-    t = text.strip().lower()
-    m = _WEEKLY.match(t)
-    if m:
-        days, hour, minute = m.group(1), int(m.group(2)), int(m.group(3))
-        if hour > 23 or not all(_DAYS.match(d) for d in days.split(",")):
-            raise ValueError(f"{where}: {text!r}: days as mon-fri or sat,sun; hours 00-23")
-        return {"trigger": "cron", "day_of_week": days, "hour": hour, "minute": minute}
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"{where}: {text!r} is neither '<days> HH:MM' nor 'YYYY-MM-DDTHH:MM'"
-        ) from None
-    return {"trigger": "date", "run_date": when}
 
 
 @dataclass(frozen=True)
