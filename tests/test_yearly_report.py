@@ -160,6 +160,12 @@ def test_objectives_say_met_not_met_regression_and_cannot_be_assessed(year):
     assert pue_all["met"] is False and pue_all["value"] > 1.2
     assert pue_dc1["met"] is True and pue_dc1["datacenter"] == "dc1"
     assert no_base["baseline"] is None and no_base["met"] is None and no_base["change"] is None
+    # the way from the baseline to the target: beyond it, moving away, or not known
+    assert beat["progress"] == pytest.approx(
+        (beat["value"] - beat["baseline"]) / (beat["target"] - beat["baseline"]), abs=1e-3
+    )
+    assert beat["progress"] >= 1 and missed["progress"] < 0 and no_base["progress"] is None
+    assert all(o["previous"] is None for o in objs)  # the ledger starts with this year
 
 
 def test_fleet_age_and_renewals_add_up(year):
@@ -217,6 +223,7 @@ def test_public_edition_and_open_data_name_no_host_and_validate(year):
     assert '<html lang="fr">' in html and "Périmètre et qualité des données" in html
     # the ledger starts with this year: it says it is the baseline, on the first page
     assert f"{YEAR} est la première année mesurée" in html
+    assert "Chemin vers la cible" in html and "s'en éloigne" in html
     assert html.index("première année mesurée") < html.index('id="scope"')
     # the French edition speaks French: no configuration key, no English word, no "(s)"
     for word in ("yearly.", "compliance.", "embodied", "display:", "(s)", "kgCO2e", "ademe-"):

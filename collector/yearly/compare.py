@@ -87,3 +87,18 @@ def previous_year(doc: dict[str, Any], prev: dict[str, Any] | None) -> dict[str,
         "monthly_kwh": [r["total_kwh"] for r in prev["energy"]["by_month"]],
         "regressions": [r["key"] for r in headline if r["verdict"] == "worse"],
     }
+
+
+def trajectory(objectives: Any, prev: dict[str, Any] | None) -> None:
+    """Each objective on its way: last year's value beside the baseline, this year and the
+    target, and the share of the way from baseline to target covered (1 = reached, below 0
+    = moving away from it)."""
+    if prev is not None and not (prev["scope"]["hosts_reporting"] or prev["datacenters"]):
+        prev = None  # a year without data has no value to show
+    for o in objectives:
+        o["previous"] = None if prev is None else indicator(prev, o["indicator"], o["datacenter"])
+        base, value, target = o["baseline"], o["value"], o["target"]
+        way = None
+        if base is not None and value is not None and target is not None and target != base:
+            way = round((value - base) / (target - base), 4)
+        o["progress"] = way

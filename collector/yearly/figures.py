@@ -592,6 +592,7 @@ def compute(
     energy["by_origin"] = stacks.monthly_parts(doc, s.lorawan_in_total)
     if previous:
         doc["previous_year"] = compare.previous_year(doc, other(year - 1))
+        compare.trajectory(doc["objectives"], other(year - 1))
     return doc, hosts
 
 
