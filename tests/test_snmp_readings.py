@@ -15,7 +15,14 @@ from snmp_helpers import device, serve
 from collector.sources.snmp.poller import Poll
 from collector.sources.snmp.profiles import Row, load_profiles, rows
 
-USED = ("ups-socomec-filler", "rpdu2-no-uptime", "rpdu2-uptime-generr", "apc-epdu", "apc-rpdu2")
+USED = (
+    "ups-socomec-filler",
+    "rpdu2-no-uptime",
+    "rpdu2-uptime-generr",
+    "apc-epdu",
+    "apc-rpdu2",
+    "tripplite-upsmib-only",
+)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +180,21 @@ def test_an_agent_refusing_the_get_for_sysuptime_is_asked_again_without_it(tmp_p
         assert c.snmp.state["pdu-g"].profile.name == "apc-rpdu2"  # sysObjectID still read
         assert {(r.table, r.index): r.power_w for r in poll.rows}[("input", "1")] == 2580
         assert c.snmp.status()["dc1"]["no_sysuptime"] == ["pdu-g"]
+
+
+def test_a_vendor_prefix_whose_tables_are_absent_gives_way_to_the_mib_the_device_speaks(
+    tmp_path, sim, caplog
+):
+    """A card under Tripp Lite's enterprise arc that speaks UPS-MIB only: the vendor profile
+    its sysObjectID chose finds nothing, the probe finds UPS-MIB, the next poll reads it."""
+    cfg = make_config(tmp_path, snmp={"devices": [device(sim, "ups-t", "tripplite-upsmib-only")]})
+    with running(cfg) as c, caplog.at_level("WARNING", logger="energy_collector.snmp"):
+        (first,) = c.snmp.run_cycle()
+        assert first.rows == []
+        assert c.snmp.state["ups-t"].profile.name == "ups-mib"
+        (second,) = c.snmp.run_cycle()
+        text = scrape(url(c, "/metrics"))
+    assert [r.power_w for r in second.rows if r.table == "output"] == [5640, 5910, 5380]
+    assert metric(text, "energy_snmp_profile", device="ups-t", profile="ups-mib") == 1
+    assert metric(text, "energy_snmp_profile", device="ups-t", profile="tripplite") == 0
+    assert any("profile ups-mib from the next poll" in r.getMessage() for r in caplog.records)

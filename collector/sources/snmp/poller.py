@@ -338,6 +338,17 @@ class Poller:
             "answers)",
         )
 
+    async def _other_profile(
+        self, d: SnmpDeviceConfig, tgt: Target, current: Profile
+    ) -> Profile | None:
+        """The profile the device's MIBs fit when the one its sysObjectID chose found no
+        table (a vendor's prefix over a product line speaking another MIB), else None."""
+        try:
+            found = await self.probe_profile(d, tgt, None)
+        except SnmpError:
+            return None
+        return found if found is not current else None
+
     async def poll_device(self, d: SnmpDeviceConfig) -> Poll:
         st = self.state.setdefault(d.name, DeviceState())
         t0 = time.monotonic()
@@ -373,11 +384,25 @@ class Poller:
         if not poll.rows and st.profile.tables and not st.empty_warned:
             # a profile (forced, most often) whose tables the device does not have
             st.empty_warned = True
-            log.warning(
-                "snmp: %s: profile %s found none of its tables; check snmp.devices[].profile",
-                d.name,
-                st.profile.name,
-            )
+            other = None if d.profile else await self._other_profile(d, tgt, st.profile)
+            if other is not None:  # claimed by a vendor prefix, speaking another MIB
+                log.warning(
+                    "snmp: %s: profile %s found none of its tables; the device answers "
+                    "%s: profile %s from the next poll",
+                    d.name,
+                    st.profile.name,
+                    other.mib,
+                    other.name,
+                )
+                self.metrics.profile.labels(d.name, st.profile.name).set(0)
+                self.metrics.profile.labels(d.name, other.name).set(1)
+                st.profile, st.empty_warned = other, False
+            else:
+                log.warning(
+                    "snmp: %s: profile %s found none of its tables; check snmp.devices[].profile",
+                    d.name,
+                    st.profile.name,
+                )
         self.metrics.rows.labels(d.name).set(len(poll.rows))
         if st.profile.status:
             scalars = [x.oid for x in st.profile.status if not x.column]
