@@ -89,6 +89,10 @@ def fill(url: str, hosts: int) -> None:
                 at,
                 "active",
                 at,
+                0,  # spool_dropped
+                0.0,  # duplicate_s
+                None,  # wake
+                None,  # hardware
             )
         )
         left_on = rng.random() < 0.2

@@ -295,3 +295,14 @@ def test_summary_and_trend_agree_on_the_same_period(collector):
     for k in ("hosts", "compliant", "noncompliant", "unknown", "rate"):
         assert last[k] == s[k], k
     assert [t["period_day"] for t in rep["trend"]] == ["2027-10-28", "2027-10-29", "2027-11-02"]
+
+
+def test_every_trend_point_is_that_periods_own_summary(collector):
+    """The trend's earlier points (counted in SQL for speed) equal the verdicts the report
+    would give for that period as last night."""
+    from collector.compliance.report import host_verdicts, summary
+
+    rep = morning_report(collector.ledger, collector.compliance, RULES, nov(3, 10))
+    for back, point in enumerate(reversed(rep["trend"])):
+        rows = host_verdicts(collector.ledger, collector.compliance, RULES, nov(3, 10), back)
+        assert point == {"period_day": max(r["period_day"] for r in rows), **summary(rows)}

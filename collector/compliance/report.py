@@ -91,20 +91,13 @@ def host_verdicts(
     hosts: list[tuple[Any, ...]] | None = None,
 ) -> list[dict[str, Any]]:
     """One verdict per non-exempt known host for the last completed off-hours period of its
-    calendar at `at` (or the `back`-th before it), judged over the whole period."""
+    calendar at `at` (or the `back`-th before it), judged over the whole period. `hosts`:
+    judged_hosts(), when several periods are judged in a row."""
     if hosts is None:
-        hosts = list_hosts(ledger)
+        hosts = judged_hosts(ledger, compliance)
     by_cal: dict[str, Period | None] = {}
     wanted: dict[float, list[tuple[Any, ...]]] = defaultdict(list)
-    from collector.records import Entity
-
-    for hid, name, kind, site, dept, tags, first_seen in hosts:
-        e = Entity(
-            id=hid, name=name, kind=kind, site=site, department=dept, tags=json.loads(tags or "{}")
-        )
-        if compliance.exempt(e):
-            continue
-        cal = compliance.calendar_for(site, dept)
+    for hid, name, kind, site, dept, first_seen, cal in hosts:
         if cal.name not in by_cal:
             by_cal[cal.name] = last_completed(cal, at, back)
         p = by_cal[cal.name]
@@ -143,12 +136,79 @@ def host_verdicts(
     return out
 
 
-def list_hosts(ledger: Ledger) -> list[tuple[Any, ...]]:
-    return list(
-        ledger.execute(
-            "SELECT host_id, hostname, kind, site, department, tags, first_seen FROM hosts"
+def judged_hosts(ledger: Ledger, compliance: Compliance) -> list[tuple[Any, ...]]:
+    """The non-exempt hosts with their calendar: (id, name, kind, site, department,
+    first seen, calendar), read once for every period judged."""
+    from collector.records import Entity
+
+    out = []
+    for hid, name, kind, site, dept, tags, first_seen in ledger.execute(
+        "SELECT host_id, hostname, kind, site, department, tags, first_seen FROM hosts"
+    ):
+        e = Entity(
+            id=hid, name=name, kind=kind, site=site, department=dept, tags=json.loads(tags or "{}")
         )
-    )
+        if not compliance.exempt(e):
+            out.append(
+                (hid, name, kind, site, dept, first_seen, compliance.calendar_for(site, dept))
+            )
+    return out
+
+
+def _trend_point(
+    ledger: Ledger, rules: Rules, hosts: list[tuple[Any, ...]], at: float, back: int
+) -> dict[str, Any] | None:
+    """summary() of the `back`-th period before last night, counted in SQL (the same
+    verdicts as host_verdicts: hosts without a row are unknown), for the trend."""
+    groups: dict[str, tuple[Calendar, list[float]]] = {}
+    for *_, first_seen, cal in hosts:
+        groups.setdefault(cal.name, (cal, []))[1].append(first_seen)
+    n = ok = bad = 0
+    money = [0.0, 0.0, 0.0]
+    days = []
+    for name, (cal, firsts) in groups.items():
+        p = last_completed(cal, at, back)
+        if p is None:
+            continue
+        judged = sum(1 for f in firsts if f < p.end)
+        if not judged:
+            continue
+        length = p.end - p.start
+        row = ledger.execute(
+            "SELECT SUM(CASE WHEN on_s > ? THEN 1 ELSE 0 END), "
+            "SUM(CASE WHEN on_s <= ? AND covered_s >= ? THEN 1 ELSE 0 END), "
+            "SUM(wasted_wh), SUM(eur), SUM(kgco2e) FROM host_periods "
+            "WHERE period_start = ? AND calendar = ?",
+            (
+                rules.tolerance_s,
+                rules.tolerance_s,
+                rules.coverage_min * length - 1e-6 if length > 0 else float("inf"),
+                p.start,
+                name,
+            ),
+        )[0]
+        n += judged
+        bad += int(row[0] or 0)
+        ok += int(row[1] or 0)
+        money = [
+            money[0] + (row[2] or 0.0) / 1000.0,
+            money[1] + (row[3] or 0.0),
+            money[2] + (row[4] or 0.0),
+        ]
+        days.append(p.day)
+    if not n:
+        return None
+    return {
+        "period_day": max(days),
+        "hosts": n,
+        "compliant": ok,
+        "noncompliant": bad,
+        "unknown": n - ok - bad,
+        "rate": round(ok / n, 4),
+        "wasted_kwh": round(money[0], 3),
+        "eur": round(money[1], 2),
+        "kgco2e": round(money[2], 3),
+    }
 
 
 def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -272,7 +332,7 @@ def morning_report(
     policy: Any = None,
 ) -> dict[str, Any]:
     """`policy`: the PolicyConfig, for the sleep policy's night and month (when enabled)."""
-    hosts = list_hosts(ledger)
+    hosts = judged_hosts(ledger, compliance)
     rows = host_verdicts(ledger, compliance, rules, at, hosts=hosts)
     duplicates = [
         {"hostname": h, "site": site, "department": dept, "hours": round(d / 3600, 1)}
@@ -299,11 +359,12 @@ def morning_report(
     # the trend: the same verdicts, period by period back from the report's own, so its last
     # point is the summary (it ends at the report's period, whatever newer ones the ledger has)
     trend = []
-    for back in range(trend_periods - 1, -1, -1):
-        past = rows if back == 0 else host_verdicts(ledger, compliance, rules, at, back, hosts)
-        if not past:
-            continue
-        trend.append({"period_day": max(r["period_day"] for r in past), **summary(past)})
+    for back in range(trend_periods - 1, 0, -1):
+        point = _trend_point(ledger, rules, hosts, at, back)
+        if point is not None:
+            trend.append(point)
+    if rows:
+        trend.append({"period_day": max(r["period_day"] for r in rows), **summary(rows)})
     return {
         "language": language,
         "generated_at": datetime.fromtimestamp(at, tz).isoformat(timespec="seconds"),
