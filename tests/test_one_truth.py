@@ -334,3 +334,20 @@ def test_a_year_without_data_or_not_begun_is_a_404(fleet, path, status, says):
     got, body = get(c, path)
     text = body.decode()
     assert got == status and says in text.replace('":"', '": "')
+
+
+def test_the_morning_report_waits_for_the_night_to_end(fleet, monkeypatch):
+    """Sent at 07:30 (the default report time) while the night runs until 08:00: it is put
+    off to the end of the night, then it is about that night, never the one before."""
+    c, clock = fleet
+    sent: list[dict] = []
+    monkeypatch.setattr(c.deliverer, "deliver", sent.append)
+    clock[0] = at(24, 7.5)
+    c.send_morning_report()
+    assert sent == []
+    job = c.scheduler.get_job("morning-report-at-day-start")
+    assert job is not None and job.next_run_time.timestamp() == at(24, 8) + 1
+    job.remove()
+    clock[0] = at(24, 8) + 1
+    c.send_morning_report()
+    assert [[d for d, _ in r["periods"]] for r in sent] == [["2026-11-23"]]
