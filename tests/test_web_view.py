@@ -158,7 +158,7 @@ def test_fleet_page_figures_are_the_ledgers(site):
     agents_today = tiles["Énergie aujourd'hui, machines avec agent"]
     assert agents_today == unit(st["today_kwh"], "kWh", "fr", 1)
     # the datacenters beside it, said apart and not added (servers and VMs run inside them)
-    dc_today = tiles["Énergie aujourd'hui, centres de données (non ajoutée)"]
+    dc_today = tiles["Énergie aujourd'hui, salles serveurs (non ajoutée)"]
     assert dc_today == unit(st["today_datacenters_kwh"], "kWh", "fr", 1)
     assert tiles["Machines ayant rendu compte aujourd'hui"] == num(
         st["hosts_reporting_today"], "fr"
