@@ -26,12 +26,14 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
 from collector_helpers import make_config, metric, url
 from test_lorawan import LORA, UP, pulse
 
 from collector.app import Collector
 from collector.cli import status_table
 from collector.datacenter.readings import import_readings
+from collector.render.fmt import num, pct, unit
 from collector.sources.snmp.poller import Poll
 from collector.sources.snmp.profiles import Row
 from collector.yearly.build import settings
@@ -118,6 +120,12 @@ def fleet(tmp_path_factory, broker):
     )
     c = Collector(cfg, clock=lambda: clock[0])
     c.start()
+    # the periodic jobs would refresh the gauges at their own moment: the test does it at the
+    # times it reads, so they are stopped (waiting for a run in flight) and an empty real
+    # scheduler is left for the morning report's own job
+    c.scheduler.shutdown(wait=True)
+    c.scheduler = BackgroundScheduler(timezone=c.tz)
+    c.scheduler.start()
     try:
         out = c.pipeline.process([(r, None) for r in reports()])
         assert {o.result for o in out} == {"accepted"}
@@ -216,6 +224,8 @@ def test_last_night_is_the_same_on_every_surface(fleet, now, judged, running, le
     # the page
     assert f"Last completed off-hours period, judged: {judged}" in s["night"]
     assert ("In progress, not judged yet" in s["night"]) == bool(running)
+    for value in (pct(summary["rate"], "en"), f"<strong>{num(summary['noncompliant'], 'en')}<"):
+        assert value in s["night"], value
 
 
 @pytest.mark.parametrize("now", [t for t, *_ in TIMES])
@@ -265,6 +275,8 @@ def test_datacenters_one_view_with_its_basis_on_every_surface(fleet):
     dc3_today = 28800 / 720 * 10  # 00:00-10:00 of a bill spread over November's 720 hours
     assert today == pytest.approx(600 + dc3_today)
     assert "Energy today, datacenters (not added)" in s["home"]
+    assert unit(today, "kWh", "en", 1) in s["home"]
+    assert unit(s["status"]["today_kwh"], "kWh", "en", 1) in s["home"]
     page = get(c, "/datacenters?lang=en")[1].decode()
     assert "(billed, spread evenly over the hours)" in page and "(metered)" in page
 
