@@ -510,3 +510,31 @@ def test_the_report_says_whether_the_city_improved_on_its_first_page(site):
     assert worse["verdict"] == "worse" and worse["change_pct"] == pytest.approx(0.25, abs=1e-3)
     page = html.render(doc, "fr")
     assert "En recul : Énergie totale (kWh)." in page and "+25,0" in page
+
+
+def test_the_report_page_links_its_pdf_which_is_a4_numbered_with_absolute_links(site):
+    import subprocess
+
+    c, b, _ = site
+    b.get(f"{_base(c)}/report/{YEAR}?lang=fr")
+    href = b.script(
+        "return document.querySelector('a[href$=\".pdf?lang=fr\"]').getAttribute('href')"
+    )
+    assert href == f"/report/{YEAR}.pdf?lang=fr"
+    b.get(f"{_base(c)}/report?lang=fr")
+    assert f"/report/{YEAR}.pdf?lang=fr" in b.script(
+        "return Array.from(document.querySelectorAll('main a'), a => a.getAttribute('href'))"
+    )
+    with urllib.request.urlopen(_base(c) + href, timeout=120) as resp:
+        assert resp.headers["content-type"] == "application/pdf"
+        pdf = resp.read()
+    path = SHOTS / f"rapport-reen-{YEAR}.pdf"
+    path.write_bytes(pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    assert "(A4)" in info.stdout
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert f"Indicateurs de sobriété numérique {YEAR}" in text and "1 / " in text
+    # the open data link is absolute: it works from the PDF
+    assert f"{_base(c)}/open-data/{YEAR}/datapackage.json".encode() in pdf
