@@ -538,3 +538,40 @@ def test_the_report_page_links_its_pdf_which_is_a4_numbered_with_absolute_links(
     assert f"Indicateurs de sobriété numérique {YEAR}" in text and "1 / " in text
     # the open data link is absolute: it works from the PDF
     assert f"{_base(c)}/open-data/{YEAR}/datapackage.json".encode() in pdf
+
+
+def test_the_keyboard_meets_the_skip_link_first_and_the_page_in_its_order(site):
+    """What axe does not check: the first Tab lands on the skip link to the main content,
+    and no element takes itself out of the document's order (no positive tabindex)."""
+    c, b, _ = site
+    for path in (f"/report/{YEAR}", "/", "/accessibilite"):
+        b.get(f"{_base(c)}{path}?lang=fr")
+        b._call(
+            "POST",
+            b._s("/actions"),
+            {
+                "actions": [
+                    {
+                        "type": "key",
+                        "id": "kb",
+                        "actions": [
+                            {"type": "keyDown", "value": "\ue004"},
+                            {"type": "keyUp", "value": "\ue004"},
+                        ],
+                    }
+                ]
+            },
+        )
+        first = b.script(
+            "const a = document.activeElement; return [a.className, a.getAttribute('href'),"
+            " a.innerText]"
+        )
+        assert first == ["skip", "#main", "Aller au contenu"], path
+        assert b.script("return document.querySelectorAll('main#main').length") == 1
+        assert (
+            b.script(
+                'return document.querySelectorAll(\'[tabindex]:not([tabindex="0"])'
+                ':not([tabindex="-1"])\').length'
+            )
+            == 0
+        )

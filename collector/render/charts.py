@@ -88,6 +88,37 @@ def bars(
     return stacked(labels, [("", values)], title, desc, unit, lang)
 
 
+def hbars(
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    title: str,
+    desc: str,
+    unit: str,
+    lang: str,
+) -> str:
+    """One horizontal bar per group, its name on the left and its value at the bar's end:
+    long names (sites, departments) never overlap, however many there are."""
+    n = next(_ids)
+    row, left, right = 22, 170, 90
+    height = 8 + row * len(labels)
+    top = nice_max(max((v or 0.0 for v in values), default=0.0))
+    out = [
+        f'<svg viewBox="0 0 {W} {height}" role="img" aria-labelledby="c{n}t c{n}d" class="chart">',
+        f'<title id="c{n}t">{esc(title)}</title><desc id="c{n}d">{esc(desc)}</desc>',
+    ]
+    for i, (lab, v) in enumerate(zip(labels, values, strict=True)):
+        y = 4 + row * i
+        name = str(lab) if len(str(lab)) <= 26 else str(lab)[:25] + "…"
+        out.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{esc(name)}</text>')
+        w = (W - left - right) * (v or 0.0) / top
+        out.append(
+            f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row - 8}" fill="{COLOURS[0]}"/>'
+            f'<text x="{left + w + 4:.1f}" y="{y + 15}">{num(v, lang)} {esc(unit)}</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
 def stacked(
     labels: Sequence[str],
     series: Sequence[tuple[str, Sequence[float | None]]],

@@ -75,6 +75,9 @@ def environment(lang: str) -> Environment:
         bars=lambda labels, values, title, desc, unit: Markup(
             charts.bars(labels, values, title, desc, unit, lang)
         ),
+        hbars=lambda labels, values, title, desc, unit: Markup(
+            charts.hbars(labels, values, title, desc, unit, lang)
+        ),
         stacked=lambda labels, series, title, desc, unit: Markup(
             charts.stacked(labels, series, title, desc, unit, lang)
         ),
