@@ -11,7 +11,6 @@ false` every page asks for it. Errors a browser meets are pages in the reader's 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import threading
@@ -20,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -33,6 +32,7 @@ from collector.render.fmt import LANGS
 from collector.render.words import N_
 from collector.web import live
 from collector.web.session import COOKIE, OpsLogin
+from collector.web.signin import SignInPages
 from collector.yearly import html as report_html
 from collector.yearly import opendata
 from collector.yearly.build import ReportError, print_pdf
@@ -231,9 +231,7 @@ class Pages:
             Route("/report/{year:int}.pdf", g(self.report_pdf), methods=["GET"]),
             Route("/open-data/{year:int}/{name:path}", g(self.open_data), methods=["GET"]),
             Route("/accessibilite", self.statement, methods=["GET"]),
-            Route("/login", self.login_form, methods=["GET"]),
-            Route("/login", self.login_post, methods=["POST"]),
-            Route("/logout", self.logout, methods=["GET", "POST"]),
+            *SignInPages(self).routes(),
         ]
 
     # -- the accessibility statement -------------------------------------------------------
@@ -371,53 +369,6 @@ class Pages:
             return JSONResponse({"error": "not found"}, 404)
         media = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/json"
         return FileResponse(path, media_type=media, headers=_cache_headers(REPORT_S, False))
-
-    # -- ops login ------------------------------------------------------------------------
-
-    def _login_page(self, request: Request, error: bool, nxt: str) -> Response:
-        resp = self.page(
-            request,
-            "/login",
-            "web/login.html",
-            {"error": error, "next": nxt},
-            status=401 if error else 200,
-        )
-        resp.headers["cache-control"] = "no-store"
-        return resp
-
-    async def login_form(self, request: Request) -> Response:
-        nxt = request.query_params.get("next") or f"/?lang={self.lang(request)}"
-        return self._login_page(request, False, _safe_next(nxt))
-
-    async def login_post(self, request: Request) -> Response:
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > 4096:
-                return JSONResponse({"error": "form too large"}, 413)
-        form = parse_qs(body.decode("utf-8", "replace"))
-        token = (form.get("token") or [""])[0]
-        nxt = _safe_next((form.get("next") or [""])[0] or f"/?lang={self.lang(request)}")
-        if not self.login.check(token):
-            await asyncio.sleep(0.5)  # slows guessing down; the passphrase is long anyway
-            return self._login_page(request, True, nxt)
-        resp = RedirectResponse(nxt, 303)
-        resp.headers["set-cookie"] = self.login.header(
-            self.login.cookie(), int(self.login.session_s)
-        )
-        return resp
-
-    async def logout(self, request: Request) -> Response:
-        resp = RedirectResponse(f"/?lang={self.lang(request)}", 303)
-        resp.headers["set-cookie"] = self.login.header("", 0)
-        return resp
-
-
-def _safe_next(nxt: str | None) -> str:
-    """Only a path of this site (never //host or a scheme): no open redirect."""
-    if not nxt or not nxt.startswith("/") or nxt.startswith("//") or "\\" in nxt:
-        return "/"
-    return nxt
 
 
 def _cache_headers(max_age: int, private: bool) -> dict[str, str]:
