@@ -347,6 +347,20 @@ def test_cli_writes_html_pdf_and_json(year):
     assert (out / "accessibility-statement.html").exists()
     statement = (out / "declaration-accessibilite.html").read_text()
     assert "Ville de Test s'engage" in statement and "accessibilite@example.org" in statement
+    # the published files too: no axe violation in the report and its statements
+    from browser import Browser
+
+    b = Browser(tmp / "browser")
+    try:
+        for name in (
+            f"reen-report-{YEAR}.html",
+            "accessibility-statement.html",
+            "declaration-accessibilite.html",
+        ):
+            b.get((out / name).resolve().as_uri())
+            assert b.axe() == [], name
+    finally:
+        b.close()
     assert (out / f"reen-report-{YEAR}.json").exists()
     assert (out / f"open-data-{YEAR}" / "datapackage.json").exists()
     assert (out / f"numecoeval-{YEAR}" / "equipements_physiques.csv").exists()
