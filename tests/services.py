@@ -22,6 +22,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def free_udp_port() -> int:
+    """A UDP port nobody holds: free_port() checks TCP only, and an snmpsim of a parallel
+    test session on the same UDP port would answer our readiness GET in our simulator's
+    place (seen: every community but apc-rpdu2 timing out)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def stop_process(proc: subprocess.Popen[bytes] | None, sig: int, timeout: float) -> None:
     """Stop a process we started: signal, wait, then kill; never leave it behind."""
     if proc is None or proc.poll() is not None:
@@ -499,7 +508,7 @@ class SnmpSim:
         self.data.mkdir(parents=True, exist_ok=True)
         for r in recordings:
             shutil.copy(r, self.data / r.name)
-        self.port = free_port()
+        self.port = free_udp_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> SnmpSim:
