@@ -335,6 +335,13 @@ def test_cli_writes_html_pdf_and_json(year):
         assert re.search(rf"^\s*{n} / {pages}\s*$", text[n - 1], re.M), (n, text[n - 1][-200:])
         assert title in text[n - 1].splitlines()[0], n  # the running title (page 1: the h1)
     assert "Contents" in text[0] and "Did we improve?" in text[0]  # both on the first page
+    # the printed contents give each section's page, and the section is there
+    toc = re.findall(r"(\d)\. ([A-Z][\w -]+?) · (\d+)", text[0])
+    assert len(toc) == 8, text[0]
+    for number, name, page in toc:
+        lines = [ln.strip() for ln in text[int(page) - 1].splitlines()]
+        assert f"{number}. {name}" in lines or (name == "Glossary" and name in lines), name
+    assert not list(out.glob(".print-*"))  # the published page is not the numbered copy
     # no half-empty page between sections: each page but the last is mostly filled
     for n, page in enumerate(text[: pages - 1], 1):
         assert len([ln for ln in page.splitlines() if ln.strip()]) > 20, n

@@ -16,7 +16,7 @@ from collector.config import CollectorConfig
 from collector.ledger import Ledger
 from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.profiles import ProfileBook
-from collector.render import statement
+from collector.render import statement, toc
 from collector.yearly import html, opendata
 from collector.yearly.figures import Objective, Settings, compute, year_missing
 
@@ -72,7 +72,21 @@ def find_chromium() -> str | None:
 
 
 def print_pdf(html_path: Path, pdf_path: Path, timeout_s: float = 120.0) -> None:
-    """Headless Chromium prints the page as it is (A4 from the page's print stylesheet)."""
+    """Headless Chromium prints the page (A4 from the page's print stylesheet); a page with
+    a table of contents is printed twice, the second time with its page numbers."""
+    _print(html_path, pdf_path, timeout_s)
+    numbered = toc.number_contents(html_path, pdf_path)
+    if numbered is not None:
+        # printed from a copy beside it (same relative links): the published page is kept
+        copy = html_path.with_name(f".print-{html_path.name}")
+        copy.write_text(numbered, encoding="utf-8")
+        try:
+            _print(copy, pdf_path, timeout_s)
+        finally:
+            copy.unlink(missing_ok=True)
+
+
+def _print(html_path: Path, pdf_path: Path, timeout_s: float) -> None:
     exe = find_chromium()
     if exe is None:
         raise ReportError(
