@@ -13,10 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from collector import hosts
 from collector.accounting import Accountant
 from collector.compliance.calendar import Calendar
 from collector.compliance.delivery import Deliverer
@@ -36,7 +38,7 @@ from collector.compliance.report import (
 from collector.compliance.settings import build_calendars
 from collector.config import CollectorConfig
 from collector.datacenter.hostpower import AttributionCounts, HostPower
-from collector.datacenter.report import eu_report, pue_report
+from collector.datacenter.routes import eu_route, pue_route
 from collector.datacenter.view import DatacenterGauges, datacenter_view, energy_today_kwh
 from collector.inventory.metrics import InventoryMetrics
 from collector.inventory.sync import sync as inventory_sync
@@ -45,11 +47,12 @@ from collector.metrics import REJECTION_REASONS, Fleet, HostView, Metrics
 from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.energy import Hypervisor, embodied_kg_per_day
 from collector.model.profiles import ProfileBook
-from collector.pipeline import Pipeline, Sink
 from collector.policy.documents import Policies
 from collector.policy.savings import PolicyMetrics
 from collector.policy.wake import Waker
 from collector.records import RecordBatch
+from collector.sinks.sink import Sink
+from collector.sources.agents.pipeline import Pipeline
 from collector.sources.lorawan.calibration import Calibration, plug_calibration
 from collector.sources.lorawan.processor import LoraProcessor
 from collector.sources.snmp.poller import Poller
@@ -195,8 +198,10 @@ class Collector:
             routes={
                 "/api/v1/compliance/report": self._report_route,
                 "/api/v1/compliance/rates": self._rates_route,
-                "/api/v1/datacenter/pue": self._pue_route,
-                "/api/v1/datacenter/eu-report": self._eu_route,
+                "/api/v1/datacenter/pue": partial(pue_route, self.ledger, cfg.ledger.timezone),
+                "/api/v1/datacenter/eu-report": partial(
+                    eu_route, self.ledger, list(cfg.datacenter_years), cfg.ledger.timezone
+                ),
             },
             body_timeout_s=h.body_timeout_s,
             credentials=self.credentials,
@@ -423,12 +428,9 @@ class Collector:
         return (today + timedelta(days=offset_days)).isoformat()
 
     def embodied_by_host(self) -> dict[str, float]:
-        rows = self.ledger.execute("SELECT host_id, kind, model, tags FROM hosts")
-        import json
-
         return {
-            hid: embodied_kg_per_day(self.book.profile_for(kind, model, json.loads(tags)))
-            for hid, kind, model, tags in rows
+            hid: embodied_kg_per_day(self.book.profile_for(kind, model, tags))
+            for hid, kind, model, tags in hosts.host_facts(self.ledger)
         }
 
     def rollup_yesterday(self) -> None:
@@ -576,42 +578,6 @@ class Collector:
                 self.lora.metrics.calibration.labels(cal.host, cal.meter).set(cal.ratio)
         return cals
 
-    def _pue_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
-        """?datacenter=dc1&period=hour|day|month|year&start=YYYY-MM-DD[THH][&room=R]
-        [&category=1|2|3] (with room: that zone's partial PUE; category: the ISO/IEC 30134-2
-        measurement point of IT energy, default the lowest present)"""
-        if query.get("period", "day") not in ("hour", "day", "month", "year"):
-            raise ValueError("period: hour, day, month or year")
-        cat = query.get("category")
-        if cat is not None and cat not in ("1", "2", "3"):
-            raise ValueError("category: 1 (UPS output), 2 (PDU output) or 3 (IT input)")
-        try:
-            doc = pue_report(
-                self.ledger,
-                query["datacenter"],
-                query.get("period", "day"),
-                query["start"],
-                self.cfg.ledger.timezone,
-                room=query.get("room") or None,
-                category=int(cat) if cat else None,
-            )
-        except KeyError:
-            raise ValueError("datacenter and start are required") from None
-        return 200, json.dumps(doc).encode(), "application/json"
-
-    def _eu_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
-        """?year=YYYY: PUE, WUE, ERF, REF per datacenter (Delegated Regulation 2024/1364)."""
-        try:
-            year = int(query["year"])
-        except (KeyError, ValueError):
-            raise ValueError("year: YYYY") from None
-        if not 2000 <= year <= 2100:
-            raise ValueError("year: 2000 to 2100")
-        rows = eu_report(
-            self.ledger, year, list(self.cfg.datacenter_years), self.cfg.ledger.timezone
-        )
-        return 200, json.dumps({"year": year, "datacenters": rows}).encode(), "application/json"
-
     def _rates_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
         """Rates over a week or a month: ?from=YYYY-MM-DD&to=YYYY-MM-DD&by=site."""
         try:
@@ -632,10 +598,7 @@ class Collector:
     # -- views -------------------------------------------------------------------------------
 
     def _hydrate_fleet(self) -> None:
-        for hid, site, dept, kind, state, last_seen, dropped, dup in self.ledger.execute(
-            "SELECT host_id, site, department, kind, last_state, last_seen, spool_dropped, "
-            "duplicate_s FROM hosts"
-        ):
+        for hid, site, dept, kind, state, last_seen, dropped, dup in hosts.host_rows(self.ledger):
             view = HostView(site or "", dept or "", kind, state, 0.0, last_seen)
             view.spool_dropped = int(dropped or 0)
             view.duplicate_s = float(dup or 0.0)
@@ -656,11 +619,7 @@ class Collector:
                 power += h.power_w
         day = self.local_day(0)
         dcs = self.datacenter_view()
-        row = self.ledger.execute(
-            "SELECT COALESCE(SUM(wh_measured + wh_modelled + wh_attributed), 0), "
-            "COALESCE(SUM(kgco2e), 0), COUNT(DISTINCT host_id) FROM host_days WHERE day = ?",
-            (day,),
-        )[0]
+        row = hosts.day_totals(self.ledger, day)
         return {
             "hosts": sum(by_state.values()),
             "by_state": by_state,
@@ -681,11 +640,8 @@ class Collector:
             "today_kwh_counts": "agents",
             "today_datacenters_kwh": energy_today_kwh(dcs),
             "datacenters": dcs,
-            "duplicate_identities": int(
-                self.ledger.execute(
-                    "SELECT COUNT(*) FROM hosts WHERE duplicate_s >= ?",
-                    (self.cfg.validation.duplicate_identity_min_s,),
-                )[0][0]
+            "duplicate_identities": hosts.duplicate_identities(
+                self.ledger, self.cfg.validation.duplicate_identity_min_s
             ),
         }
 
@@ -694,9 +650,7 @@ class Collector:
         rejected = {
             reason: int(m.rejections.labels(reason)._value.get()) for reason in REJECTION_REASONS
         }
-        dropped = self.ledger.execute(
-            "SELECT COUNT(*), COALESCE(SUM(spool_dropped), 0) FROM hosts WHERE spool_dropped > 0"
-        )[0]
+        dropped = hosts.spool_drops(self.ledger)
         return {
             "ledger": "unavailable" if self.pipeline.committer.down else "ok",
             "queued": self.pipeline.q.qsize(),

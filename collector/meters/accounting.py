@@ -7,7 +7,7 @@ twice and never loses an interval."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from collector.ledger import Ledger, Transaction
 from collector.meters import store
@@ -27,6 +27,10 @@ class MeterBatch:
         self.facts: dict[str, MeterFacts] = {}
         self.effects: list[Effect] = []
         self.lines: list[str] = []  # time-series lines, handed on after the commit
+        # metric samples to apply after the commit, summed (counters) or last (gauges) per
+        # metric and label values: one labels() lookup per series and batch, not per reading
+        self.counts: dict[tuple[Any, tuple[str, ...]], float] = {}
+        self.gauges: dict[tuple[Any, tuple[str, ...]], float] = {}
 
     def step(
         self,
@@ -55,6 +59,24 @@ class MeterBatch:
     def fact(self, f: MeterFacts) -> None:
         self.facts[f.name] = f
 
+    def count(self, metric: Any, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        """Add to a counter once committed."""
+        key = (metric, labels)
+        self.counts[key] = self.counts.get(key, 0.0) + amount
+
+    def gauge(self, metric: Any, labels: tuple[str, ...], value: float) -> None:
+        """Set a gauge once committed (the batch's last value for these labels)."""
+        self.gauges[(metric, labels)] = value
+
+    def apply(self) -> None:
+        """The effects outside the ledger, once the transaction has committed."""
+        for (metric, labels), amount in self.counts.items():
+            (metric.labels(*labels) if labels else metric).inc(amount)
+        for (metric, labels), value in self.gauges.items():
+            (metric.labels(*labels) if labels else metric).set(value)
+        for effect in self.effects:
+            effect()
+
     def after(self, effect: Effect) -> None:
         """Something outside the ledger to do once this batch is committed."""
         self.effects.append(effect)
@@ -70,6 +92,5 @@ def account(ledger: Ledger, fill: Callable[[MeterBatch], T]) -> tuple[T, MeterBa
         batch = MeterBatch(tx)
         result = fill(batch)
         batch.save()
-    for effect in batch.effects:
-        effect()
+    batch.apply()
     return result, batch

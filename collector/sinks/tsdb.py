@@ -24,9 +24,9 @@ from pathlib import Path
 from collector.accounting import Figure
 from collector.lineprotocol import tag as _tag
 from collector.metrics import Metrics
-from collector.pipeline import Sink
 from collector.records import RecordBatch
 from collector.sinks.settings import TsdbConfig
+from collector.sinks.sink import Sink
 
 log = logging.getLogger("energy_collector.tsdb")
 

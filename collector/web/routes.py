@@ -25,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from collector.pipeline import Outcome, Pipeline
+from collector.sources.agents.pipeline import Outcome, Pipeline
 from collector.web.auth import Auth
 from collector.web.enrolment import Credentials, EnrolmentError
 from collector.web.openapi import SPEC

@@ -24,7 +24,7 @@ from typing import Any
 from collector.metrics import Fleet, Metrics
 from collector.mqttclient import connect_persistent, subscriber
 from collector.mqttsettings import MqttIngestConfig
-from collector.pipeline import Outcome, Pipeline
+from collector.sources.agents.pipeline import Outcome, Pipeline
 
 log = logging.getLogger("energy_collector.mqtt")
 

@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
@@ -33,6 +33,7 @@ from collector.meters.accounting import MeterBatch, account
 from collector.meters.store import MeterFacts
 from collector.metrics import BoundedLabel
 from collector.sources.lorawan import messages as m
+from collector.sources.lorawan.metrics import LoraMetrics
 from collector.sources.lorawan.resolve import Meter, Resolver
 from collector.sources.lorawan.settings import LorawanConfig
 
@@ -43,108 +44,6 @@ Done = Callable[[str], None]
 
 def _key(text: str) -> int:
     return int(hashlib.sha1(text.encode()).hexdigest()[:15], 16)
-
-
-class LoraMetrics:
-    def __init__(self, r: CollectorRegistry) -> None:
-        self.messages = Counter(
-            "energy_lora_messages",
-            "LoRaWAN messages by kind and result.",
-            ["kind", "result"],
-            registry=r,
-        )
-        self.rejected = Counter(
-            "energy_lora_rejected",
-            "LoRaWAN messages rejected or ignored, by reason.",
-            ["reason"],
-            registry=r,
-        )
-        self.meter_wh = Counter(
-            "energy_lora_meter_wh",
-            "Energy measured by LoRaWAN meters, watt-hours.",
-            ["meter", "site", "role", "estimated"],
-            registry=r,
-        )
-        self.meter_power = Gauge(
-            "energy_lora_meter_watts",
-            "Mean power between a meter's last two readings.",
-            ["meter", "site", "role"],
-            registry=r,
-        )
-        self.meter_events = Counter(
-            "energy_lora_meter_events",
-            "Register events: reset, wrap, glitch, gap, suspect, stale.",
-            ["meter", "event"],
-            registry=r,
-        )
-        self.gw_up = Gauge(
-            "energy_lora_gateway_up",
-            "1 when the gateway is connected and its stats are fresh.",
-            ["gateway"],
-            registry=r,
-        )
-        self.gw_packets = Counter(
-            "energy_lora_gateway_packets",
-            "Gateway packets, summed from the per-interval stats.",
-            ["gateway", "direction", "status"],
-            registry=r,
-        )
-        self.gw_freq = Counter(
-            "energy_lora_gateway_rx_frequency_packets",
-            "Received packets per frequency.",
-            ["gateway", "frequency"],
-            registry=r,
-        )
-        self.gw_sf = Counter(
-            "energy_lora_gateway_rx_sf_packets",
-            "Received packets per spreading factor.",
-            ["gateway", "sf"],
-            registry=r,
-        )
-        self.gw_rssi = Gauge(
-            "energy_lora_gateway_rssi_dbm",
-            "RSSI of the last uplink a gateway received.",
-            ["gateway"],
-            registry=r,
-        )
-        self.gw_snr = Gauge(
-            "energy_lora_gateway_snr_db",
-            "SNR of the last uplink a gateway received.",
-            ["gateway"],
-            registry=r,
-        )
-        self.gw_energy = Counter(
-            "energy_lora_network_wh",
-            "Energy of the LoRaWAN gateways (configured power × time reporting), watt-hours.",
-            ["gateway"],
-            registry=r,
-        )
-        self.uplinks = Counter(
-            "energy_lora_uplinks", "Uplinks delivered (deduplicated).", ["network"], registry=r
-        )
-        self.last_seen = Gauge(
-            "energy_lora_device_last_seen_timestamp_seconds",
-            "Time of a device's last uplink.",
-            ["dev_eui"],
-            registry=r,
-        )
-        self.battery = Gauge(
-            "energy_lora_device_battery_percent",
-            "Battery level from status events.",
-            ["dev_eui"],
-            registry=r,
-        )
-        self.calibration = Gauge(
-            "energy_plug_calibration_ratio",
-            "Smart-plug energy over the modelled energy of the PC it measures (last 7 full days).",
-            ["host", "meter"],
-            registry=r,
-        )
-        self.unknown = Counter(
-            "energy_lora_unknown_devices",
-            "Uplinks from devices that are not meters (counted, logged once per device).",
-            registry=r,
-        )
 
 
 class LoraProcessor:
@@ -325,13 +224,12 @@ class LoraProcessor:
         def fill(batch: MeterBatch) -> None:
             fresh = batch.tx.claim(keys, time.time())
             seen: set[tuple[str, str, int]] = set()
-            duplicate = self.metrics.rejected.labels("duplicate").inc
             new_ups = []
             for i, u in sorted(ups, key=lambda x: x[1].time):
                 k = ("lorawan", u.dev_eui, _key(u.dedup_key))
                 if k not in fresh or k in seen:
                     results[i] = "duplicate"
-                    batch.after(duplicate)
+                    batch.count(self.metrics.rejected, ("duplicate",))
                     continue
                 seen.add(k)
                 new_ups.append((i, u))
@@ -340,7 +238,7 @@ class LoraProcessor:
                 k = ("lora-gw", s.gateway_id, int(s.time * 1000))
                 if k not in fresh or k in seen:
                     results[i] = "duplicate"
-                    batch.after(duplicate)
+                    batch.count(self.metrics.rejected, ("duplicate",))
                     continue
                 seen.add(k)
                 new_stats.append(s)
@@ -355,29 +253,29 @@ class LoraProcessor:
         self, batch: MeterBatch, ups: list[tuple[int, m.Uplink]], results: list[str]
     ) -> None:
         g = self.metrics
-        after = batch.after
+        count, gauge = batch.count, batch.gauge
+        seen: dict[str, Meter] = {}
         for i, u in ups:
-            after(g.uplinks.labels(u.network).inc)
-            seen_at = g.last_seen.labels(self.dev_label(u.dev_eui))
-            after(partial(seen_at.set, u.time))
+            count(g.uplinks, (u.network,))
+            gauge(g.last_seen, (self.dev_label(u.dev_eui),), u.time)
             for rx in u.rx:
                 gl = self.gw_label(rx.gateway_id)
                 if rx.rssi is not None:
-                    after(partial(g.gw_rssi.labels(gl).set, rx.rssi))
+                    gauge(g.gw_rssi, (gl,), rx.rssi)
                 if rx.snr is not None:
-                    after(partial(g.gw_snr.labels(gl).set, rx.snr))
+                    gauge(g.gw_snr, (gl,), rx.snr)
             try:
                 meters = self.meters_for(u)
             except LookupError as exc:
                 results[i] = "no_profile"
-                after(g.rejected.labels("no_profile").inc)
+                count(g.rejected, ("no_profile",))
                 if u.dev_eui not in self._unknown_logged:
                     self._unknown_logged.add(u.dev_eui)
                     log.warning("lorawan: meter %s: %s; set meters[].profile", u.dev_eui, exc)
                 continue
             if not meters:
                 results[i] = "unknown_device"
-                after(g.unknown.inc)
+                count(g.unknown, ())
                 if u.dev_eui not in self._unknown_logged:
                     self._unknown_logged.add(u.dev_eui)
                     log.info(
@@ -386,7 +284,7 @@ class LoraProcessor:
                 continue
             if u.fields is None:
                 results[i] = "no_object"
-                after(g.rejected.labels("no_object").inc)
+                count(g.rejected, ("no_object",))
                 continue
             read = 0
             problems: list[str] = []
@@ -396,26 +294,28 @@ class LoraProcessor:
                     continue
                 read += 1
                 self._step(batch, meter, u.time, value)
-                batch.fact(
-                    MeterFacts(
-                        meter.name,
-                        meter.dev_eui,
-                        meter.cfg.site,
-                        meter.cfg.datacenter,
-                        meter.cfg.role,
-                        meter.cfg.host,
-                        meter.profile,
-                        meter.spec.name,
-                        not meter.spec.cumulative,
-                        meter.cfg.category if meter.cfg.role == "it" else None,
-                        meter.cfg.room,
-                    )
-                )
+                seen[meter.name] = meter  # the last reading of a batch says its facts
             if not read:
                 # a value that is there but unusable says more than one that is absent
                 reason = next((p for p in problems if p != "field_missing"), "field_missing")
                 results[i] = reason
-                after(g.rejected.labels(reason).inc)
+                count(g.rejected, (reason,))
+        for mt in seen.values():
+            batch.fact(
+                MeterFacts(
+                    mt.name,
+                    mt.dev_eui,
+                    mt.cfg.site,
+                    mt.cfg.datacenter,
+                    mt.cfg.role,
+                    mt.cfg.host,
+                    mt.profile,
+                    mt.spec.name,
+                    not mt.spec.cumulative,
+                    mt.cfg.category if mt.cfg.role == "it" else None,
+                    mt.cfg.room,
+                )
+            )
 
     def _reading(
         self, batch: MeterBatch, meter: Meter, u: m.Uplink, problems: list[str]
@@ -429,7 +329,7 @@ class LoraProcessor:
         if value is not None:
             return value
         if problem != "missing":
-            batch.after(self.metrics.meter_events.labels(meter.name, problem or "invalid").inc)
+            batch.count(self.metrics.meter_events, (meter.name, problem or "invalid"))
             key = f"{meter.name}:{problem}"
             if key not in self._unknown_logged:
                 self._unknown_logged.add(key)
@@ -454,7 +354,7 @@ class LoraProcessor:
         )
         g = self.metrics
         if res.note != "ok":
-            batch.after(g.meter_events.labels(meter.name, res.note).inc)
+            batch.count(g.meter_events, (meter.name, res.note))
         if res.note in ("reset", "rebase"):
             log.warning(
                 "lorawan: meter %s restarted lower (%s): new segment at %.0f Wh",
@@ -462,16 +362,15 @@ class LoraProcessor:
                 res.note,
                 value,
             )
-        batch.after(g.messages.labels("uplink", res.note).inc)
+        batch.count(g.messages, ("uplink", res.note))
         if res.end > res.start:
             batch.spread(meter.name, res)
             est = "1" if res.estimated else "0"
             c = meter.cfg
-            energy = g.meter_wh.labels(meter.name, c.site, c.role, est)
-            power = g.meter_power.labels(meter.name, c.site, c.role)
-            watts = res.wh * 3600 / (res.end - res.start)
-            batch.after(partial(energy.inc, res.wh))
-            batch.after(partial(power.set, watts))
+            batch.count(g.meter_wh, (meter.name, c.site, c.role, est), res.wh)
+            batch.gauge(
+                g.meter_power, (meter.name, c.site, c.role), res.wh * 3600 / (res.end - res.start)
+            )
             batch.lines.append(
                 f"energy_meter,meter={_tag(meter.name)},site={_tag(c.site)},"
                 f"role={c.role},estimated={est} wh={res.wh:.6g},"

@@ -17,11 +17,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry
 
 from collector.datacenter.facility import pue
 from collector.isolation import IsolatingCommitter
@@ -33,12 +32,14 @@ from collector.meters.store import MeterFacts
 from collector.model.carbon import CarbonModel
 from collector.sources.snmp import detection, interfaces
 from collector.sources.snmp.client import Client, SnmpError, Target
-from collector.sources.snmp.interfaces import CounterState, Port
+from collector.sources.snmp.interfaces import CounterState
+from collector.sources.snmp.live import day_indicators, live_power
+from collector.sources.snmp.metrics import SnmpMetrics
 from collector.sources.snmp.network_models import NetworkModels
+from collector.sources.snmp.polls import Poll, mapped, outlet_role
 from collector.sources.snmp.profiles import (
     Profile,
     Row,
-    Status,
     load_profiles,
     rows,
     status_readings,
@@ -74,26 +75,6 @@ class DeviceState:
     empty_warned: bool = False  # its profile found no table (said once)
 
 
-@dataclass
-class Poll:
-    device: SnmpDeviceConfig
-    time: float
-    rows: list[Row] = field(default_factory=list)
-    rebooted: bool = False
-    ports: list[Port] = field(default_factory=list)
-    status: list[tuple[Status, str, float]] = field(default_factory=list)
-
-
-def _mapped(mapping: dict[str, str], row: Row) -> tuple[str, str | None]:
-    """A row's entry in an outlet mapping (`outlets`, `outlet_roles`): the key that matched
-    (`<table>:<index>` first, else the row's label) and its value, or None."""
-    key = f"{row.table}:{row.index}"
-    if key in mapping:
-        return key, mapping[key]
-    label = row.label or row.index
-    return label, mapping.get(label)
-
-
 def target(d: SnmpDeviceConfig, where: str = "snmp.devices[]") -> Target:
     """The device's SNMP target, secrets read from their files (ConfigError names a file
     that cannot be read)."""
@@ -113,163 +94,6 @@ def target(d: SnmpDeviceConfig, where: str = "snmp.devices[]") -> Target:
         d.max_repetitions,
         d.stack,
     )
-
-
-class SnmpMetrics:
-    def __init__(self, r: CollectorRegistry) -> None:
-        self.up = Gauge(
-            "energy_snmp_up", "1 when the device answered the last poll.", ["device"], registry=r
-        )
-        self.errors = Counter(
-            "energy_snmp_poll_errors", "Failed polls by reason.", ["device", "reason"], registry=r
-        )
-        self.profile = Gauge(
-            "energy_snmp_profile",
-            "1 for the profile each device was given (forced, by sysObjectID or by probing).",
-            ["device", "profile"],
-            registry=r,
-        )
-        self.rows = Gauge(
-            "energy_snmp_rows",
-            "Table rows the device's profile found at its last poll (0: the profile does not "
-            "fit the device).",
-            ["device"],
-            registry=r,
-        )
-        self.register_events = Counter(
-            "energy_snmp_register_events",
-            "Energy register readings that were not a plain step: suspect (lower, waiting for "
-            "the next), glitch, wrap, reset (restarted from zero), rebase (restarted at a "
-            "lower stored value), gap, stale.",
-            ["device", "event"],
-            registry=r,
-        )
-        self.duration = Gauge(
-            "energy_snmp_poll_duration_seconds",
-            "Duration of the device's last poll.",
-            ["device"],
-            registry=r,
-        )
-        self.power = Gauge(
-            "energy_snmp_power_watts",
-            "Power read from the device.",
-            ["device", "table", "index", "label", "role", "datacenter"],
-            registry=r,
-        )
-        self.energy = Counter(
-            "energy_snmp_energy_wh",
-            "Energy accounted from the device (registers; integrated power where `estimated`). "
-            "`category`: the ISO/IEC 30134-2 measurement point of IT energy (1 UPS output, "
-            "2 PDU output, 3 IT input; empty for other roles).",
-            ["device", "table", "role", "datacenter", "estimated", "category"],
-            registry=r,
-        )
-        self.pue_category = Gauge(
-            "energy_dc_pue_category",
-            "1 for the IT measurement category a datacenter's PUE uses (the lowest present, "
-            "as the PUE API): multiply IT energy by it so a UPS output and the PDUs below it "
-            "are never added.",
-            ["datacenter", "category"],
-            registry=r,
-        )
-        self.co2e = Counter(
-            "energy_snmp_co2e_grams",
-            "Usage CO2e of the energy accounted from the device (grid factor of each hour; "
-            "`basis` names it).",
-            ["device", "table", "role", "datacenter", "basis"],
-            registry=r,
-        )
-        self.status = Gauge(
-            "energy_snmp_status",
-            "A device reading that is neither power nor energy (profile `status`: UPS load %, "
-            "battery charge %, minutes remaining…), by reading and row index (0: a scalar).",
-            ["device", "reading", "index"],
-            registry=r,
-        )
-        self.state = Gauge(
-            "energy_snmp_state",
-            "1 for the current state of an enumerated status reading (UPS output source "
-            "normal, battery, bypass…), 0 for the others.",
-            ["device", "reading", "index", "state"],
-            registry=r,
-        )
-        self.if_up = Gauge(
-            "energy_snmp_if_up",
-            "1 when the interface's ifOperStatus is up.",
-            ["device", "interface"],
-            registry=r,
-        )
-        self.if_speed = Gauge(
-            "energy_snmp_if_speed_bps",
-            "Interface speed (ifHighSpeed, else ifSpeed), bits per second.",
-            ["device", "interface"],
-            registry=r,
-        )
-        self.if_octets = Counter(
-            "energy_snmp_if_octets",
-            "Octets through the interface (HC counters where the device has them), counted "
-            "across device restarts and counter discontinuities without negative steps.",
-            ["device", "interface", "direction"],
-            registry=r,
-        )
-        self.if_segments = Counter(
-            "energy_snmp_if_counter_discontinuities",
-            "Times an interface counter started a new segment (reboot, "
-            "ifCounterDiscontinuityTime change, reset, implausible step).",
-            ["device"],
-            registry=r,
-        )
-        self.unmatched = Gauge(
-            "energy_snmp_outlet_mappings_unmatched",
-            "Entries of the device's `outlets` mapping that match no row (typo, renamed outlet).",
-            ["device"],
-            registry=r,
-        )
-        self.rack_power = Gauge(
-            "energy_dc_rack_power_watts",
-            "IT power of a rack now (its devices' totals, breakdown rows excluded).",
-            ["datacenter", "room", "rack"],
-            registry=r,
-        )
-        self.pue_today = Gauge(
-            "energy_dc_pue_today",
-            "PUE of the local day so far, from the ledger's energies (facility / IT); "
-            "`it_category` is the ISO/IEC 30134-2 category of the IT meters.",
-            ["datacenter", "it_category"],
-            registry=r,
-        )
-        self.coverage = Gauge(
-            "energy_dc_coverage_ratio",
-            "Share of the local day so far with valid readings, per datacenter and role "
-            "(mean over the role's meters).",
-            ["datacenter", "role"],
-            registry=r,
-        )
-        self.cycle = Gauge(
-            "energy_snmp_cycle_seconds", "Duration of the last full cycle.", registry=r
-        )
-        self.dc_power = Gauge(
-            "energy_dc_power_watts",
-            "Power of a datacenter's devices now, by role (breakdown rows excluded; `it` at "
-            "the lowest measurement category present, as the PUE).",
-            ["datacenter", "role"],
-            registry=r,
-        )
-        self.it_power = Gauge(
-            "energy_dc_it_power_watts",
-            "IT power now per ISO/IEC 30134-2 measurement category (1 UPS output, 2 PDU "
-            "output, 3 IT input): the same load seen at several points, never to be summed.",
-            ["datacenter", "category"],
-            registry=r,
-        )
-        self.dc_ratio = Gauge(
-            "energy_dc_power_ratio",
-            "Facility power / IT power right now: "
-            "an instantaneous indicator, not the PUE of a period (that one "
-            "comes from energies).",
-            ["datacenter"],
-            registry=r,
-        )
 
 
 class Poller:
@@ -466,10 +290,10 @@ class Poller:
         self.account(polls, lines)
         for poll in polls:
             self.state[poll.device.name].last_poll = poll
-        self._live_power(self._latest())
+        live_power(self.metrics, self._latest())
         if not self.committer.down:  # today's figures come from the ledger
             try:
-                self._day_indicators()
+                day_indicators(self.metrics, self.ledger, self.cfg.devices, self.tz)
             except Exception as exc:
                 log.warning("snmp: today's PUE not updated: %s", exc)
         self._interfaces(polls, lines)
@@ -478,22 +302,6 @@ class Poller:
             self.tsdb_lines(lines)
         self.metrics.cycle.set(time.monotonic() - t0)
         return polls
-
-    def _day_indicators(self) -> None:
-        """Today's PUE and coverage per datacenter, from the ledger (exact, not live power)."""
-        now = time.time()
-        day = datetime.fromtimestamp(now, self.tz).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        start = day.timestamp()
-        for dc in sorted({d.datacenter for d in self.cfg.devices if d.datacenter}):
-            p = pue(self.ledger, dc, start, now)
-            for role, energy in (("facility", p.facility), ("it", p.it)):
-                if energy.meters:
-                    self.metrics.coverage.labels(dc, role).set(energy.coverage)
-            if p.value is not None:
-                cat = str(p.category) if p.category is not None else "unknown"
-                self.metrics.pue_today.labels(dc, cat).set(p.value)
 
     def status(self) -> dict[str, dict[str, Any]]:
         """The datacenter side for `energy-collector status`: per datacenter, devices and how
@@ -532,45 +340,6 @@ class Poller:
             if last is not None and now - last.time <= 3 * self.interval(d):
                 out.append(last)
         return out
-
-    def _live_power(self, polls: list[Poll]) -> None:
-        by: dict[tuple[str, str], float] = {}
-        it_by_cat: dict[tuple[str, int], float] = {}
-        racks: dict[tuple[str, str, str], float] = {}
-        for poll in polls:
-            d = poll.device
-            if not d.datacenter:
-                continue
-            total = sum(r.power_w or 0.0 for r in poll.rows if r.account and not r.breakdown)
-            for r in poll.rows:  # outlets feeding something else: out of the device's role
-                own = self._outlet_role(d, r) if r.account else None
-                if own and r.power_w is not None:
-                    total -= r.power_w
-                    by[(d.datacenter, own)] = by.get((d.datacenter, own), 0.0) + r.power_w
-            if d.role == "it":  # one measurement point for IT: UPS output and PDUs overlap
-                key_c = (d.datacenter, d.category)
-                it_by_cat[key_c] = it_by_cat.get(key_c, 0.0) + total
-            else:
-                by[(d.datacenter, d.role)] = by.get((d.datacenter, d.role), 0.0) + total
-            if d.rack and d.role == "it":
-                key = (d.datacenter, d.room or "", d.rack)
-                racks[key] = racks.get(key, 0.0) + total
-        for (dc, cat), w in it_by_cat.items():
-            self.metrics.it_power.labels(dc, str(cat)).set(w)
-        for dc in {dc for dc, _ in it_by_cat}:
-            lowest = min(c for d_, c in it_by_cat if d_ == dc)
-            by[(dc, "it")] = it_by_cat[(dc, lowest)]
-            for d_, c in it_by_cat:
-                if d_ == dc:
-                    self.metrics.pue_category.labels(dc, str(c)).set(1 if c == lowest else 0)
-        for (dc, room, rack), w in racks.items():
-            self.metrics.rack_power.labels(dc, room, rack).set(w)
-        for (dc, role), w in by.items():
-            self.metrics.dc_power.labels(dc, role).set(w)
-        for dc in {dc for dc, _ in by}:
-            it, fac = by.get((dc, "it"), 0.0), by.get((dc, "facility"), 0.0)
-            if it > 0 and fac > 0:
-                self.metrics.dc_ratio.labels(dc).set(fac / it)
 
     def _status(self, polls: list[Poll], lines: list[str]) -> None:
         for poll in polls:
@@ -691,7 +460,7 @@ class Poller:
             label = row.label or row.index
             name = f"{d.name}:{row.table}:{row.index}"
             fields: list[str] = []
-            key, server = _mapped(d.outlets, row)
+            key, server = mapped(d.outlets, row)
             if server is not None:
                 matched.add(key)
                 self._server_power(batch, power, server, name, poll, row)
@@ -714,7 +483,7 @@ class Poller:
             assert value is not None
             # a breakdown row keeps its own role so a PUE never adds it to the total; an
             # outlet feeding something else takes that role, carved out of the total
-            own_role = self._outlet_role(d, row)
+            own_role = outlet_role(d, row)
             role = own_role or (f"{d.role}:{row.table}" if row.breakdown else d.role)
             res = batch.step(
                 spec,
@@ -726,7 +495,7 @@ class Poller:
                 restarted=poll.rebooted,
             )
             if res.note not in ("ok", "first"):
-                batch.after(m.register_events.labels(d.name, res.note).inc)
+                batch.count(m.register_events, (d.name, res.note))
             if res.note in ("reset", "rebase"):
                 log.warning(
                     "snmp: %s: register %s restarted lower (%s): new segment at %.0f Wh",
@@ -740,19 +509,21 @@ class Poller:
                 batch.spread(name, res)
                 fields.append(f"wh={res.wh:.6g}")
             if res.end > res.start and res.wh > 0:
-                energy = m.energy.labels(
-                    d.name,
-                    row.table,
-                    role,
-                    dc,
-                    "0" if use_register else "1",
-                    str(d.category) if role == "it" else "",
+                batch.count(
+                    m.energy,
+                    (
+                        d.name,
+                        row.table,
+                        role,
+                        dc,
+                        "0" if use_register else "1",
+                        str(d.category) if role == "it" else "",
+                    ),
+                    res.wh,
                 )
-                batch.after(partial(energy.inc, res.wh))
                 if self.carbon is not None:
                     kg, basis = self.carbon.kg(res.wh / 1000, res.start, res.end)
-                    co2e = m.co2e.labels(d.name, row.table, role, dc, basis)
-                    batch.after(partial(co2e.inc, kg * 1000))
+                    batch.count(m.co2e, (d.name, row.table, role, dc, basis), kg * 1000)
             if fields:
                 lines.append(
                     f"{base},table={_tag(row.table)},index={_tag(row.index)},"
@@ -786,10 +557,6 @@ class Poller:
                 ", ".join(unmatched),
             )
         m.unmatched.labels(d.name).set(len(unmatched))
-
-    @staticmethod
-    def _outlet_role(d: SnmpDeviceConfig, row: Row) -> str | None:
-        return _mapped(d.outlet_roles, row)[1] if row.breakdown else None
 
     def _server_power(
         self,

@@ -25,6 +25,7 @@ from collector.isolation import IsolatingCommitter, LedgerUnavailable
 from collector.ledger import Accounted, Ledger
 from collector.metrics import Fleet, HostView, Metrics
 from collector.records import RecordBatch
+from collector.sinks.sink import Sink
 from collector.sources.agents.normalise import to_batch
 from energy_common.schema import Limits, ReportError, parse_report
 
@@ -63,17 +64,6 @@ class RateLimitedLog:
             self._last[reason] = now
         else:
             self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
-
-
-class Sink:
-    """Receives the figures of accepted batches (time-series writers implement this)."""
-
-    def write(self, batch: RecordBatch, figures: list[Figure]) -> None:
-        raise NotImplementedError
-
-    def commit(self) -> None:
-        """Make what `write` received durable: called once per ingest batch, after the ledger
-        commit and before any acknowledgement."""
 
 
 class Pipeline:

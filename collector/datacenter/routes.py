@@ -1,0 +1,51 @@
+"""The datacenter room's JSON API: the PUE of a period (`/api/v1/datacenter/pue`) and the EU
+indicators of a year (`/api/v1/datacenter/eu-report`). Bad queries raise ValueError naming
+the parameter (answered 400 by collector/web/routes.py)."""
+
+from __future__ import annotations
+
+import json
+
+from collector.datacenter.report import eu_report, pue_report
+from collector.ledger import Ledger
+from collector.yearly.settings import DatacenterYearConfig
+
+Answer = tuple[int, bytes, str]  # status, body, content type
+
+
+def pue_route(ledger: Ledger, tz: str, query: dict[str, str]) -> Answer:
+    """?datacenter=dc1&period=hour|day|month|year&start=YYYY-MM-DD[THH][&room=R]
+    [&category=1|2|3] (with room: that zone's partial PUE; category: the ISO/IEC 30134-2
+    measurement point of IT energy, default the lowest present)"""
+    if query.get("period", "day") not in ("hour", "day", "month", "year"):
+        raise ValueError("period: hour, day, month or year")
+    cat = query.get("category")
+    if cat is not None and cat not in ("1", "2", "3"):
+        raise ValueError("category: 1 (UPS output), 2 (PDU output) or 3 (IT input)")
+    try:
+        doc = pue_report(
+            ledger,
+            query["datacenter"],
+            query.get("period", "day"),
+            query["start"],
+            tz,
+            room=query.get("room") or None,
+            category=int(cat) if cat else None,
+        )
+    except KeyError:
+        raise ValueError("datacenter and start are required") from None
+    return 200, json.dumps(doc).encode(), "application/json"
+
+
+def eu_route(
+    ledger: Ledger, years: list[DatacenterYearConfig], tz: str, query: dict[str, str]
+) -> Answer:
+    """?year=YYYY: PUE, WUE, ERF, REF per datacenter (Delegated Regulation 2024/1364)."""
+    try:
+        year = int(query["year"])
+    except (KeyError, ValueError):
+        raise ValueError("year: YYYY") from None
+    if not 2000 <= year <= 2100:
+        raise ValueError("year: 2000 to 2100")
+    rows = eu_report(ledger, year, years, tz)
+    return 200, json.dumps({"year": year, "datacenters": rows}).encode(), "application/json"
