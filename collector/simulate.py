@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from collector.compliance.calendar import Calendar
+from collector.compliance.settings import CalendarConfig, build_calendar
 from energy_common.schema import Host, Report, Segment, encode_report, format_time
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -89,8 +90,6 @@ class Simulation:
         for h in self.hosts:
             self._live(h)
         if cfg.policy_phases:
-            from collector.compliance.settings import CalendarConfig, build_calendar
-
             self.calendar = build_calendar(CalendarConfig())
             for h in self.hosts:
                 self._apply_policy(h)

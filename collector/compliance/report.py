@@ -25,6 +25,8 @@ from typing import Any
 from collector.compliance.calendar import Calendar, Period
 from collector.compliance.periods import Compliance
 from collector.ledger import Ledger
+from collector.policy.savings import savings
+from collector.records import Entity
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,6 @@ def host_verdicts(
 def judged_hosts(ledger: Ledger, compliance: Compliance) -> list[tuple[Any, ...]]:
     """The non-exempt hosts with their calendar: (id, name, kind, site, department,
     first seen, calendar), read once for every period judged."""
-    from collector.records import Entity
 
     out = []
     for hid, name, kind, site, dept, tags, first_seen in ledger.execute(
@@ -409,7 +410,6 @@ def _policy_section(
 ) -> dict[str, Any]:
     """What the sleep policy did in the reported periods (counts, by mode), and the savings
     of the month so far against the baseline (collector/policy/savings.py)."""
-    from collector.policy.savings import savings
 
     days = sorted({r["period_day"] for r in rows})
     counts: dict[str, dict[str, int]] = {}

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from collector.policy.documents import matches
 from collector.policy.settings import parse_at
+from collector.records import Entity
 from energy_common.wol import WOL_PORT, magic_packet
 
 if TYPE_CHECKING:
@@ -113,7 +114,6 @@ class Waker:
         return out
 
     def targets(self, job: WakeJobConfig, hosts: list[dict[str, Any]], now: float) -> list[Target]:
-        from collector.records import Entity
 
         awake = self._awake(now)
         out = []

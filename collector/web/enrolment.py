@@ -27,6 +27,7 @@ from typing import Any
 from collector.config import CollectorConfig
 from collector.ledger import Ledger
 from collector.web.dynsec import Dynsec, DynsecError
+from energy_common.configspec import read_secret
 from energy_common.schema import REPORT_SCHEMA, ReportError, validate
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
@@ -154,7 +155,6 @@ def listing(ledger: Ledger) -> list[tuple[str, str, float, float | None]]:
 
 def dynsec_for(cfg: CollectorConfig) -> Dynsec | None:
     """The dynamic-security client the configuration asks for (CollectorConfig), or None."""
-    from energy_common.configspec import read_secret
 
     d = cfg.enrolment.dynsec
     if not d.enabled:
