@@ -6,13 +6,12 @@ with APScheduler for the periodic work: daily rollups, retention, carbon series 
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -25,16 +24,12 @@ from collector.compliance.delivery import Deliverer
 from collector.compliance.live import ComplianceGauges
 from collector.compliance.periods import Compliance
 from collector.compliance.report import (
-    WORDS,
     Rules,
     host_verdicts,
     last_night,
     morning_report,
-    rates_between,
-    report_time,
-    to_csv,
-    to_text,
 )
+from collector.compliance.routes import rates_route, report_route
 from collector.compliance.settings import build_calendars
 from collector.config import CollectorConfig
 from collector.datacenter.hostpower import AttributionCounts, HostPower
@@ -196,8 +191,14 @@ class Collector:
             h.max_body_bytes,
             self.status,
             routes={
-                "/api/v1/compliance/report": self._report_route,
-                "/api/v1/compliance/rates": self._rates_route,
+                "/api/v1/compliance/report": partial(
+                    report_route,
+                    cfg.compliance,
+                    self.calendars,
+                    self.clock,
+                    self.morning_report if self.compliance is not None else None,
+                ),
+                "/api/v1/compliance/rates": partial(rates_route, self.ledger, self.rules),
                 "/api/v1/datacenter/pue": partial(pue_route, self.ledger, cfg.ledger.timezone),
                 "/api/v1/datacenter/eu-report": partial(
                     eu_route, self.ledger, list(cfg.datacenter_years), cfg.ledger.timezone
@@ -535,33 +536,6 @@ class Collector:
             host_verdicts(self.ledger, self.compliance, self.rules(), self.clock())
         )
 
-    def _report_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
-        if self.compliance is None:
-            return 404, b'{"error": "compliance is disabled"}', "application/json"
-        at = self.clock()
-        if "date" in query:
-            cal = self.calendars[self.cfg.compliance.default_calendar]
-            try:
-                day = date.fromisoformat(query["date"])
-            except ValueError:
-                raise ValueError("date: use YYYY-MM-DD") from None
-            at = report_time(day, self.cfg.compliance.report.time, cal)
-            running = cal.period_at(at)
-            if running is not None and running.day < day.isoformat():
-                at = running.end  # that morning's report: about the night that ended it
-        lang = query.get("lang", self.cfg.compliance.report.language)
-        if lang not in WORDS:
-            raise ValueError("lang: fr or en")
-        rep = self.morning_report(at, lang)
-        fmt = query.get("format", "json")
-        if fmt not in ("json", "csv", "text"):
-            raise ValueError("format: json, csv or text")
-        if fmt == "csv":
-            return 200, to_csv(rep).encode(), "text/csv; charset=utf-8"
-        if fmt == "text":
-            return 200, to_text(rep, lang).encode(), "text/plain; charset=utf-8"
-        return 200, json.dumps(rep, ensure_ascii=False).encode(), "application/json"
-
     def refresh_calibration(self) -> list[Calibration]:
         """Smart plugs against their hosts' modelled energy over the last 7 full days."""
         if self.lora is None:
@@ -577,23 +551,6 @@ class Collector:
             if cal.ratio is not None:
                 self.lora.metrics.calibration.labels(cal.host, cal.meter).set(cal.ratio)
         return cals
-
-    def _rates_route(self, query: dict[str, str]) -> tuple[int, bytes, str]:
-        """Rates over a week or a month: ?from=YYYY-MM-DD&to=YYYY-MM-DD&by=site."""
-        try:
-            first = date.fromisoformat(query["from"]).isoformat()
-            last = date.fromisoformat(query.get("to", query["from"])).isoformat()
-        except (KeyError, ValueError):
-            raise ValueError("from (and to): YYYY-MM-DD") from None
-        by = query.get("by", "site")
-        if by not in ("site", "department"):
-            raise ValueError("by: site or department")
-        rows = rates_between(self.ledger, self.rules(), first, last, by)
-        return (
-            200,
-            json.dumps({"from": first, "to": last, "rates": rows}).encode(),
-            "application/json",
-        )
 
     # -- views -------------------------------------------------------------------------------
 
