@@ -8,8 +8,9 @@ from energy_common.configspec import table
 
 INTRO = """# Collector configuration reference
 
-Generated from `collector/config.py` by `python -m collector.docs > docs/collector-config.md`;
-a test keeps it current. Every option is optional: with no file the collector runs the
+Generated from the sections the rooms declare (each room's `settings.py`, assembled by
+`collector/config.py`) by `python -m collector.docs > docs/collector-config.md`; a test keeps
+it current. Every option is optional: with no file the collector runs the
 embedded default (SQLite ledger in `run/collector/`, HTTP ingest and /metrics on
 127.0.0.1:8750). Nested keys are nested YAML mappings. A production example is
 `configs/collector.example.yaml`; power profiles live in `configs/power-profiles.yaml`.
