@@ -21,15 +21,9 @@ from collector.yearly.build import build
 NEW_YEAR = datetime(2027, 1, 1, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
 
 
-def test_report_takes_embodied_and_lifetimes_from_the_inventory(tmp_path: Path) -> None:
-    csv = _csv(tmp_path, HAND)
-    cfg = make_config(
-        tmp_path,
-        inventory={"enabled": True, "csv_files": [str(csv)], "models": {"P2422H": 150}},
-    )
-    led = Ledger(cfg.ledger.url)
-    assert sync(cfg.inventory, led, now=NEW_YEAR - 86400).ok
-    # one desktop reporting in 2026, so the energy table has a desktop row
+def _one_desktop_reporting(led: Ledger) -> None:
+    """One desktop reporting an hour in 2026: the year has data (a year without any is a 404)
+    and the energy table a desktop row."""
     t0 = datetime(2026, 3, 2, 9, tzinfo=ZoneInfo("Europe/Paris")).timestamp()
     host = HostRow(
         "a1",
@@ -51,6 +45,17 @@ def test_report_takes_embodied_and_lifetimes_from_the_inventory(tmp_path: Path) 
     )
     day = DayRow("a1", "2026-03-02", "idle", 3600.0, 0.0, 25.0, 0.0, 0.0013, "test")
     led.commit([Accounted("agent", "a1", 1, host, (day,))], t0 + 3600)
+
+
+def test_report_takes_embodied_and_lifetimes_from_the_inventory(tmp_path: Path) -> None:
+    csv = _csv(tmp_path, HAND)
+    cfg = make_config(
+        tmp_path,
+        inventory={"enabled": True, "csv_files": [str(csv)], "models": {"P2422H": 150}},
+    )
+    led = Ledger(cfg.ledger.url)
+    assert sync(cfg.inventory, led, now=NEW_YEAR - 86400).ok
+    _one_desktop_reporting(led)
     led.close()
     out = tmp_path / "out"
     written = build(cfg, 2026, ("html", "json"), out, "fr", "public", now=NEW_YEAR)
@@ -79,6 +84,9 @@ def test_report_takes_embodied_and_lifetimes_from_the_inventory(tmp_path: Path) 
 
 def test_report_without_inventory_says_it_uses_defaults(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
+    led = Ledger(cfg.ledger.url)
+    _one_desktop_reporting(led)
+    led.close()
     out = tmp_path / "out"
     written = build(cfg, 2026, ("html", "json"), out, "fr", "public", now=NEW_YEAR)
     doc = json.loads(Path(written["json"]).read_text())

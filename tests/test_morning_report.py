@@ -149,6 +149,12 @@ def test_report_api_json_csv_and_english(tmp_path):
         with pytest.raises(urllib.error.HTTPError) as exc:
             urllib.request.urlopen(f"{base}?date=03/11/2027")
         assert exc.value.code == 400
+        # the first and last days of the calendar: the night around them is out of range
+        for day in ("0001-01-01", "9999-12-31"):
+            with pytest.raises(urllib.error.HTTPError) as exc:
+                urllib.request.urlopen(f"{base}?date={day}")
+            assert exc.value.code == 400
+            assert b"date: between 1970-01-02 and 9998-12-30" in exc.value.read()
 
 
 def test_rates_over_a_week_by_department(tmp_path):

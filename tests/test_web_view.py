@@ -10,7 +10,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -54,14 +54,21 @@ def site(simulated_year, broker, tmp_path_factory):
         assert n > 0
         wait_for(lambda: c.pipeline.q.qsize() == 0, 30, "recent reports committed")
         c.rollup_touched()
-        # yesterday's sub-meter round of dc1, so the datacenter page has this month's PUE
-        # (never a bill for days that have not happened: import-readings refuses it)
-        nxt = date.today()
-        first = nxt - timedelta(days=1)
+        # dc1's sub-meter round for the last whole hours of this month so far, at most a day
+        # (40 kW of IT, 60 kW for the site), so the datacenter page has this month's PUE
+        # whatever today's date (never a bill for time that has not happened: import-readings
+        # refuses it). In a month's first hour there is no whole hour yet: the round is the
+        # day before, and this month's PUE has nothing to divide by.
+        end = int(time.time()) // 3600 * 3600
+        month0 = datetime.fromtimestamp(end, PARIS).replace(day=1, hour=0).timestamp()
+        start = max(month0, end - 86400) if end > month0 else end - 86400
+        hours = (end - start) / 3600
+        first, last = (datetime.fromtimestamp(t, PARIS).isoformat() for t in (start, end))
         bill = tmp / "bill.csv"
         bill.write_text(
             "meter,datacenter,role,start,end,kwh\n"
-            f"dc1-it,dc1,it,{first},{nxt},1000\ndc1-site,dc1,facility,{first},{nxt},1500\n"
+            f"dc1-it,dc1,it,{first},{last},{40 * hours:.6f}\n"
+            f"dc1-site,dc1,facility,{first},{last},{60 * hours:.6f}\n"
         )
         import_readings(c.ledger, bill)
         # a gateway and a meter through the broker, like a network server
@@ -199,11 +206,14 @@ def test_datacenter_page_gives_this_months_pue(site):
     now = datetime.now(PARIS)
     month0 = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     p = pue(c.ledger, "dc1", month0.timestamp(), now.timestamp())
-    # the bill's 1.5, plus what the LoRaWAN pulse meter (dc1's facility) added this month
-    assert p.value == pytest.approx(1.5, abs=0.01)
-    assert num(p.value, "en", 2) == "1.50"
-    # with its basis: the site side is a bill spread over its hours and the pulse meter
-    assert rows["dc1"][4] == "1.50 (metered and billed)"
+    # the round's 60/40, plus what the LoRaWAN pulse meter (dc1's facility) added this month
+    if now - month0 < timedelta(hours=1):  # no whole hour of this month yet: no round in it
+        assert p.value is None and rows["dc1"][4] == "–"
+    else:
+        assert p.it.wh > 0 and p.it.meters == 1
+        assert 1.5 <= p.value <= 1.5 + 1000 / p.it.wh + 1e-9  # the pulses: 1 kWh at most
+        # with its basis: the site side is a bill spread over its hours and the pulse meter
+        assert rows["dc1"][4] == f"{num(p.value, 'en', 2)} (metered and billed)"
     assert rows["dc2"][4] == "–"  # no bill this month: no invented figure
 
 

@@ -15,6 +15,9 @@ from collector.compliance.report import WORDS, Rules, rates_between, report_time
 from collector.compliance.settings import ComplianceConfig
 from collector.ledger import Ledger
 
+# the days a report may be asked for (the period walk goes a day or more either side)
+FIRST_DAY, LAST_DAY = date(1970, 1, 2), date(9998, 12, 30)
+
 Answer = tuple[int, bytes, str]  # status, body, content type
 
 
@@ -36,6 +39,9 @@ def report_route(
             day = date.fromisoformat(query["date"])
         except ValueError:
             raise ValueError("date: use YYYY-MM-DD") from None
+        if not FIRST_DAY <= day <= LAST_DAY:
+            # the calendar walks a day or two either side: year 1 or 9999 would overflow
+            raise ValueError(f"date: between {FIRST_DAY} and {LAST_DAY}")
         at = report_time(day, cfg.report.time, cal)
         running = cal.period_at(at)
         if running is not None and running.day < day.isoformat():
