@@ -580,6 +580,11 @@ class Collector:
         return {
             "hosts": sum(by_state.values()),
             "by_state": by_state,
+            # hosts asleep or off stay so until they report again: since when (local time)
+            "asleep_since": {
+                state: {"earliest": self._local_iso(lo), "latest": self._local_iso(hi)}
+                for state, (lo, hi) in sorted(self.fleet.asleep_since(now).items())
+            },
             "power_w": round(power, 1),
             "day": day,
             "today_kwh": round(row[0] / 1000, 4),
@@ -601,6 +606,9 @@ class Collector:
                 self.ledger, self.cfg.validation.duplicate_identity_min_s
             ),
         }
+
+    def _local_iso(self, t: float) -> str:
+        return datetime.fromtimestamp(t, self.tz).isoformat(timespec="seconds")
 
     def _ingest_status(self) -> dict[str, Any]:
         m = self.metrics

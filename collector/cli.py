@@ -92,11 +92,21 @@ def cmd_lorawan(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _hm(iso: str) -> str:
+    """'2026-11-23T18:45:00+01:00' → '2026-11-23 18:45' (the collector's local time)."""
+    return iso[:10] + " " + iso[11:16]
+
+
 def status_table(doc: dict) -> str:
     lines = [f"Fleet now ({doc['hosts']} hosts)", ""]
     lines.append(f"{'state':<12}{'hosts':>8}")
+    since = doc.get("asleep_since") or {}
     for state in ("active", "idle", "suspended", "off", "unknown"):
-        lines.append(f"{state:<12}{doc['by_state'].get(state, 0):>8}")
+        line = f"{state:<12}{doc['by_state'].get(state, 0):>8}"
+        if state in since:  # asleep and off stay so until the host reports again
+            first, last = since[state]["earliest"], since[state]["latest"]
+            line += f"  since {_hm(first)}" + (f" (first), {_hm(last)} (latest)" * (first != last))
+        lines.append(line)
     lines += [
         "",
         f"power now          {doc['power_w']:>12.1f} W",

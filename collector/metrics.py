@@ -31,6 +31,9 @@ class HostView:
     year: str = ""  # manufacture year, for the device-age distribution
     spool_dropped: int = 0  # the agent's running total of reports dropped at its spool bound
     duplicate_s: float = 0.0  # seconds another timeline of this agent id had already reported
+    # when the host entered `state`, when the reports tell (the fleet keeps it while the state
+    # lasts); None: from the end of the previous report that said otherwise (Fleet.update)
+    since: float | None = None
 
 
 # every reason a report can be rejected for (present at zero, so rates work from the start)
@@ -101,6 +104,7 @@ class Fleet:
             if old is not None:
                 view.duplicate_s = max(view.duplicate_s, old.duplicate_s)
             if old is None or view.last_end >= old.last_end:
+                view.since = _since(old, view)
                 if old is not None and old.status != "online" and view.last_end > old.last_end:
                     view.status = "online"
                 elif old is not None:
@@ -132,10 +136,46 @@ class Fleet:
             return "unknown"  # should have reported and did not
         return h.state
 
+    @staticmethod
+    def since(h: HostView, state: str) -> float | None:
+        """Since when a host asleep or off has been so (its fleet state `state`): the start of
+        the sleep its reports ended with, or the end of its last report for a clean stop."""
+        if state not in ASLEEP:
+            return None
+        if h.state == state and h.since is not None:
+            return h.since
+        return h.last_end
+
+    def asleep_since(self, now: float | None = None) -> dict[str, tuple[float, float]]:
+        """For `suspended` and `off`: (the earliest, the latest) time a host now in that state
+        entered it."""
+        out: dict[str, tuple[float, float]] = {}
+        for _, h, state in self.snapshot(now):
+            t = self.since(h, state)
+            if t is None:
+                continue
+            lo, hi = out.get(state, (t, t))
+            out[state] = (min(lo, t), max(hi, t))
+        return out
+
     def snapshot(self, now: float | None = None) -> list[tuple[str, HostView, str]]:
         now = self.clock() if now is None else now
         with self.lock:
             return [(hid, h, self.current_state(h, now)) for hid, h in self.hosts.items()]
+
+
+def _since(old: HostView | None, new: HostView) -> float:
+    """When `new.state` began: carried over while the state lasts; else the time the report
+    gives; else the end of the previous report, where this one starts (exact when this report
+    holds the new state alone; early by what it holds before it otherwise); else (a first
+    report, or the fleet read back from the ledger after a restart) the end of this report."""
+    if old is not None and old.state == new.state and old.since is not None:
+        return old.since
+    if new.since is not None:
+        return new.since
+    if old is not None and old.last_end <= new.last_end:
+        return old.last_end
+    return new.last_end
 
 
 class FleetCollector(Collector):

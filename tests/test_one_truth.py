@@ -33,6 +33,8 @@ from test_lorawan import LORA, UP, pulse
 from collector.app import Collector
 from collector.cli import status_table
 from collector.datacenter.readings import import_readings
+from collector.metrics import Fleet, HostView
+from collector.render.env import environment
 from collector.render.fmt import num, pct, unit
 from collector.sources.snmp.poller import Poll
 from collector.sources.snmp.profiles import Row
@@ -245,6 +247,55 @@ def test_the_fleet_now_keeps_sleepers_asleep_on_every_surface(fleet, now):
     on_now = metric(s["metrics"], "energy_offhours_hosts_on")
     working = c.calendars["default"].period_at(now) is None
     assert on_now == (0 if working else 1)  # only B is on (the VM and the server are exempt)
+
+
+@pytest.mark.parametrize("now", [t for t, *_ in TIMES])
+def test_sleepers_say_since_when_on_every_surface(fleet, now):
+    """C went to sleep on Monday at 18:45, A and D off at 18:30: the API, `status` and the home
+    page (in its language, in the collector's time zone) say since when, whatever the time."""
+    c, clock = fleet
+    clock[0] = now
+    s = surfaces(c)
+    since = s["status"]["asleep_since"]
+    assert since == {
+        "off": {"earliest": "2026-11-23T18:30:00+01:00", "latest": "2026-11-23T18:30:00+01:00"},
+        "suspended": {
+            "earliest": "2026-11-23T18:45:00+01:00",
+            "latest": "2026-11-23T18:45:00+01:00",
+        },
+    }
+    table = status_table(s["status"])
+    assert "suspended          1  since 2026-11-23 18:45" in table
+    assert "off                2  since 2026-11-23 18:30" in table
+    assert '<th scope="col">Since</th>' in s["home"]
+    assert '<td class="text">23 November 2026, 18:45</td>' in s["home"]
+    assert '<td class="text">23 November 2026, 18:30</td>' in s["home"]
+    fr = get(c, "/?lang=fr")[1].decode()
+    assert '<th scope="col">Depuis</th>' in fr
+    assert '<td class="text">23 novembre 2026, 18:45</td>' in fr
+
+
+def test_a_range_of_sleepers_names_the_first_and_the_latest():
+    """Several hosts asleep since different times: the first and the latest, in words."""
+    fleet = Fleet(stale_after_s=900)
+    for hid, t in (("a", at(23, 18.5)), ("b", at(23, 19))):
+        fleet.update(hid, HostView("mairie", "DSI", "desktop", "active", 40.0, t))
+        fleet.update(hid, HostView("mairie", "DSI", "desktop", "suspended", 0.0, t + 60))
+    # a later report still asleep keeps the time it went to sleep
+    fleet.update("a", HostView("mairie", "DSI", "desktop", "suspended", 0.0, at(23, 21)))
+    assert fleet.asleep_since(at(24, 10)) == {"suspended": (at(23, 18.5), at(23, 19))}
+    first, last = (datetime.fromtimestamp(t, PARIS) for t in (at(23, 18.5), at(23, 19)))
+    macro = '{% from "macros.html" import since_span with context %}{{ since_span(a, b) }}'
+    page = environment("en").from_string(macro).render(a=first, b=last)
+    assert page == "23 November 2026, 18:30 (the first), 23 November 2026, 19:00 (the latest)"
+    fr = environment("fr").from_string(macro).render(a=first, b=last)
+    assert fr == "23 novembre 2026, 18:30 (la première), 23 novembre 2026, 19:00 (la dernière)"
+    doc = {"hosts": 2, "by_state": {"suspended": 2}, "power_w": 0.0, "day": "2026-11-24"}
+    doc |= {"today_kwh": 0.0, "today_kgco2e": 0.0, "carbon_basis": "x", "hosts_reporting_today": 0}
+    doc["asleep_since"] = {"suspended": {"earliest": first.isoformat(), "latest": last.isoformat()}}
+    assert "suspended          2  since 2026-11-23 18:30 (first), 2026-11-23 19:00 (latest)" in (
+        status_table(doc)
+    )
 
 
 def test_datacenters_one_view_with_its_basis_on_every_surface(fleet):

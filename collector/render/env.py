@@ -58,6 +58,7 @@ def environment(lang: str) -> Environment:
         signed_num=lambda x, d=0: fmt.signed_num(x, lang, d),
         month=lambda m: fmt.month(m, lang),
         long_date=lambda d: fmt.long_date(d, lang),
+        moment=lambda t: fmt.moment(t, lang),
         unit=lambda x, sym, d=0: fmt.unit(x, sym, lang, d),
         energy=lambda x: fmt.energy(x, lang),
         co2=lambda x: fmt.co2(x, lang),

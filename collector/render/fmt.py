@@ -10,7 +10,7 @@ from functools import cache
 from html import escape
 
 from babel import Locale
-from babel.dates import format_date, format_skeleton
+from babel.dates import format_date, format_datetime, format_skeleton
 from babel.numbers import format_decimal, format_percent
 
 LANGS = ("fr", "en")
@@ -69,6 +69,18 @@ def long_date(d: date | datetime | str, lang: str) -> str:
     if isinstance(d, str):
         d = date.fromisoformat(d[:10])
     return str(format_date(d, "long", locale=LOCALES[lang]))
+
+
+def moment(t: datetime, lang: str) -> str:
+    """A moment in words, in `t`'s own time zone: '23 novembre 2026 à 18:45' / '23 November
+    2026 at 18:45' (CLDR's long date and short time, joined as the locale joins them)."""
+    loc = Locale.parse(LOCALES[lang])
+    pattern = (
+        str(loc.datetime_formats["long"])
+        .replace("{1}", loc.date_formats["long"].pattern)
+        .replace("{0}", loc.time_formats["short"].pattern)
+    )
+    return str(format_datetime(t, pattern, tzinfo=t.tzinfo, locale=LOCALES[lang]))
 
 
 def unit(x: float | int | None, symbol: str, lang: str, digits: int = 0) -> str:

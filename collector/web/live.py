@@ -23,8 +23,13 @@ def fleet(c: Collector, authed: bool) -> dict[str, Any]:
     for _, h, state in c.fleet.snapshot():
         by_kind.setdefault(h.kind, Counter())[state] += 1
         by_site.setdefault(h.site or "–", Counter())[state] += 1
+    since = {
+        state: (datetime.fromtimestamp(lo, c.tz), datetime.fromtimestamp(hi, c.tz))
+        for state, (lo, hi) in c.fleet.asleep_since().items()
+    }
     return {
         "st": st,
+        "since": since,  # state -> (the earliest, the latest) a host now in it entered it
         "by_kind": [(k, [n[s] for s in STATES]) for k, n in sorted(by_kind.items())],
         "by_site": [(k, [n[s] for s in STATES]) for k, n in sorted(by_site.items())],
     }
