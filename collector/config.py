@@ -12,6 +12,7 @@ from pathlib import Path
 
 from collector.compliance.settings import ComplianceConfig
 from collector.inventory.settings import InventoryConfig
+from collector.model.profiles import SHIPPED
 from collector.model.settings import CarbonConfig, ModelConfig
 from collector.policy.settings import PolicyConfig
 from collector.sinks.settings import TsdbConfig
@@ -21,8 +22,6 @@ from collector.sources.snmp.settings import SnmpConfig
 from collector.web.settings import EnrolmentConfig, HttpConfig, WebConfig
 from collector.yearly.settings import DatacenterYearConfig, YearlyConfig
 from energy_common.configspec import check_url, load_file, opt, section
-
-REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 @dataclass
@@ -128,11 +127,7 @@ class CollectorConfig:
                     )
 
     def profiles_path(self) -> Path:
-        return (
-            Path(self.model.profiles_file)
-            if self.model.profiles_file
-            else REPO_CONFIGS / "power-profiles.yaml"
-        )
+        return Path(self.model.profiles_file) if self.model.profiles_file else SHIPPED
 
 
 def load_config(path: str | None) -> CollectorConfig:

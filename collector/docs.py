@@ -13,7 +13,7 @@ Generated from the sections the rooms declare (each room's `settings.py`, assemb
 it current. Every option is optional: with no file the collector runs the
 embedded default (SQLite ledger in `run/collector/`, HTTP ingest and /metrics on
 127.0.0.1:8750). Nested keys are nested YAML mappings. A production example is
-`configs/collector.example.yaml`; power profiles live in `configs/power-profiles.yaml`.
+`configs/collector.example.yaml`; power profiles live in `collector/model/power-profiles.yaml`.
 `model.hypervisors` is a list of mappings with the `model.hypervisors[].*` keys.
 """
 

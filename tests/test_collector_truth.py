@@ -16,8 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def independent_kwh(sim: Simulation) -> dict[str, float]:
-    """Energy per host from configs/power-profiles.yaml, computed here from scratch."""
-    doc = yaml.safe_load((ROOT / "configs/power-profiles.yaml").read_text())
+    """Energy per host from collector/model/power-profiles.yaml, computed here from scratch."""
+    doc = yaml.safe_load((ROOT / "collector/model/power-profiles.yaml").read_text())
     out = {}
     for h in sim.hosts:
         p = dict(doc["defaults"][h.kind])

@@ -32,7 +32,7 @@ from collector.ledger import Ledger
 from collector.model.profiles import ProfileBook
 
 ROOT = Path(__file__).resolve().parent.parent
-BOOK = ProfileBook.load(ROOT / "configs/power-profiles.yaml")
+BOOK = ProfileBook.load(ROOT / "collector/model/power-profiles.yaml")
 
 HEADER = (
     "asset_id,kind,type,name,serial,mac,model,state,use_date,decommission_date,"

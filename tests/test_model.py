@@ -8,15 +8,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collector.accounting import Accountant, LocalDays
-from collector.config import REPO_CONFIGS
 from collector.model.carbon import CarbonModel, load_eco2mix
 from collector.model.energy import Hypervisor, embodied_kg_per_day, interval_energy
-from collector.model.profiles import Profile, ProfileBook
+from collector.model.profiles import SHIPPED, Profile, ProfileBook
 from collector.records import Entity, Interval, RecordBatch
 from energy_common.configspec import ConfigError
 
 PARIS = ZoneInfo("Europe/Paris")
-BOOK = ProfileBook.load(REPO_CONFIGS / "power-profiles.yaml")
+BOOK = ProfileBook.load(SHIPPED)
 T = datetime(2026, 11, 23, 9, 0, tzinfo=PARIS).timestamp()
 
 

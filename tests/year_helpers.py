@@ -14,10 +14,9 @@ from zoneinfo import ZoneInfo
 
 from collector_helpers import make_config, processed, running, wait_for
 
-from collector.config import REPO_CONFIGS
 from collector.datacenter.readings import import_readings
 from collector.ledger import Ledger
-from collector.model.profiles import ProfileBook
+from collector.model.profiles import SHIPPED, ProfileBook
 from collector.simulate import (
     Simulation,
     datacenter_readings,
@@ -87,7 +86,7 @@ def month_cuts(a: float, b: float) -> list[tuple[str, float, float]]:
 
 def truth_kwh(sim: Simulation) -> dict[tuple[str, str], float]:
     """(kind, month) → kWh of the true timelines under the shipped power profiles."""
-    book = ProfileBook.load(REPO_CONFIGS / "power-profiles.yaml")
+    book = ProfileBook.load(SHIPPED)
     out: dict[tuple[str, str], float] = defaultdict(float)
     for h in sim.hosts:
         prof = book.profile_for(h.kind, h.model, {})

@@ -1,7 +1,7 @@
 """Manufacturing footprint and expected lifetime per kind, each with its source.
 
 Kinds that agents report (desktop, laptop, thin client, workstation, server) take the power
-profiles' figures (configs/power-profiles.yaml: ADEME Base Empreinte / NegaOctet via
+profiles' figures (collector/model/power-profiles.yaml: ADEME Base Empreinte / NegaOctet via
 Boavizta), so the report's defaults are one truth whether an inventory is configured or not.
 Screens, network gear and peripherals run no agent; their defaults are below:
 
@@ -25,7 +25,9 @@ from dataclasses import dataclass
 from collector.inventory.settings import ASSET_KINDS, InventoryConfig
 from collector.model.profiles import ProfileBook
 
-PROFILE_SOURCE = "configs/power-profiles.yaml (ADEME Base Empreinte / NegaOctet via Boavizta)"
+PROFILE_SOURCE = (
+    "collector/model/power-profiles.yaml (ADEME Base Empreinte / NegaOctet via Boavizta)"
+)
 SHIPPED: dict[str, tuple[float, float, str]] = {
     "monitor": (
         324.0,

@@ -66,6 +66,9 @@ class Profile:
         )
 
 
+# the profiles shipped with the code, next to this module (the default of model.profiles_file)
+SHIPPED = Path(__file__).resolve().parent / "power-profiles.yaml"
+
 FIELDS = {f.name for f in dataclasses.fields(Profile)}
 
 

@@ -19,7 +19,8 @@ class HypervisorConfig:
 @dataclass
 class ModelConfig:
     profiles_file: str | None = opt(
-        None, "Power profiles YAML (default: configs/power-profiles.yaml shipped with the code)."
+        None,
+        "Power profiles YAML (default: collector/model/power-profiles.yaml shipped with the code).",
     )
     vm_hosts: dict[str, str] = opt({}, "VM hostname → physical host name (a hypervisor below).")
     hypervisors: list[HypervisorConfig] = opt([], "Physical hosts VMs are attributed from.")

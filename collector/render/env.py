@@ -68,7 +68,7 @@ def environment(lang: str) -> Environment:
     env.globals.update(
         kind_name=lambda k: tr.gettext(words.KIND.get(k) or k),
         source_name=lambda b: tr.gettext(
-            citations.PROFILES if b.startswith("configs/") else citations.BASES.get(b) or b
+            citations.PROFILES if "power-profiles.yaml" in b else citations.BASES.get(b) or b
         ),
         origin_name=lambda k: tr.gettext(words.ORIGIN.get(k) or k),
         blocker_name=lambda w: words.blocker(w, tr.gettext),

@@ -667,8 +667,9 @@ def _factors(s: Settings, bases: list[dict[str, Any]], kinds: list[str]) -> dict
         },
         "tariff_eur_per_kwh": s.tariff_eur_per_kwh,
         "profiles": _profile_factor_rows(s.book, kinds),
-        "profiles_source": "configs/power-profiles.yaml (ENERGY STAR, EU Ecodesign, SPECpower, "
-        "Cloud Carbon Footprint; embodied: ADEME Base Empreinte / NegaOctet via Boavizta)",
+        "profiles_source": "collector/model/power-profiles.yaml (ENERGY STAR, EU Ecodesign, "
+        "SPECpower, Cloud Carbon Footprint; embodied: ADEME Base Empreinte / NegaOctet via "
+        "Boavizta)",
         "tolerance_s": s.tolerance_s,
         "coverage_min": s.coverage_min,
     }
