@@ -19,12 +19,14 @@ Expected verdicts are computed by hand from the timelines above.
 
 from __future__ import annotations
 
+import csv
 import json
 import urllib.error
 import urllib.request
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import frictionless
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from collector_helpers import make_config, metric, url
@@ -38,6 +40,7 @@ from collector.render.env import environment
 from collector.render.fmt import num, pct, unit
 from collector.sources.snmp.poller import Poll
 from collector.sources.snmp.profiles import Row
+from collector.yearly import opendata
 from collector.yearly.build import settings
 from collector.yearly.figures import yearly_figures
 from energy_common.schema import Host, Report, Segment, encode_report
@@ -414,3 +417,36 @@ def test_the_morning_report_waits_for_the_night_to_end(fleet, monkeypatch):
     clock[0] = at(24, 8) + 1
     c.send_morning_report()
     assert [[d for d, _ in r["periods"]] for r in sent] == [["2026-11-23"]]
+
+
+def test_the_open_data_breakdowns_add_up_to_the_total(fleet, tmp_path):
+    """The open data by site and department counts the datacenters' meters (billed and
+    metered) at their site and the LoRaWAN gateways beside the agents: its rows add up to the
+    year's total; each month's rows counted in the total add up to that month's."""
+    c, clock = fleet
+    clock[0] = at(24, 10)
+    doc = yearly_figures(c.ledger, 2026, settings(c.cfg, clock[0]), "public")
+    total = doc["indicators"]["total_kwh"]
+    tables = {t.name: t for t in opendata.tables(doc)}
+    by_site = tables["energy_by_site_department"]
+    assert sum(r["kwh"] for r in by_site.rows) == pytest.approx(total, abs=0.01)
+    origins = {(r["origin"], r["basis"]) for r in by_site.rows}
+    assert {("agents", None), ("datacenter", "billed"), ("datacenter", "measured")} <= origins
+    assert str(total) in by_site.description  # the file says what its rows add up to
+    dsi = [r for r in by_site.rows if r["site"] == "dsi"]
+    assert dsi and all(r["hosts"] is None for r in dsi)  # meters: no machine count
+    monthly = tables["energy_monthly"].rows
+    for m in {r["month"] for r in monthly}:
+        rows = [r for r in monthly if r["month"] == m]
+        (month_total,) = [r["kwh"] for r in rows if r["kind"] == "total"]
+        counted = sum(r["kwh"] for r in rows if r["in_total"])
+        assert counted == pytest.approx(month_total, abs=0.01), m
+    # the report's other breakdowns: by kind, the rows said to be in the total add up to it
+    kinds = doc["energy"]["by_kind"]
+    assert sum(r["kwh"] for r in kinds if r["in_total"]) == pytest.approx(total, abs=0.01)
+    # the files themselves validate against their schemas
+    pkg = opendata.write_package(doc, tmp_path / "od")
+    report = frictionless.validate(str(pkg))
+    assert report.valid, report.flatten(["type", "message"])[:5]
+    rows = list(csv.DictReader((tmp_path / "od" / "energy_by_site_department.csv").open()))
+    assert sum(float(r["kwh"]) for r in rows) == pytest.approx(total, abs=0.01)

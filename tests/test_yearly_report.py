@@ -214,8 +214,12 @@ def test_public_edition_and_open_data_name_no_host_and_validate(year):
     cells = list(
         csv.DictReader(io.StringIO((data_dir / "energy_by_site_department.csv").read_text()))
     )
-    assert all(int(r["hosts"]) >= cfg.yearly.min_group_hosts for r in cells)
-    assert sum(int(r["hosts"]) for r in cells) == len(sim.sim.hosts)
+    agents = [r for r in cells if r["origin"] == "agents"]
+    assert all(int(r["hosts"]) >= cfg.yearly.min_group_hosts for r in agents)
+    assert sum(int(r["hosts"]) for r in agents) == len(sim.sim.hosts)
+    # with the datacenters' meters at their site, the rows add up to the total
+    assert sum(float(r["kwh"]) for r in cells) == pytest.approx(total, abs=0.01)
+    assert all(r["hosts"] == "" for r in cells if r["origin"] != "agents")
     # RGESN: light, self-contained, no script
     assert len(html.encode()) <= PAGE_BUDGET
     # links to the sources are for the reader to follow; nothing is fetched from elsewhere

@@ -105,3 +105,14 @@ def by_site(meters: MeterParts) -> dict[str, list[float]]:
         out[site][0] += wh / 1000.0
         out[site][1] += kg
     return dict(out)
+
+
+def by_site_origin(meters: MeterParts) -> dict[tuple[str, str, bool], list[float]]:
+    """The counted meters' kWh and kgCO2e by (site, origin: `datacenter` or `network`,
+    billed), for the open data's rows beside the agents'."""
+    out: dict[tuple[str, str, bool], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for (dc, _, _, site, billed, _), (wh, kg) in meters.items():
+        cell = out[(site, "datacenter" if dc else "network", billed)]
+        cell[0] += wh / 1000.0
+        cell[1] += kg
+    return dict(out)

@@ -585,7 +585,11 @@ def compute(
     light = dataclasses.replace(s, objectives=())
     other = functools.cache(lambda y: compute(ledger, y, light, edition, previous=False)[0])
     doc["objectives"] = objectives.evaluate(doc, s, other)
-    doc["open_data"] = _open_tables(site_dept, group_hosts, s.min_group_hosts, year)
+    open_data = _open_tables(site_dept, group_hosts, s.min_group_hosts, year)
+    # the meters and the LoRaWAN gateways beside the agents: the rows add up to the total
+    lora_kg = sum(v[1] for v in lora.values()) if s.lorawan_in_total else 0.0
+    open_data["energy_by_site_department"] += _open_meter_rows(parts, (lora_counted, lora_kg), year)
+    doc["open_data"] = open_data
     doc["policy"] = _policy(ledger, s, year)
     _inventory(doc, ledger, s, year, datetime.fromtimestamp(until - 1, z).date())
     energy: dict[str, Any] = doc["energy"]  # type: ignore[assignment]
@@ -691,6 +695,8 @@ def _open_tables(
             "year": year,
             "site": site,
             "department": dept,
+            "origin": "agents",
+            "basis": None,
             "hosts": hosts_folded[(site, dept)],
             "kwh": _r(v["kwh"]),
             "usage_kgco2e": _r(v["kgco2e"]),
@@ -699,3 +705,39 @@ def _open_tables(
         for (site, dept), v in sorted(folded.items())
     ]
     return {"energy_by_site_department": energy, "folded_cells": n, "min_group_hosts": k}
+
+
+def _open_meter_rows(
+    parts: basis.MeterParts, lorawan: tuple[float, float], year: int
+) -> list[dict[str, Any]]:
+    """The open data's rows for what the total counts beyond the agents: the datacenters' and
+    network meters at their site (measured or billed), the LoRaWAN gateways (modelled)."""
+    rows = [
+        {
+            "year": year,
+            "site": site,
+            "department": None,
+            "origin": origin,
+            "basis": "billed" if billed else "measured",
+            "hosts": None,
+            "kwh": _r(kwh),
+            "usage_kgco2e": _r(kg),
+            "embodied_kgco2e": None,
+        }
+        for (site, origin, billed), (kwh, kg) in sorted(basis.by_site_origin(parts).items())
+    ]
+    if lorawan[0]:
+        rows.append(
+            {
+                "year": year,
+                "site": None,
+                "department": None,
+                "origin": "lorawan",
+                "basis": "modelled",
+                "hosts": None,
+                "kwh": _r(lorawan[0]),
+                "usage_kgco2e": _r(lorawan[1]),
+                "embodied_kgco2e": None,
+            }
+        )
+    return rows

@@ -69,22 +69,38 @@ def tables(doc: dict[str, Any]) -> list[Table]:
     kinds = sorted(
         {k for r in en["by_month"] for k in r if k not in ("month", "total_kwh", "usage_kgco2e")}
     )
+    # what the monthly stack of the report adds up (collector/yearly/stacks.py): the kinds of
+    # agents counted in the total, the datacenters' IT and overhead, the network, LoRaWAN
+    in_total = {r["kind"]: bool(r["in_total"]) for r in en["by_kind"]}
+    in_total.update(datacenter_it=True, datacenter_overhead=True, network=True)
     monthly = [
-        {"month": r["month"], "kind": k, "kwh": r[k]}
+        {"month": r["month"], "kind": k, "kwh": r[k], "in_total": in_total.get(k, False)}
         for r in en["by_month"]
         for k in kinds
         if r.get(k) is not None
-    ] + [{"month": r["month"], "kind": "total", "kwh": r["total_kwh"]} for r in en["by_month"]]
+    ] + [
+        {"month": r["month"], "kind": "total", "kwh": r["total_kwh"], "in_total": None}
+        for r in en["by_month"]
+    ]
     out = [
         Table(
             "energy_monthly",
             f"Énergie par mois et type d'équipement, {year}",
-            "kWh par mois civil (heure de Paris) et type ; `total` est compté une fois "
-            "(serveurs et VM dans les salles serveurs quand elles sont mesurées).",
+            "kWh par mois civil (heure de Paris) et type ; `total` est compté une fois : "
+            "chaque mois, les lignes marquées `in_total` s'y additionnent ; les autres "
+            "(serveurs et VM dans l'énergie des salles serveurs quand elles sont mesurées) "
+            "sont « dont », pas à ajouter.",
             [
                 ("month", "yearmonth", "Mois", "Mois civil"),
                 ("kind", "string", "Type", "Type d'équipement ou de compteur, ou total"),
                 ("kwh", "number", "Énergie (kWh)", "Énergie du mois"),
+                (
+                    "in_total",
+                    "boolean",
+                    "Compté au total",
+                    "true : s'additionne au total du mois ; false : déjà dans une autre ligne "
+                    "ou hors total ; vide pour la ligne `total`",
+                ),
             ],
             monthly,
         ),
@@ -108,14 +124,38 @@ def tables(doc: dict[str, Any]) -> list[Table]:
         ),
         Table(
             "energy_by_site_department",
-            f"Énergie des postes par site et direction, {year}",
-            "Agents seulement ; les groupes de moins de "
-            f"{doc['open_data']['min_group_hosts']} machines sont réunis sous la direction `*`.",
+            f"Énergie par site, direction et origine, {year}",
+            "Les lignes s'additionnent au total de l'année "
+            f"({doc['indicators']['total_kwh']} kWh, compté une fois) : les machines avec un "
+            "agent par site et direction (les groupes de moins de "
+            f"{doc['open_data']['min_group_hosts']} machines sont réunis sous la direction "
+            "`*`), puis les compteurs des salles serveurs et du réseau à leur site, mesurés ou "
+            "facturés, et les passerelles LoRaWAN (sans site ni direction).",
             [
                 ("year", "year", "Année", "Année civile"),
-                ("site", "string", "Site", "Site ou bâtiment"),
-                ("department", "string", "Direction", "Direction ou service (`*` : regroupés)"),
-                ("hosts", "integer", "Machines", "Machines ayant rendu compte"),
+                ("site", "string", "Site", "Site ou bâtiment (vide : passerelles LoRaWAN)"),
+                (
+                    "department",
+                    "string",
+                    "Direction",
+                    "Direction ou service (`*` : regroupés ; vide pour les compteurs)",
+                ),
+                (
+                    "origin",
+                    "string",
+                    "Origine",
+                    "agents (postes, serveurs et VM comptés au total), datacenter (compteurs "
+                    "d'une salle serveurs), network (compteurs réseau hors salle), lorawan "
+                    "(passerelles)",
+                ),
+                (
+                    "basis",
+                    "string",
+                    "Base",
+                    "measured (relevé) ou billed (facture) pour les compteurs, modelled pour "
+                    "les passerelles ; vide pour les agents (mesuré, modélisé ou attribué)",
+                ),
+                ("hosts", "integer", "Machines", "Machines ayant rendu compte (agents)"),
                 ("kwh", "number", "Énergie (kWh)", "Énergie de l'année"),
                 ("usage_kgco2e", "number", "Émissions d'usage (kgCO2e)", "kWh × facteur"),
                 (
