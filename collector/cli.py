@@ -64,6 +64,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         from collector.sources.lorawan.explain import meter_plan
 
         print("\n".join(meter_plan(cfg.lorawan)))
+    if cfg.snmp.network_models or cfg.snmp.network_powered_by:
+        from collector.sources.snmp.network_models import override_plan
+
+        print("\n".join(override_plan(cfg.snmp.network_models, cfg.snmp.network_powered_by)))
     if cfg.carbon.hourly_file:
         load_eco2mix(cfg.carbon.hourly_file)
     if cfg.inventory.enabled:

@@ -21,6 +21,7 @@ USED = (
     "odd-device",
     "servertech-sentry3",
     "juniper-ex3400",
+    "aruba-ap315",
 )
 
 
@@ -124,3 +125,28 @@ def test_probe_shows_a_switch_without_a_power_sensor_modelled(sim, capsys):
     assert rows["modelled"]["label"] == "EX3400 (poe_only)"
     assert any("set snmp.network_models, PoE only is counted" in m for m in doc["missing"])
     assert doc["total_w"] == 96
+    nm = doc["network_model"]  # which entry of the model table, and how it matched
+    assert (nm["entry"], nm["matched_by"]) == ("EX3400", "sysObjectID 1.3.6.1.4.1.2636.1.1.1.2.131")
+    assert (nm["basis"], nm["powered_by"], nm["counted"]) == ("poe_only", "mains", True)
+
+
+def test_probe_says_an_access_point_is_inside_its_switchs_poe(sim, capsys):
+    doc = probe_json(sim, capsys, "--community", "aruba-ap315")
+    assert doc["profile"] == "network-entity-sensor"
+    nm = doc["network_model"]
+    assert (nm["entry"], nm["matched_by"]) == ("AP-315", "sysObjectID 1.3.6.1.4.1.14823.1.2.82")
+    assert (nm["typical_w"], nm["basis"], nm["powered_by"]) == (14.4, "table_max", "poe")
+    assert nm["powered_by_from"] == "the table (ap)" and not nm["counted"]
+    assert "Aruba AP-310 Series data sheet" in nm["source"]
+    (row,) = doc["rows"][-1:]
+    assert (row["table"], row["power_w"], row["counted"], row["breakdown"]) == (
+        "poe_fed",
+        14.4,
+        False,
+        True,
+    )
+    assert doc["total_w"] is None  # nothing counted for an AP fed by PoE
+    rc, out, _ = run(sim, capsys, "--community", "aruba-ap315")
+    assert rc == 0
+    assert "network model: AP-315 (table entry AP-315, matched by sysObjectID" in out
+    assert "powered by poe (the table (ap)): inside the PoE of the switch feeding it" in out

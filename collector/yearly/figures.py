@@ -393,7 +393,6 @@ def compute(
     for kind, role, inside in (
         ("datacenter_it", "it", True),
         ("datacenter_facility", "facility", True),
-        ("network", "network", False),
     ):
         kwh, kg = meter_sum(role, None, inside)
         if kwh:
@@ -405,9 +404,26 @@ def compute(
                     "kwh": _r(kwh),
                     "usage_kgco2e": _r(kg),
                     "embodied_kgco2e": None,
-                    "in_total": in_total or role == "network",
+                    "in_total": in_total,
                 }
             )
+    # the network outside the datacenters: said whenever network gear is polled, with its
+    # basis (measured, modelled; a lower bound when modelled gear had no power figure), never
+    # a silent zero or a missing line
+    net = basis.network_line(ledger, start, until)
+    if net is not None:
+        kwh, kg = meter_sum("network", None, False)
+        by_kind.append(
+            {
+                "kind": "network",
+                "hosts": None,
+                "kwh": _r(kwh),
+                "usage_kgco2e": _r(kg),
+                "embodied_kgco2e": None,
+                "in_total": True,
+                **net,
+            }
+        )
     lw = sum(v[0] for v in lora.values()) / 1000.0
     if lw:
         by_kind.append(
@@ -711,20 +727,21 @@ def _open_meter_rows(
     parts: basis.MeterParts, lorawan: tuple[float, float], year: int
 ) -> list[dict[str, Any]]:
     """The open data's rows for what the total counts beyond the agents: the datacenters' and
-    network meters at their site (measured or billed), the LoRaWAN gateways (modelled)."""
+    network meters at their site (measured, modelled or billed), the LoRaWAN gateways
+    (modelled)."""
     rows = [
         {
             "year": year,
             "site": site,
             "department": None,
             "origin": origin,
-            "basis": "billed" if billed else "measured",
+            "basis": how,
             "hosts": None,
             "kwh": _r(kwh),
             "usage_kgco2e": _r(kg),
             "embodied_kgco2e": None,
         }
-        for (site, origin, billed), (kwh, kg) in sorted(basis.by_site_origin(parts).items())
+        for (site, origin, how), (kwh, kg) in sorted(basis.by_site_origin(parts).items())
     ]
     if lorawan[0]:
         rows.append(

@@ -153,7 +153,9 @@ def tables(doc: dict[str, Any]) -> list[Table]:
                     "string",
                     "Base",
                     "measured (relevé) ou billed (facture) pour les compteurs, modelled pour "
-                    "les passerelles ; vide pour les agents (mesuré, modélisé ou attribué)",
+                    "les passerelles et le réseau sans capteur de puissance (puissance du "
+                    "modèle plus le PoE fourni) ; vide pour les agents (mesuré, modélisé ou "
+                    "attribué)",
                 ),
                 ("hosts", "integer", "Machines", "Machines ayant rendu compte (agents)"),
                 ("kwh", "number", "Énergie (kWh)", "Énergie de l'année"),

@@ -115,7 +115,9 @@ class Poller:
         self.metrics = SnmpMetrics(registry)
         self.rejections = Rejections(registry)
         self.reboots = RebootWatch(registry)
-        self.network_models = NetworkModels(cfg.network_models, registry, None)
+        self.network_models = NetworkModels(
+            cfg.network_models, registry, None, cfg.network_powered_by
+        )
         self.profiles = profiles or load_profiles()
         self.client = Client()
         self.state: dict[str, DeviceState] = {d.name: DeviceState() for d in cfg.devices}
@@ -203,7 +205,7 @@ class Poller:
             poll.rows.extend(found)
         poll.rows = self.rejections.screen(d.name, poll.rows, self.cfg.max_power_w)
         poll.rows += await self.network_models.rows(
-            d.name, self.client, tgt, st.profile, sysinfo, poll.rows
+            d.name, self.client, tgt, st.profile, sysinfo, poll.rows, d.powered_by
         )
         if not poll.rows and st.profile.tables and not st.empty_warned:
             # a profile (forced, most often) whose tables the device does not have

@@ -113,8 +113,9 @@ async def probe(
 async def _modelled(
     client: Client, tgt: Target, oid: Any, doc: dict[str, Any], missing: list[str]
 ) -> None:
-    """Network gear without a PSU sensor: the modelled row polling would add (the shipped
-    table only: a site's snmp.network_models is not known here)."""
+    """Network gear without a PSU sensor: which entry of the model table it matches and how,
+    its basis, how it is powered, and the row polling would add (the shipped table only: a
+    site's snmp.network_models and powered_by are not known here)."""
     from prometheus_client import CollectorRegistry
 
     from collector.sources.snmp.network_models import (
@@ -128,17 +129,35 @@ async def _modelled(
     if any(r.table == "psu" and r.power_w is not None for r in have):
         return
     names = await client.walk(tgt, ENT_MODEL_NAME)
-    models = NetworkModels({}, CollectorRegistry(), None)
-    model, watts, basis = models.typical(oid, [str(v) for v in names.values()])
-    row = modelled_row(have, model, watts, basis)
+    m = NetworkModels({}, CollectorRegistry(), None).match(oid, [str(v) for v in names.values()])
+    doc["network_model"] = {
+        "entry": m.entry,
+        "model": m.model,
+        "matched_by": m.how,
+        "typical_w": m.watts,
+        "basis": m.basis,
+        "source": m.source or None,
+        "powered_by": m.powered_by,
+        "powered_by_from": m.why_powered,
+        "counted": m.counted,
+    }
+    row = modelled_row(have, m)
     if row is not None:
-        doc["rows"].append({**_row(row, None), "energy": "modelled, integrated (estimated)"})
+        doc["rows"].append(
+            {
+                **_row(row, None),
+                "energy": "modelled, integrated (estimated)"
+                if m.counted
+                else "modelled, recorded; inside its switch's PoE (not added)",
+            }
+        )
     missing.append(
         "a power sensor (ENTITY-SENSOR / CISCO-ENTITY-SENSOR watts): modelled as "
-        f"{model or 'an unknown model'} ({basis})"
+        f"{m.model or 'an unknown model'} ({m.basis})"
         + (
-            "; its typical power is unknown: set snmp.network_models, PoE only is counted"
-            if basis == "poe_only"
+            "; no power figure for it: set snmp.network_models"
+            + (", PoE only is counted" if m.counted else "")
+            if m.basis == "poe_only"
             else ""
         )
     )
@@ -198,6 +217,21 @@ def render(doc: dict[str, Any]) -> str:
                 )
         if doc.get("total_w") is not None:
             lines.append(f"device total now: {doc['total_w']:.1f} W (counted rows)")
+    nm = doc.get("network_model")
+    if nm:
+        fig = "no power figure" if nm["typical_w"] is None else f"{nm['typical_w']:g} W"
+        lines += [
+            "",
+            f"network model: {nm['model'] or 'unknown'} (table entry "
+            f"{nm['entry'] or 'none'}, matched by {nm['matched_by']}): {fig} + PoE delivered, "
+            f"basis {nm['basis']}" + (f" [{nm['source']}]" if nm["source"] else ""),
+            f"powered by {nm['powered_by']} ({nm['powered_by_from']}): "
+            + (
+                "counted"
+                if nm["counted"]
+                else "inside the PoE of the switch feeding it: recorded, not added"
+            ),
+        ]
     if doc["status"]:
         lines += ["", "status:"]
         lines += [f"  {s['reading']}[{s['index']}] = {s['value']:.6g}" for s in doc["status"]]

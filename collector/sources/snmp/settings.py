@@ -77,6 +77,15 @@ class SnmpDeviceConfig:
         "the native one trips on; v3 always uses pysnmp.",
         choices=("native", "pysnmp"),
     )
+    powered_by: str = opt(
+        "auto",
+        "A network device without a power sensor (modelled): `poe` when a switch's PoE feeds "
+        "it (its power is already inside that switch's PoE delivered: shown, never added), "
+        "`mains` when it has its own supply, adapter or injector (counted). `auto`: "
+        "`snmp.network_powered_by` for its model, else the model table's (access points "
+        "`poe`, switches `mains`).",
+        choices=("auto", "poe", "mains"),
+    )
 
 
 @dataclass
@@ -97,6 +106,13 @@ class SnmpConfig:
         "(entPhysicalModelName, e.g. `WS-C2960X-48FPD-L`, or the shipped table's name): "
         "overrides collector/sources/snmp/network-models.yaml. The PoE the device delivers "
         "is added; the result is labelled modelled.",
+    )
+    network_powered_by: dict[str, str] = opt(
+        {},
+        "How network models without a power sensor are powered, by model (names as in "
+        "`network_models`): `poe` (fed by a switch's PoE: already counted there, shown only) "
+        "or `mains` (counted). Overrides the table's default (access points `poe`, switches "
+        "`mains`); `snmp.devices[].powered_by` overrides this per device.",
     )
     devices: list[SnmpDeviceConfig] = opt([], "Devices.")
 
@@ -130,3 +146,6 @@ class SnmpConfig:
                 raise ValueError(
                     f"network_models.{model}: {watts!r}: expected watts (a number above 0)"
                 )
+        for model, how in self.network_powered_by.items():
+            if how not in ("poe", "mains"):
+                raise ValueError(f"network_powered_by.{model}: {how!r}: use poe or mains")
