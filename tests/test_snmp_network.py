@@ -18,7 +18,7 @@ from collector_helpers import make_config, metric, running, scrape, url
 from snmp_helpers import device, serve
 
 from collector.sources.snmp.network_models import Model, identify, load_table
-from collector.yearly import basis
+from collector.yearly import basis, html
 from collector.yearly.build import settings
 from collector.yearly.figures import compute, year_bounds
 
@@ -228,6 +228,12 @@ def test_the_yearly_network_line_says_its_basis_and_lower_bound(tmp_path, sim):
     # the total's basis counts the modelled network as modelled, not as measured
     origins = {k[4] for k in basis.counted_meters(parts) if k[1] == "network"}
     assert origins == {"modelled"}
+    # the report (the web's /report/<year> and the PDF) says so in words
+    page = html.render(doc, "en")
+    assert "Network outside the datacenters:" in page
+    assert "A lower bound: 1 devices have no known power figure" in page
+    assert "Access points fed by PoE (1 devices" in page
+    assert "Réseau hors des centres de données" in html.render(doc, "fr")
 
 
 def test_no_network_line_for_a_year_before_the_gear_was_polled(tmp_path, sim):
@@ -273,3 +279,15 @@ def test_check_config_says_which_shipped_entry_each_override_replaces(tmp_path):
     )
     assert "snmp network model MY-SWITCH-9: 20 W + PoE (basis config); no shipped entry" in out
     assert "AP-315: powered by mains; replaces shipped entry AP-315 (14.4 W max, ap, poe)" in out
+
+
+def test_a_device_fed_by_poe_with_its_own_sensor_is_never_added(tmp_path, sim):
+    # a PoE-powered device reporting its own input power: inside its switch's PoE too
+    fed = switch(sim, "sw-small", "cisco-switch-poe", powered_by="poe")
+    cfg = make_config(tmp_path, snmp={"devices": [fed]})
+    with running(cfg) as c:
+        (poll,) = c.snmp.run_cycle()
+        text = scrape(url(c, "/metrics"))
+    psu = [r for r in poll.rows if r.table == "psu" and r.power_w]
+    assert psu and all(r.breakdown for r in psu)
+    assert metric(text, "energy_dc_power_watts", role="network") == 0

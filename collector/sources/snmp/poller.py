@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -207,6 +207,8 @@ class Poller:
         poll.rows += await self.network_models.rows(
             d.name, self.client, tgt, st.profile, sysinfo, poll.rows, d.powered_by
         )
+        if d.powered_by == "poe":  # fed by a switch's PoE: all of it is inside that switch's
+            poll.rows = [replace(r, breakdown=True) if r.account else r for r in poll.rows]
         if not poll.rows and st.profile.tables and not st.empty_warned:
             # a profile (forced, most often) whose tables the device does not have
             st.empty_warned = True

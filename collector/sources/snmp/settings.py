@@ -79,11 +79,11 @@ class SnmpDeviceConfig:
     )
     powered_by: str = opt(
         "auto",
-        "A network device without a power sensor (modelled): `poe` when a switch's PoE feeds "
-        "it (its power is already inside that switch's PoE delivered: shown, never added), "
-        "`mains` when it has its own supply, adapter or injector (counted). `auto`: "
-        "`snmp.network_powered_by` for its model, else the model table's (access points "
-        "`poe`, switches `mains`).",
+        "How a network device is powered: `poe` when a switch's PoE feeds it (its power, "
+        "modelled or read from its own sensor, is already inside that switch's PoE "
+        "delivered: every row it gives is shown and recorded, never added), `mains` when it "
+        "has its own supply, adapter or injector (counted). `auto`: `snmp.network_powered_by` "
+        "for its model, else the model table's (access points `poe`, switches `mains`).",
         choices=("auto", "poe", "mains"),
     )
 
