@@ -69,38 +69,36 @@ def tables(doc: dict[str, Any]) -> list[Table]:
     kinds = sorted(
         {k for r in en["by_month"] for k in r if k not in ("month", "total_kwh", "usage_kgco2e")}
     )
-    # what the monthly stack of the report adds up (collector/yearly/stacks.py): the kinds of
-    # agents counted in the total, the datacenters' IT and overhead, the network, LoRaWAN
+    # what each month's `total` adds up (as the report's monthly stack, yearly/stacks.py): the
+    # kinds of agents counted in the total, the datacenters' IT and overhead, the network,
+    # LoRaWAN when counted; the other rows are "of which", named with their kWh below
     in_total = {r["kind"]: bool(r["in_total"]) for r in en["by_kind"]}
     in_total.update(datacenter_it=True, datacenter_overhead=True, network=True)
+    year_kwh = {r["kind"]: r["kwh"] for r in en["by_kind"]}
+    apart = [k for k in kinds if not in_total.get(k, False)]
+    apart_said = ", ".join(f"`{k}` ({year_kwh.get(k) or 0} kWh sur l'année)" for k in apart)
     monthly = [
-        {"month": r["month"], "kind": k, "kwh": r[k], "in_total": in_total.get(k, False)}
+        {"month": r["month"], "kind": k, "kwh": r[k]}
         for r in en["by_month"]
         for k in kinds
         if r.get(k) is not None
-    ] + [
-        {"month": r["month"], "kind": "total", "kwh": r["total_kwh"], "in_total": None}
-        for r in en["by_month"]
-    ]
+    ] + [{"month": r["month"], "kind": "total", "kwh": r["total_kwh"]} for r in en["by_month"]]
     out = [
         Table(
             "energy_monthly",
             f"Énergie par mois et type d'équipement, {year}",
             "kWh par mois civil (heure de Paris) et type ; `total` est compté une fois : "
-            "chaque mois, les lignes marquées `in_total` s'y additionnent ; les autres "
-            "(serveurs et VM dans l'énergie des salles serveurs quand elles sont mesurées) "
-            "sont « dont », pas à ajouter.",
+            "chaque mois, les autres lignes s'y additionnent"
+            + (
+                f", sauf {apart_said}, déjà dans l'énergie des salles serveurs ou hors total "
+                "(« dont », à ne pas ajouter)."
+                if apart
+                else "."
+            ),
             [
                 ("month", "yearmonth", "Mois", "Mois civil"),
                 ("kind", "string", "Type", "Type d'équipement ou de compteur, ou total"),
                 ("kwh", "number", "Énergie (kWh)", "Énergie du mois"),
-                (
-                    "in_total",
-                    "boolean",
-                    "Compté au total",
-                    "true : s'additionne au total du mois ; false : déjà dans une autre ligne "
-                    "ou hors total ; vide pour la ligne `total`",
-                ),
             ],
             monthly,
         ),
