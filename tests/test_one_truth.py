@@ -20,6 +20,7 @@ Expected verdicts are computed by hand from the timelines above.
 from __future__ import annotations
 
 import csv
+import html
 import json
 import urllib.error
 import urllib.request
@@ -270,11 +271,11 @@ def test_sleepers_say_since_when_on_every_surface(fleet, now):
     table = status_table(s["status"])
     assert "suspended          1  since 2026-11-23 18:45" in table
     assert "off                2  since 2026-11-23 18:30" in table
-    assert '<th scope="col">Since</th>' in s["home"]
+    assert '<th scope="col" class="text">Since</th>' in s["home"]
     assert '<td class="text">23 November 2026, 18:45</td>' in s["home"]
     assert '<td class="text">23 November 2026, 18:30</td>' in s["home"]
     fr = get(c, "/?lang=fr")[1].decode()
-    assert '<th scope="col">Depuis</th>' in fr
+    assert '<th scope="col" class="text">Depuis</th>' in fr
     assert '<td class="text">23 novembre 2026, 18:45</td>' in fr
 
 
@@ -435,11 +436,16 @@ def test_the_open_data_breakdowns_add_up_to_the_total(fleet, tmp_path):
     assert str(total) in by_site.description  # the file says what its rows add up to
     dsi = [r for r in by_site.rows if r["site"] == "dsi"]
     assert dsi and all(r["hosts"] is None for r in dsi)  # meters: no machine count
-    monthly = tables["energy_monthly"].rows
-    for m in {r["month"] for r in monthly}:
-        rows = [r for r in monthly if r["month"] == m]
+    # by month and kind: the rows add up to each month's total but for the servers and VMs,
+    # named in the description with their kWh (inside the datacenters' energy)
+    monthly = tables["energy_monthly"]
+    kinds = {r["kind"]: r for r in doc["energy"]["by_kind"]}
+    for kind in ("server", "vm"):
+        assert f"`{kind}` ({kinds[kind]['kwh']} kWh sur l'année)" in monthly.description
+    for m in {r["month"] for r in monthly.rows}:
+        rows = [r for r in monthly.rows if r["month"] == m]
         (month_total,) = [r["kwh"] for r in rows if r["kind"] == "total"]
-        counted = sum(r["kwh"] for r in rows if r["in_total"])
+        counted = sum(r["kwh"] for r in rows if r["kind"] not in ("total", "server", "vm"))
         assert counted == pytest.approx(month_total, abs=0.01), m
     # the report's other breakdowns: by kind, the rows said to be in the total add up to it
     kinds = doc["energy"]["by_kind"]
@@ -450,3 +456,34 @@ def test_the_open_data_breakdowns_add_up_to_the_total(fleet, tmp_path):
     assert report.valid, report.flatten(["type", "message"])[:5]
     rows = list(csv.DictReader((tmp_path / "od" / "energy_by_site_department.csv").open()))
     assert sum(float(r["kwh"]) for r in rows) == pytest.approx(total, abs=0.01)
+
+
+def test_the_report_reads_as_a_council_member_reads_it(fleet):
+    """A datacenter's site is shown with what its energy is counted from, never as a site of
+    "0 machines"; the cover says plainly that no organisation is named yet; the tile of how
+    the total is known adds up to 100 % in words of the language; billed is in the glossary."""
+    c, clock = fleet
+    clock[0] = at(24, 10)
+    fr = html.unescape(get(c, "/report/2026?lang=fr")[1].decode())
+    en = html.unescape(get(c, "/report/2026?lang=en")[1].decode())
+    row = '<tr><th scope="row">{}</th><td>–</td><td>{}</td>'
+    assert row.format("dc1", "600") in fr and row.format("dsi", "204\u202f600") in fr
+    assert '<td class="text">compteurs des salles serveurs</td></tr>' in fr
+    assert '<td class="text">factures d\'énergie des salles serveurs</td></tr>' in fr
+    assert '<td class="text">datacenter energy bills</td></tr>' in en
+    assert '<tr><th scope="row">mairie</th><td>5</td>' in fr  # the agents' sites keep theirs
+    assert '<td class="text">machines avec agent</td></tr>' in fr
+    assert "Nom de l'organisme éditeur pas encore indiqué" in fr
+    assert "Publishing organisation not named yet" in en
+    shares = ("0,3\u00a0% mesurée", "99,7\u00a0% facturée", "0,0\u00a0% modélisée")
+    assert " · ".join(shares) in fr
+    assert "0.3% measured · 99.7% billed · 0.0% modelled" in en
+    assert "Facturée : relevée sur les factures d'énergie" in fr
+    assert "2 (sortie des PDU)" in fr and "2 (PDU output)" in en
+    assert "Aucune machine n'est restée allumée 24 nuits ou week-ends ou plus" in fr
+    assert "consommation)\u00a0: <a" in fr and "consumption): <a" in en
+    # no machine reports a manufacturing date here: said in words, no chart of zeros
+    assert "Aucune machine n'a de date de fabrication connue." in fr
+    assert "Barres : nombre d'équipements par âge" not in fr
+    statement = html.unescape(get(c, "/accessibilite?lang=fr")[1].decode())
+    assert "L'organisme qui publie ces pages (son nom n'est pas encore indiqué)" in statement

@@ -71,6 +71,9 @@ def environment(lang: str) -> Environment:
             citations.PROFILES if "power-profiles.yaml" in b else citations.BASES.get(b) or b
         ),
         origin_name=lambda k: tr.gettext(words.ORIGIN.get(k) or k),
+        counted_from=lambda keys: ", ".join(
+            tr.gettext(words.COUNTED_FROM.get(k) or k) for k in keys
+        ),
         blocker_name=lambda w: words.blocker(w, tr.gettext),
         indicator_name=lambda k: tr.gettext(words.INDICATOR.get(k) or k),
         bars=lambda labels, values, title, desc, unit: Markup(

@@ -37,6 +37,15 @@ ORIGIN = {
     "lorawan": N_("LoRaWAN network"),
 }
 
+# what a site's energy is counted from (the report's "by site", figures' `counted_from`)
+COUNTED_FROM = {
+    "agents": N_("machines with an agent"),
+    "datacenter_metered": N_("datacenter meters"),
+    "datacenter_billed": N_("datacenter energy bills"),
+    "network_metered": N_("network meters"),
+    "network_billed": N_("network energy bills"),
+}
+
 INDICATOR = {
     "total_kwh": N_("Total energy (kWh)"),
     "endpoint_kwh": N_("Workstation energy (kWh)"),

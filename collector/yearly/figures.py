@@ -480,6 +480,17 @@ def compute(
         at["kwh"] = _r((at["kwh"] or 0.0) + kwh)
         at["usage_kgco2e"] = _r((at["usage_kgco2e"] or 0.0) + kg)
         at["meters_kwh"] = _r(kwh)
+    # what each site's energy is counted from: its machines with an agent, its meters (a
+    # datacenter's or the network's, read or billed); a site known by its meters only has no
+    # machine count, not "0 machines"
+    for r in sites:
+        r["counted_from"] = ["agents"] if r["hosts"] else []
+        if not r["hosts"]:
+            r["hosts"] = None
+    for (site, origin, billed), _v in sorted(basis.by_site_origin(parts).items()):
+        at = next((r for r in sites if r["site"] == site), None)
+        if at is not None:
+            at["counted_from"].append(f"{origin}_{'billed' if billed else 'metered'}")
     leaves_site = {"kwh": _r(lora_counted), "what": ["lorawan"] if lora_counted else []}
     leaves_dept = {
         "kwh": _r(meters_kwh + lora_counted),

@@ -73,7 +73,11 @@ class ObjectiveConfig:
 
 @dataclass
 class YearlyConfig:
-    organisation: str = opt("", "Name on the yearly report (the city, the metropolis).")
+    organisation: str = opt(
+        "",
+        "The city's name as it signs (the report's cover, the accessibility statement, the open "
+        "data's title). Unset, the cover says the name is not given yet.",
+    )
     language: str = opt(
         "fr", "Default language of the report and the web view.", choices=("fr", "en")
     )
