@@ -40,10 +40,12 @@ ORIGIN = {
 # what a site's energy is counted from (the report's "by site", figures' `counted_from`)
 COUNTED_FROM = {
     "agents": N_("machines with an agent"),
-    "datacenter_metered": N_("datacenter meters"),
+    "datacenter_measured": N_("datacenter meters"),
     "datacenter_billed": N_("datacenter energy bills"),
-    "network_metered": N_("network meters"),
+    "datacenter_modelled": N_("datacenter equipment, modelled"),
+    "network_measured": N_("network meters"),
     "network_billed": N_("network energy bills"),
+    "network_modelled": N_("network gear, modelled from its model"),
 }
 
 INDICATOR = {

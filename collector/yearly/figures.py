@@ -487,10 +487,10 @@ def compute(
         r["counted_from"] = ["agents"] if r["hosts"] else []
         if not r["hosts"]:
             r["hosts"] = None
-    for (site, origin, billed), _v in sorted(basis.by_site_origin(parts).items()):
+    for (site, origin, how), _v in sorted(basis.by_site_origin(parts).items()):
         at = next((r for r in sites if r["site"] == site), None)
-        if at is not None:
-            at["counted_from"].append(f"{origin}_{'billed' if billed else 'metered'}")
+        if at is not None:  # datacenter or network, measured, modelled or billed
+            at["counted_from"].append(f"{origin}_{how}")
     leaves_site = {"kwh": _r(lora_counted), "what": ["lorawan"] if lora_counted else []}
     leaves_dept = {
         "kwh": _r(meters_kwh + lora_counted),
