@@ -11,8 +11,8 @@ import pytest
 
 from collector.cli import main
 from collector.config import CollectorConfig
+from collector.meters.compute import parse
 from collector.sources.lorawan import messages as m
-from collector.sources.lorawan.compute import parse
 from collector.sources.lorawan.explain import explain, meter_plan
 from collector.sources.lorawan.library import DEVICES_DIR, load_library
 from collector.sources.lorawan.resolve import Resolver, spec_for

@@ -3,6 +3,7 @@ it has settings, a sample configuration that the collector loads as it is."""
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ ROOMS = [
     "policy",
     "datacenter",
     "inventory",
+    "web",
+    "yearly",
 ]
 
 
@@ -43,6 +46,8 @@ def test_every_room_with_settings_has_a_sample():
         "compliance",
         "policy",
         "inventory",
+        "web",
+        "yearly",
     }
 
 
@@ -53,3 +58,25 @@ def test_sample_configuration_loads(path):
     cfg = load(CollectorConfig, doc, str(path))
     for section in doc:
         assert getattr(cfg, section) is not None
+
+
+# the layers, lowest first: a room imports only from its own layer or those below it
+SPINE = ("collector/meters",)
+
+
+@pytest.mark.parametrize("room", SPINE)
+def test_the_meter_spine_imports_no_source(room):
+    """The meter spine is shared by the sources (SNMP, LoRaWAN, CSV readings): it never
+    imports one of them (an import going back up the layers)."""
+    up = []
+    for path in sorted((ROOT.parent / room).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            up += [f"{path.name}: {n}" for n in names if n.startswith("collector.sources")]
+    assert up == []

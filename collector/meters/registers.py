@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from collector.sources.lorawan.compute import Expr, Outcome, lookup, path_expr
+from collector.meters.compute import Expr, Outcome, lookup, path_expr
 
 __all__ = ["FieldSpec", "RegisterState", "Step", "lookup", "step"]
 

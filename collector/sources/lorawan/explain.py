@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from collector.meters.compute import parse
 from collector.meters.registers import FieldSpec
 from collector.sources.lorawan import messages as m
-from collector.sources.lorawan.compute import parse
 from collector.sources.lorawan.library import Library, load_library
 from collector.sources.lorawan.resolve import REGISTERS, Family, Resolver, spec_for
 from collector.sources.lorawan.settings import LorawanConfig, MeterConfig

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from collector.sources.lorawan.compute import parse
+from collector.meters.compute import parse
 from energy_common.configspec import opt
 
 

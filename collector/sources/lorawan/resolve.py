@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.meters.compute import Outcome, lookup, parse
 from collector.meters.registers import FieldSpec
 from collector.sources.lorawan import messages as m
-from collector.sources.lorawan.compute import Outcome, lookup, parse
 from collector.sources.lorawan.field_settings import MeterFieldConfig
 from collector.sources.lorawan.library import DeviceModel, Library, load_library
 from collector.sources.lorawan.settings import LorawanConfig, MeterConfig
