@@ -31,8 +31,9 @@ class HostView:
     year: str = ""  # manufacture year, for the device-age distribution
     spool_dropped: int = 0  # the agent's running total of reports dropped at its spool bound
     duplicate_s: float = 0.0  # seconds another timeline of this agent id had already reported
-    # when the host entered `state`, when the reports tell (the fleet keeps it while the state
-    # lasts); None: from the end of the previous report that said otherwise (Fleet.update)
+    # when the host entered `state`: the start of the run of it its last report ends with
+    # (Fleet.update joins it to the previous report's); None when no report tells (read back
+    # from the ledger)
     since: float | None = None
 
 
@@ -165,17 +166,25 @@ class Fleet:
 
 
 def _since(old: HostView | None, new: HostView) -> float:
-    """When `new.state` began: carried over while the state lasts; else the time the report
-    gives; else the end of the previous report, where this one starts (exact when this report
-    holds the new state alone; early by what it holds before it otherwise); else (a first
-    report, or the fleet read back from the ledger after a restart) the end of this report."""
-    if old is not None and old.state == new.state and old.since is not None:
+    """When `new.state` began: the start of the run of that state the report ends with, or the
+    previous report's start of it when the run joins it (same state, no gap between the two
+    reports); without a run from the report (the fleet read back from the ledger after a
+    restart), the previous one's if the state is the same, else the end of the previous report,
+    else the end of this one."""
+    if new.since is None:
+        if old is not None and old.state == new.state and old.since is not None:
+            return old.since
+        if old is not None and old.last_end <= new.last_end:
+            return old.last_end  # where this report starts: early by what it holds before
+        return new.last_end
+    if (
+        old is not None
+        and old.state == new.state
+        and old.since is not None
+        and new.since <= old.last_end + 1.0
+    ):
         return old.since
-    if new.since is not None:
-        return new.since
-    if old is not None and old.last_end <= new.last_end:
-        return old.last_end
-    return new.last_end
+    return new.since
 
 
 class FleetCollector(Collector):

@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 import frictionless
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
-from collector_helpers import make_config, metric, url
+from collector_helpers import make_config, metric, running, url
 from test_lorawan import LORA, UP, pulse
 
 from collector.app import Collector
@@ -487,3 +487,30 @@ def test_the_report_reads_as_a_council_member_reads_it(fleet):
     assert "Barres : nombre d'équipements par âge" not in fr
     statement = html.unescape(get(c, "/accessibilite?lang=fr")[1].decode())
     assert "L'organisme qui publie ces pages (son nom n'est pas encore indiqué)" in statement
+
+
+def test_since_when_is_the_start_of_the_sleep_the_reports_end_with(tmp_path):
+    """A report that holds a working day and then the sleep: since the sleep began, not since
+    the report (or the one before it) ended; a later report still asleep keeps it; a report in
+    which the host woke and slept again starts it afresh."""
+    cfg = make_config(tmp_path, validation={"clock_skew_s": 10**9}, stale_after_s=900)
+    host = Host(hostname="PC-F", kind="laptop", site="mairie", department="DSI", cpus=4)
+    agent = "00000000-0000-4000-8000-000000000200"
+
+    def report(seq: int, *segs: tuple[float, float, str]) -> bytes:
+        s = tuple(Segment(a, b, st, cpu_util=0.2 if st == "active" else None) for a, b, st in segs)
+        return encode_report(Report(agent, seq, segs[-1][1], host, START - 3600, s))
+
+    with running(cfg) as c:
+        steps = [
+            (report(0, (at(19, 8), at(19, 18), "active"), (at(19, 18), at(19, 20), "suspended"))),
+            (report(1, (at(19, 20), at(19, 22), "suspended"))),
+            (report(2, (at(19, 22), at(20, 7), "active"), (at(20, 7), at(20, 9), "suspended"))),
+        ]
+        seen = []
+        for r in steps:
+            assert c.pipeline.process([(r, None)])[0].result == "accepted"
+            seen.append(c.fleet.asleep_since(at(20, 10))["suspended"][0])
+        assert seen == [at(19, 18), at(19, 18), at(20, 7)]
+        doc = json.loads(urllib.request.urlopen(url(c, "/api/v1/status")).read())
+        assert doc["asleep_since"]["suspended"]["earliest"] == "2026-11-20T07:00:00+01:00"

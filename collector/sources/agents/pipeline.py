@@ -335,6 +335,13 @@ class Pipeline:
             self.fleet.add_duplicate(e.id, acc.overlap_s)
             return
         last = figures[-1]
+        # since when the host is in its last state: the start of the run of that state this
+        # report ends with (Fleet.update carries an earlier start over when they join)
+        since = last.interval.start
+        for f in reversed(figures[:-1]):
+            if f.interval.state != last.interval.state or f.interval.end < since - 1.0:
+                break
+            since = f.interval.start
         secs = last.interval.seconds
         power = last.energy.wh * 3600.0 / secs if secs > 0 else 0.0
         comp = self.accountant.compliance
@@ -350,6 +357,7 @@ class Pipeline:
                 year=(e.manufactured or "")[:4],
                 exempt=comp is not None and comp.exempt(e),
                 spool_dropped=batch.spool_dropped,
+                since=since,
             ),
         )
         if acc.overlap_s:
