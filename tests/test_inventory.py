@@ -164,6 +164,60 @@ def test_real_fusioninventory_file_is_read(fusion_file: Path) -> None:
     assert "<REQUEST>" in doc and "<HARDWARE>" in doc
 
 
+@pytest.fixture(scope="module")
+def ocs_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This machine's inventory written by the real OCS Inventory agent (Debian 2.10), in local
+    mode (no server)."""
+    exe = shutil.which("ocsinventory-agent")
+    assert exe, "ocsinventory-agent missing: run scripts/setup.sh"
+    out = tmp_path_factory.mktemp("ocs")
+    subprocess.run(
+        [exe, "--local", str(out), "--nosoftware", "--basevardir", str(out / "var")],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        cwd=out,
+    )
+    (f,) = out.glob("*.ocs")
+    return f
+
+
+def test_real_ocs_inventory_file_is_read(ocs_file: Path, fusion_file: Path) -> None:
+    """The OCS agent's XML, read like FusionInventory's: the same machine, the same MACs."""
+    (computer, *screens) = read_agent_file(ocs_file)
+    (fusion, *_) = read_agent_file(fusion_file)
+    import socket
+
+    assert computer.name == socket.gethostname() == fusion.name
+    assert computer.source == "agent-file"
+    # the two agents may disagree on what this machine is (here FusionInventory sees Docker,
+    # OCS says Physical): each file's own VMSYSTEM decides, a VM is no asset of its own
+    physical = "<VMSYSTEM>Physical</VMSYSTEM>" in ocs_file.read_text()
+    assert (computer.extra["virtual"] == "") == physical
+    assert set(computer.macs) == _linux_macs()
+    assert (computer.serial, computer.uuid) == (fusion.serial, fusion.uuid)
+    assert all(s.kind == "monitor" for s in screens)
+    assert "<REQUEST>" in ocs_file.read_text() and "<HARDWARE>" in ocs_file.read_text()
+
+
+def test_ocs_interfaces_without_a_driver_have_no_hardware(tmp_path: Path) -> None:
+    """The OCS agent writes no VIRTUALDEV: an interface it names no driver for (ifb, bridge,
+    veth) is not the machine's, when it names drivers for others; a file with VIRTUALDEV
+    keeps its own flags."""
+    net = "<NETWORKS><DESCRIPTION>{d}</DESCRIPTION>{drv}<MACADDR>{m}</MACADDR></NETWORKS>"
+    hw = "<HARDWARE><NAME>PC-1</NAME><VMSYSTEM>Physical</VMSYSTEM></HARDWARE>"
+    nets = net.format(d="eth0", drv="<DRIVER>e1000e</DRIVER>", m="00:16:3E:00:00:01")
+    nets += net.format(d="ifb0", drv="", m="DE:BB:64:0E:8A:50")
+    p = tmp_path / "pc.ocs"
+    p.write_text(f"<REQUEST><CONTENT><BIOS><SSN>S1</SSN></BIOS>{hw}{nets}</CONTENT></REQUEST>")
+    (pc,) = read_agent_file(p)
+    assert pc.macs == ("00:16:3e:00:00:01",)
+    flagged = nets.replace("</DESCRIPTION>", "</DESCRIPTION><VIRTUALDEV>0</VIRTUALDEV>")
+    p.write_text(f"<REQUEST><CONTENT><BIOS><SSN>S1</SSN></BIOS>{hw}{flagged}</CONTENT></REQUEST>")
+    (pc,) = read_agent_file(p)
+    assert pc.macs == ("00:16:3e:00:00:01", "de:bb:64:0e:8a:50")
+
+
 def test_broken_agent_file_is_named(tmp_path: Path) -> None:
     p = tmp_path / "pc.ocs"
     p.write_text("<REQUEST><CONTENT><BIOS>")

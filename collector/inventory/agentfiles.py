@@ -117,9 +117,17 @@ def _assets(c: dict[str, Any], name: str, kinds: dict[str, str]) -> list[Asset]:
     b = c.get("bios")
     bios: dict[str, Any] = b if isinstance(b, dict) else {}
     macs: list[str] = []
-    for n in _list(c.get("networks")):
+    networks = _list(c.get("networks"))
+    # FusionInventory / GLPI Agent flag virtual interfaces (VIRTUALDEV); the OCS agent does not,
+    # but names the driver of each interface with a device behind it: when it names some, one
+    # without a driver has no hardware (ifb, bridges, veth, tun; seen with Debian's OCS 2.10)
+    flagged = any("virtualdev" in n for n in networks)
+    drivers = any(n.get("driver") for n in networks)
+    for n in networks:
         if str(n.get("virtualdev", "0")) in ("1", "true"):
             continue  # bridges, loopback, VPN: no hardware of their own
+        if not flagged and drivers and not n.get("driver"):
+            continue
         mac = clean_mac(n.get("macaddr"))
         if mac and mac not in macs:
             macs.append(mac)
