@@ -199,9 +199,20 @@ class Collector:
                     self.morning_report if self.compliance is not None else None,
                 ),
                 "/api/v1/compliance/rates": partial(rates_route, self.ledger, self.rules),
-                "/api/v1/datacenter/pue": partial(pue_route, self.ledger, cfg.ledger.timezone),
+                "/api/v1/datacenter/pue": partial(
+                    pue_route,
+                    self.ledger,
+                    cfg.ledger.timezone,
+                    cfg.compliance.coverage_min,
+                    self.clock,
+                ),
                 "/api/v1/datacenter/eu-report": partial(
-                    eu_route, self.ledger, list(cfg.datacenter_years), cfg.ledger.timezone
+                    eu_route,
+                    self.ledger,
+                    list(cfg.datacenter_years),
+                    cfg.ledger.timezone,
+                    cfg.compliance.coverage_min,
+                    self.clock,
                 ),
             },
             body_timeout_s=h.body_timeout_s,
@@ -233,6 +244,7 @@ class Collector:
             carbon=self.carbon,
             tsdb_lines=self.tsdb.write_lines if self.tsdb else None,
             tz=cfg.ledger.timezone,
+            pue_coverage_min=cfg.compliance.coverage_min,
         )
         self.metrics.registry.register(DatacenterGauges(self.datacenter_view))
         self.mqtt = None
@@ -564,7 +576,13 @@ class Collector:
     def datacenter_view(self) -> dict[str, dict[str, Any]]:
         """The one datacenter view (collector/datacenter/view.py) at the collector's now."""
         live = self.snmp.status() if self.cfg.snmp.devices else {}
-        return datacenter_view(self.ledger, self.cfg.ledger.timezone, self.clock(), live)
+        return datacenter_view(
+            self.ledger,
+            self.cfg.ledger.timezone,
+            self.clock(),
+            live,
+            coverage_min=self.cfg.compliance.coverage_min,
+        )
 
     def status(self) -> dict[str, Any]:
         now = self.clock()

@@ -138,6 +138,11 @@ def status_table(doc: dict) -> str:
     def fig(x: float | None, fmt: str) -> str:
         return "—" if x is None else format(x, fmt)
 
+    def why(dc: dict[str, object], period: str) -> str:
+        """Why a datacenter's PUE is missing (collector/datacenter/facility.py), if it is."""
+        missing = dc.get(f"pue_{period}_missing")
+        return f" [{str(missing).replace('_', ' ')}]" if missing else ""
+
     for name, dc in sorted((doc.get("datacenters") or {}).items()):
         live = (
             f"{dc['up']}/{dc['devices']} devices answering, IT {fig(dc['it_w'], '.0f')} W, "
@@ -147,9 +152,10 @@ def status_table(doc: dict) -> str:
         )
         lines += [
             "",
-            f"datacenter {name}: {live}PUE today {fig(dc['pue_today'], '.2f')} "
-            f"(site {dc['facility_basis_today'] or '—'}), this month "
-            f"{fig(dc['pue_month'], '.2f')} (site {dc['facility_basis_month'] or '—'})",
+            f"datacenter {name}: {live}PUE today {fig(dc['pue_today'], '.2f')}"
+            f"{why(dc, 'today')} (site {dc['facility_basis_today'] or '—'}), this month "
+            f"{fig(dc['pue_month'], '.2f')}{why(dc, 'month')} "
+            f"(site {dc['facility_basis_month'] or '—'})",
         ]
         if dc.get("no_sysuptime"):
             lines.append(

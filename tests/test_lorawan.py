@@ -128,6 +128,8 @@ LORA = {
     "gateways": [{"id": "7276ff002e062cc4", "model": "Kerlink iBTS", "power_w": 12}],
 }
 
+COVERAGE_MIN = 0.9  # compliance.coverage_min's default: each side's share a PUE needs
+
 
 def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).isoformat()
@@ -244,12 +246,12 @@ def test_pulse_meter_scaled_and_facility_feeds_pue(lora):
     )
     assert energy(lora, "dc1-main") == pytest.approx(150 * 10)  # pulses × 10 Wh
     assert energy(lora, "dc1-ups-out") == pytest.approx(1000)
-    p = pue(lora.ledger, "dc1", T0, T0 + 3600)
+    p = pue(lora.ledger, "dc1", T0, T0 + 3600, coverage_min=COVERAGE_MIN)
     assert p.value == pytest.approx(1.5)
     assert p.facility.coverage == pytest.approx(1.0) and p.it.coverage == pytest.approx(1.0)
     assert p.categories == (1,)  # the configured category of the LoRaWAN IT meter
     # room A holds the IT meter: its zone takes it; the site meter (no room) stays out
-    zone = partial_pue(lora.ledger, "dc1", "A", T0, T0 + 3600)
+    zone = partial_pue(lora.ledger, "dc1", "A", T0, T0 + 3600, coverage_min=COVERAGE_MIN)
     assert (zone.it.wh, zone.facility.wh, zone.value) == (1000, 1000, 1.0)
 
 

@@ -320,10 +320,14 @@ def test_datacenters_one_view_with_its_basis_on_every_surface(fleet):
     assert dcs["dc3"]["facility_basis_month"] == "billed"
     assert dcs["dc3"]["pue_month"] == pytest.approx(28800 / 21600, abs=1e-3)
     m = s["metrics"]
+    # dc1 this month: the site and IT meters cover 10 hours of November: no PUE anywhere
+    assert dcs["dc1"]["pue_month"] is None and dcs["dc1"]["pue_month_missing"] == "it_coverage"
     for dc in ("dc1", "dc2", "dc3"):
         want = dcs[dc]["pue_month"]
+        series = f'energy_dc_pue{{basis="{dcs[dc]["facility_basis_month"]}",datacenter="{dc}"'
+        assert (series + ',period="month"}' in m) is (want is not None), dc
         got = metric(m, "energy_dc_pue", datacenter=dc, period="month")
-        assert got == pytest.approx(want), dc
+        assert got == pytest.approx(want or 0.0), dc
     assert metric(m, "energy_dc_energy_today_kwh", datacenter="dc1", role="facility") == 600
     # the home page: the agents' energy today and the datacenters', said apart, not added
     today = s["status"]["today_datacenters_kwh"]
@@ -514,3 +518,64 @@ def test_since_when_is_the_start_of_the_sleep_the_reports_end_with(tmp_path):
         assert seen == [at(19, 18), at(19, 18), at(20, 7)]
         doc = json.loads(urllib.request.urlopen(url(c, "/api/v1/status")).read())
         assert doc["asleep_since"]["suspended"]["earliest"] == "2026-11-20T07:00:00+01:00"
+
+
+def test_a_pue_only_where_both_sides_cover_the_period(fleet):
+    """dc1: October known from its bills (site 74,500 kWh, IT 52,150 kWh without a category),
+    then on 24 November a category-1 UPS read over SNMP (00:00-10:00, 400 kWh) and the site
+    meter over LoRaWAN (600 kWh). The category-1 meter is silent in October: that month's PUE
+    comes from the IT bill (said so: no category); November so far and the year have no PUE,
+    the IT side covering a few hours of them (never 75,100 / 400 = 187.75); the same figure,
+    or the same absence with its reason, on the report, the API, the status, /metrics and the
+    pages."""
+    c, clock = fleet
+    clock[0] = at(24, 10)
+    doc = json.loads(get(c, "/report/2026.json")[1])
+    (d,) = [d for d in doc["datacenters"] if d["datacenter"] == "dc1"]
+    months = {m["month"]: m for m in d["months"]}
+    october, november, year = months["2026-10"], months["2026-11"], d["year"]
+    assert october["pue"] == pytest.approx(74500 / 52150, abs=1e-3)
+    assert october["it_kwh"] == pytest.approx(52150) and october["it_category"] is None
+    assert october["it_fallback"] is True and october["it_coverage"] == 1.0
+    assert november["pue"] is None and november["pue_missing"] == "it_coverage"
+    assert year["pue"] is None and year["pue_missing"] == "it_coverage"
+    assert doc["indicators"]["pue"]["dc1"] is None
+    for dc in doc["datacenters"]:  # no PUE anywhere from sides covering different periods
+        for m in [*dc["months"], dc["year"]]:
+            if m["pue"] is not None:
+                assert min(m["it_coverage"], m["facility_coverage"]) >= 0.9, (dc, m)
+    # the API answers the same rows (a month or year in progress: up to now)
+    base = "/api/v1/datacenter/pue?datacenter=dc1&period="
+    api_oct = json.loads(get(c, base + "month&start=2026-10-01")[1])
+    api_nov = json.loads(get(c, base + "month&start=2026-11-01")[1])
+    api_year = json.loads(get(c, base + "year&start=2026")[1])
+    for api, row in ((api_oct, october), (api_nov, november), (api_year, year)):
+        for k in ("pue_missing", "it_kwh", "facility_kwh", "it_category", "it_fallback"):
+            assert api[k] == row[k], (row, k)
+        # the report's months say 3 decimals, the API 4
+        assert api["pue"] == (None if row["pue"] is None else pytest.approx(row["pue"], abs=5e-4))
+    eu = json.loads(get(c, "/api/v1/datacenter/eu-report?year=2026")[1])
+    assert next(r for r in eu["datacenters"] if r["datacenter"] == "dc1") == year
+    # the status and /metrics: today's PUE (both sides read 00:00-10:00), none for the month
+    s = surfaces(c)
+    v = s["status"]["datacenters"]["dc1"]
+    assert v["pue_today"] == pytest.approx(1.5) and v["pue_month"] is None
+    assert v["pue_month_missing"] == "it_coverage" and v["pue_today_missing"] is None
+    assert "PUE today 1.50 (site metered), this month — [it coverage]" in status_table(s["status"])
+    assert metric(s["metrics"], "energy_dc_pue", datacenter="dc1", period="today") == 1.5
+    assert "energy_dc_pue{" + 'basis="metered",datacenter="dc1",period="month"' not in s[
+        "metrics"
+    ].replace(", ", ",")
+    assert 'datacenter="dc1",period="month"' not in s["metrics"]
+    # the pages say why, in words, where the PUE is missing
+    page = html.unescape(get(c, "/datacenters?lang=en")[1].decode())
+    assert "– (IT readings cover 1.8% of the period, 90% needed)" in page
+    fr = html.unescape(get(c, "/report/2026?lang=fr")[1].decode())
+    en = html.unescape(get(c, "/report/2026?lang=en")[1].decode())
+    assert "187,750" not in fr and "187.750" not in en
+    # the year: the October IT bill covers more of it than the UPS (9.5 %, not 0.1 %)
+    assert year["it_kwh"] == pytest.approx(52150) and year["it_fallback"] is True
+    assert "– (relevés informatiques\u00a0: 9,5\u00a0% de la période, 90\u00a0% requis)" in fr
+    assert "– (IT readings cover 9.5% of the period, 90% needed)" in en
+    assert "1,429 (relevés informatiques sans catégorie)" in fr
+    assert "1.429 (IT readings without a category)" in en

@@ -24,6 +24,8 @@ from collector.sources.snmp.profiles import Row, load_profiles
 
 FIX = Path(__file__).parent / "fixtures/snmprec"
 
+COVERAGE_MIN = 0.9  # compliance.coverage_min's default: each side's share a PUE needs
+
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory):
@@ -187,7 +189,7 @@ def test_datacenter_pue_from_polled_energies(tmp_path):
                 for dev in cfg.snmp.devices
             ]
             p.account(polls)
-        result = pue(c.ledger, "dc9", t0, t0 + 3600)
+        result = pue(c.ledger, "dc9", t0, t0 + 3600, coverage_min=COVERAGE_MIN)
         assert result.it.wh == pytest.approx(16_000)
         assert result.facility.wh == pytest.approx(24_000)
         assert result.value == pytest.approx(1.5)
@@ -350,7 +352,11 @@ def dc_prometheus(tmp_path_factory, sim):
         device(sim, "tgbt", "raritan-px3", role="facility"),
         device(sim, "sw-1", "cisco-switch-poe", role="network"),
     ]
-    cfg = make_config(tmp, snmp={"interval_s": 1, "devices": devices})
+    # a few seconds of polls stand for today here: no share of the day asked of each side
+    # before a PUE (compliance.coverage_min; the rule itself: tests/test_one_truth.py)
+    cfg = make_config(
+        tmp, snmp={"interval_s": 1, "devices": devices}, compliance={"coverage_min": 0}
+    )
     with running(cfg) as c:
         prom = Prometheus(tmp / "prom", [f"127.0.0.1:{c.http.port}"]).start()
         try:
@@ -441,7 +447,14 @@ def test_pue_api_per_period_with_category_and_eu_indicators(tmp_path):
             "renewable_energy_kwh": 9,
         }
     ]
-    cfg = make_config(tmp_path, snmp={"devices": devices}, datacenter_years=years)
+    # two hours stand for their day and their year here: no share of the period asked of
+    # each side before a PUE (compliance.coverage_min; the rule: tests/test_one_truth.py)
+    cfg = make_config(
+        tmp_path,
+        snmp={"devices": devices},
+        datacenter_years=years,
+        compliance={"coverage_min": 0},
+    )
     with running(cfg) as c:
         from datetime import datetime
         from zoneinfo import ZoneInfo
@@ -595,10 +608,10 @@ def test_an_outlet_feeding_cooling_is_carved_out_of_the_it_total(tmp_path, sim):
                 Row("outlet", "3", "cooler", 2_000.0, 7e5 + f * 2_000, breakdown=True),
             ]
             p.account([Poll(pdu_cfg, t, rows), Poll(site_cfg, t, rows_at(20_000, 9e6 + f * 20e3))])
-        result = pue(c.ledger, "dc9", t0, t0 + 3600)
+        result = pue(c.ledger, "dc9", t0, t0 + 3600, coverage_min=COVERAGE_MIN)
         assert (result.it.wh, result.facility.wh) == (pytest.approx(10_000), 20_000)
         assert result.value == pytest.approx(2.0)
-        zone = partial_pue(c.ledger, "dc9", "A", t0, t0 + 3600)
+        zone = partial_pue(c.ledger, "dc9", "A", t0, t0 + 3600, coverage_min=COVERAGE_MIN)
         assert zone.value == pytest.approx(1.2)
         (role, part_of) = c.ledger.execute(
             "SELECT role, part_of FROM meters WHERE meter = 'pdu-1:outlet:3'"
@@ -712,10 +725,11 @@ def test_ups_output_and_pdus_are_one_it_load_seen_twice_not_added(tmp_path):
                     for d in cfg.snmp.devices
                 ]
             )
-        default = pue(c.ledger, "dc8", t0, t0 + 3600)
+        default = pue(c.ledger, "dc8", t0, t0 + 3600, coverage_min=COVERAGE_MIN)
         assert (default.category, default.categories) == (1, (1, 2))
         assert default.value == pytest.approx(1.5)
-        assert pue(c.ledger, "dc8", t0, t0 + 3600, category=2).value == pytest.approx(18 / 11)
+        two = pue(c.ledger, "dc8", t0, t0 + 3600, category=2, coverage_min=COVERAGE_MIN)
+        assert two.value == pytest.approx(18 / 11)
         from datetime import datetime
         from zoneinfo import ZoneInfo
 

@@ -35,6 +35,8 @@ PAGES = ["/", "/night", "/datacenters", "/lorawan", "/report", f"/report/{YEAR}"
 GATEWAY = "7276ff002e062cc4"
 METER_EUI = "0018b21000006c3a"
 
+COVERAGE_MIN = 0.9  # compliance.coverage_min's default: each side's share a PUE needs
+
 
 @pytest.fixture(scope="module")
 def site(simulated_year, broker, tmp_path_factory):
@@ -54,14 +56,14 @@ def site(simulated_year, broker, tmp_path_factory):
         assert n > 0
         wait_for(lambda: c.pipeline.q.qsize() == 0, 30, "recent reports committed")
         c.rollup_touched()
-        # dc1's sub-meter round for the last whole hours of this month so far, at most a day
-        # (40 kW of IT, 60 kW for the site), so the datacenter page has this month's PUE
-        # whatever today's date (never a bill for time that has not happened: import-readings
-        # refuses it). In a month's first hour there is no whole hour yet: the round is the
-        # day before, and this month's PUE has nothing to divide by.
+        # dc1's sub-meter round for the whole hours of this month so far (40 kW of IT, 60 kW
+        # for the site), so the datacenter page has this month's figures whatever today's
+        # date (never a bill for time that has not happened: import-readings refuses it). In
+        # a month's first hour there is no whole hour yet: the round is the day before, and
+        # this month's PUE has nothing to divide by.
         end = int(time.time()) // 3600 * 3600
         month0 = datetime.fromtimestamp(end, PARIS).replace(day=1, hour=0).timestamp()
-        start = max(month0, end - 86400) if end > month0 else end - 86400
+        start = month0 if end > month0 else end - 86400
         hours = (end - start) / 3600
         first, last = (datetime.fromtimestamp(t, PARIS).isoformat() for t in (start, end))
         bill = tmp / "bill.csv"
@@ -205,15 +207,26 @@ def test_datacenter_page_gives_this_months_pue(site):
     assert set(rows) == {"dc1", "dc2", "dc3"}
     now = datetime.now(PARIS)
     month0 = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    p = pue(c.ledger, "dc1", month0.timestamp(), now.timestamp())
+    p = pue(c.ledger, "dc1", month0.timestamp(), now.timestamp(), coverage_min=COVERAGE_MIN)
     # the round's 60/40, plus what the LoRaWAN pulse meter (dc1's facility) added this month
     if now - month0 < timedelta(hours=1):  # no whole hour of this month yet: no round in it
-        assert p.value is None and rows["dc1"][4] == "–"
-    else:
+        why = " (no IT reading)" if p.facility.coverage else ""  # bare when neither read
+        assert p.value is None and rows["dc1"][4] == f"–{why}"
+    elif p.value is not None:
         assert p.it.wh > 0 and p.it.meters == 1
         assert 1.5 <= p.value <= 1.5 + 1000 / p.it.wh + 1e-9  # the pulses: 1 kWh at most
         # with its basis: the site side is a bill spread over its hours and the pulse meter
         assert rows["dc1"][4] == f"{num(p.value, 'en', 2)} (metered and billed)"
+    else:
+        # the pulse meter (a second site meter) read for the last 20 minutes of the month:
+        # the site side covers about half of it, no PUE but the reason (the IT round covers
+        # all the whole hours; in the month's first hours, less)
+        side, share = (
+            ("IT", p.it.coverage) if p.missing == "it_coverage" else ("site", p.facility.coverage)
+        )
+        assert p.missing == f"{side.lower()}_coverage" and share < COVERAGE_MIN
+        why = f"{side} readings cover {pct(share, 'en')} of the period, 90% needed"
+        assert rows["dc1"][4] == f"– ({why})"
     assert rows["dc2"][4] == "–"  # no bill this month: no invented figure
 
 

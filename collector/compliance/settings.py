@@ -173,7 +173,9 @@ class ComplianceConfig:
     coverage_min: float = opt(
         0.9,
         "Share of a period the reports must cover for a verdict; "
-        "below it (and compliant so far) the host-period is unknown.",
+        "below it (and compliant so far) the host-period is unknown. Also the share of a "
+        "period each side of a datacenter's PUE (site and IT readings) must cover for the PUE "
+        "to be given, on every surface (docs/snmp-profiles.md).",
         minimum=0,
         maximum=1,
     )

@@ -37,12 +37,15 @@ def period_bounds(kind: str, start: str, tz: str) -> tuple[float, float]:
 def _doc(p: Pue) -> dict[str, Any]:
     return {
         "pue": None if p.value is None else round(p.value, 4),
+        "pue_missing": p.missing,
+        "it_fallback": p.fallback,
         "facility_kwh": round(p.facility.wh / 1000, 3),
         "it_kwh": round(p.it.wh / 1000, 3),
         "facility_coverage": round(p.facility.coverage, 4),
         "it_coverage": round(p.it.coverage, 4),
         "it_category": p.category,
         "it_categories_available": list(p.categories),
+        "coverage_min": p.coverage_min,
     }
 
 
@@ -54,30 +57,46 @@ def pue_report(
     tz: str = "Europe/Paris",
     room: str | None = None,
     category: int | None = None,
+    *,
+    coverage_min: float,
+    now: float | None = None,
 ) -> dict[str, Any]:
-    """The datacenter's PUE over the period; with `room`, that zone's partial PUE (its
-    `facility_kwh` is then the zone's total energy). IT energy of one ISO/IEC 30134-2
-    category: `category`, else the lowest the datacenter has."""
+    """The datacenter's PUE over the period (a period in progress: up to `now`, as the
+    yearly report counts it); with `room`, that zone's partial PUE (its `facility_kwh` is
+    then the zone's total energy). IT energy of one ISO/IEC 30134-2 category: `category`,
+    else the lowest the datacenter has (facility.py: the rule, and when there is none)."""
     a, b = period_bounds(kind, start, tz)
+    if now is not None:
+        b = min(b, max(a, now))
     doc: dict[str, Any] = {"datacenter": datacenter, "period": kind, "start": start}
     if room is None:
-        return {**doc, **_doc(pue(ledger, datacenter, a, b, category))}
-    part = _doc(partial_pue(ledger, datacenter, room, a, b, category))
+        return {**doc, **_doc(pue(ledger, datacenter, a, b, category, coverage_min=coverage_min))}
+    part = _doc(partial_pue(ledger, datacenter, room, a, b, category, coverage_min=coverage_min))
     return {**doc, "room": room, "partial": True, **part}
 
 
 def eu_report(
-    ledger: Ledger, year: int, inputs: list[Any], tz: str = "Europe/Paris"
+    ledger: Ledger,
+    year: int,
+    inputs: list[Any],
+    tz: str = "Europe/Paris",
+    *,
+    coverage_min: float,
+    now: float | None = None,
 ) -> list[dict[str, Any]]:
-    """One row per datacenter with meters: PUE from the year's energies; WUE (L/kWh of IT
-    energy), ERF and REF (shares of the total energy) when the year's inputs are given."""
+    """One row per datacenter with meters: PUE from the year's energies (a year in progress:
+    up to `now`); WUE (L/kWh of IT energy), ERF and REF (shares of the total energy) when the
+    year's inputs are given and the side they divide by covers the year as the PUE's must
+    (a year's water over a few hours of IT energy is no WUE)."""
     a, b = period_bounds("year", str(year), tz)
+    if now is not None:
+        b = min(b, max(a, now))
     out = []
     for (dc,) in ledger.execute(
         "SELECT DISTINCT datacenter FROM meters WHERE datacenter IS NOT NULL "
         "AND datacenter <> '' ORDER BY datacenter"
     ):
-        p = pue(ledger, dc, a, b)
+        p = pue(ledger, dc, a, b, coverage_min=coverage_min)
         row: dict[str, Any] = {
             "datacenter": dc,
             "year": year,
@@ -87,9 +106,10 @@ def eu_report(
             "ref": None,
         }
         given = next((x for x in inputs if x.datacenter == dc and x.year == year), None)
-        total_kwh = p.facility.wh / 1000
+        total_kwh = p.facility.wh / 1000 if p.missing not in ("no_site", "site_coverage") else 0
+        it_covered = p.missing not in ("no_it", "it_coverage")
         if given is not None:
-            if given.water_m3 is not None and p.it.wh > 0:
+            if given.water_m3 is not None and p.it.wh > 0 and it_covered:
                 row["wue_l_per_kwh"] = round(given.water_m3 * 1000 / (p.it.wh / 1000), 4)
             if given.reused_energy_kwh is not None and total_kwh > 0:
                 row["erf"] = round(given.reused_energy_kwh / total_kwh, 4)

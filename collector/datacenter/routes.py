@@ -5,6 +5,7 @@ the parameter (answered 400 by collector/web/routes.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from collector.datacenter.report import eu_report, pue_report
 from collector.ledger import Ledger
@@ -13,10 +14,17 @@ from collector.yearly.settings import DatacenterYearConfig
 Answer = tuple[int, bytes, str]  # status, body, content type
 
 
-def pue_route(ledger: Ledger, tz: str, query: dict[str, str]) -> Answer:
+def pue_route(
+    ledger: Ledger,
+    tz: str,
+    coverage_min: float,
+    clock: Callable[[], float],
+    query: dict[str, str],
+) -> Answer:
     """?datacenter=dc1&period=hour|day|month|year&start=YYYY-MM-DD[THH][&room=R]
     [&category=1|2|3] (with room: that zone's partial PUE; category: the ISO/IEC 30134-2
-    measurement point of IT energy, default the lowest present)"""
+    measurement point of IT energy, default the lowest present). A period in progress counts
+    up to now; no PUE where a side covers less than `coverage_min` of it (`pue_missing`)."""
     if query.get("period", "day") not in ("hour", "day", "month", "year"):
         raise ValueError("period: hour, day, month or year")
     cat = query.get("category")
@@ -31,6 +39,8 @@ def pue_route(ledger: Ledger, tz: str, query: dict[str, str]) -> Answer:
             tz,
             room=query.get("room") or None,
             category=int(cat) if cat else None,
+            coverage_min=coverage_min,
+            now=clock(),
         )
     except KeyError:
         raise ValueError("datacenter and start are required") from None
@@ -38,7 +48,12 @@ def pue_route(ledger: Ledger, tz: str, query: dict[str, str]) -> Answer:
 
 
 def eu_route(
-    ledger: Ledger, years: list[DatacenterYearConfig], tz: str, query: dict[str, str]
+    ledger: Ledger,
+    years: list[DatacenterYearConfig],
+    tz: str,
+    coverage_min: float,
+    clock: Callable[[], float],
+    query: dict[str, str],
 ) -> Answer:
     """?year=YYYY: PUE, WUE, ERF, REF per datacenter (Delegated Regulation 2024/1364)."""
     try:
@@ -47,5 +62,5 @@ def eu_route(
         raise ValueError("year: YYYY") from None
     if not 2000 <= year <= 2100:
         raise ValueError("year: 2000 to 2100")
-    rows = eu_report(ledger, year, years, tz)
+    rows = eu_report(ledger, year, years, tz, coverage_min=coverage_min, now=clock())
     return 200, json.dumps({"year": year, "datacenters": rows}).encode(), "application/json"

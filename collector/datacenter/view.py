@@ -2,7 +2,9 @@
 `energy-collector status`, and /metrics (`energy_dc_energy_today_kwh`, `energy_dc_pue`).
 
 Per datacenter, from the ledger at a given time: today's and this month's IT and site energy
-and PUE (ISO/IEC 30134-2, collector/datacenter/facility.py), and the *basis* of each side:
+and PUE (ISO/IEC 30134-2, collector/datacenter/facility.py: none where a side covers less
+than `coverage_min` of the period, `pue_*_missing` saying why, with each side's coverage;
+`it_fallback_*` when the IT side is readings without a category), and the *basis* of each side:
 `metered` (SNMP or LoRaWAN meters, read as it happens), `billed` (readings imported from bills:
 a month's energy spread evenly over its hours, so a day's PUE from them is an allocation, not
 a measurement), `metered+billed` (both over the period), or null (nothing yet). A datacenter
@@ -57,7 +59,12 @@ def _side(p: Pue, which: str) -> float | None:
 
 
 def datacenter_view(
-    ledger: Ledger, tz: str, now: float, live: dict[str, Any] | None = None
+    ledger: Ledger,
+    tz: str,
+    now: float,
+    live: dict[str, Any] | None = None,
+    *,
+    coverage_min: float,
 ) -> dict[str, dict[str, Any]]:
     """{datacenter: figures}, today and this month up to `now` (local days of `tz`)."""
     live = live or {}
@@ -67,19 +74,31 @@ def datacenter_view(
     d0 = day0.timestamp()
     out: dict[str, dict[str, Any]] = {}
     for dc in names(ledger, live):
-        today = pue(ledger, dc, d0, now)
-        month = pue(ledger, dc, month0, now)
+        today = pue(ledger, dc, d0, now, coverage_min=coverage_min)
+        month = pue(ledger, dc, month0, now, coverage_min=coverage_min)
         lv = live.get(dc, {})
         out[dc] = {
             "it_kwh_today": _side(today, "it"),
             "facility_kwh_today": _side(today, "facility"),
             "pue_today": None if today.value is None else round(today.value, 3),
             "pue_month": None if month.value is None else round(month.value, 3),
+            "pue_today_missing": today.missing,
+            "pue_month_missing": month.missing,
+            "it_fallback_today": today.fallback,
+            "it_fallback_month": month.fallback,
             "it_basis_today": basis(ledger, dc, "it", d0, now),
             "facility_basis_today": basis(ledger, dc, "facility", d0, now),
             "it_basis_month": basis(ledger, dc, "it", month0, now),
             "facility_basis_month": basis(ledger, dc, "facility", month0, now),
+            "it_coverage_today": round(today.it.coverage, 4) if today.it.meters else None,
+            "facility_coverage_today": (
+                round(today.facility.coverage, 4) if today.facility.meters else None
+            ),
             "it_coverage_month": round(month.it.coverage, 4) if month.it.meters else None,
+            "facility_coverage_month": (
+                round(month.facility.coverage, 4) if month.facility.meters else None
+            ),
+            "coverage_min": coverage_min,
             "it_category": month.category,
             "it_w": lv.get("it_w"),
             "facility_w": lv.get("facility_w"),
@@ -117,7 +136,8 @@ class DatacenterGauges(Collector):
         ratio = GaugeMetricFamily(
             "energy_dc_pue",
             "Datacenter PUE (site over IT energy) today and this month, with the basis of its "
-            "site side.",
+            "site side; absent when a side covers less than compliance.coverage_min of the "
+            "period (the status API's pue_*_missing says why).",
             labels=["datacenter", "period", "basis"],
         )
         for dc, v in self.view().items():

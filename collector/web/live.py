@@ -53,6 +53,16 @@ def datacenters(c: Collector, authed: bool) -> dict[str, Any]:
             "basis_today": v["facility_basis_today"],
             "basis_month": v["facility_basis_month"],
             "it_coverage": v["it_coverage_month"],
+            **{  # why a PUE is missing, or where its IT side comes from (facility.py)
+                period: {
+                    "missing": v[f"pue_{period}_missing"],
+                    "fallback": v[f"it_fallback_{period}"],
+                    "it_coverage": v[f"it_coverage_{period}"],
+                    "site_coverage": v[f"facility_coverage_{period}"],
+                    "least": v["coverage_min"],
+                }
+                for period in ("today", "month")
+            },
             "category": v["it_category"],
             "devices": f"{v['up']}/{v['devices']}" if v["devices"] else None,
         }

@@ -225,7 +225,9 @@ SPEC: dict[str, Any] = {
             ],
         ),
         "/api/v1/datacenter/pue": _read(
-            "PUE of a datacenter (or a room) over an hour, day, month or year.",
+            "PUE of a datacenter (or a room) over an hour, day, month or year (in progress: up "
+            "to now); null, with pue_missing, where a side covers less than "
+            "compliance.coverage_min of it.",
             [
                 _q("datacenter", {"type": "string", "minLength": 1}, required=True),
                 _q(

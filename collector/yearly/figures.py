@@ -507,16 +507,25 @@ def compute(
 
     # -- datacenters ----------------------------------------------------------------------
     datacenters: list[dict[str, Any]] = []
-    eu = {r["datacenter"]: r for r in eu_report(ledger, year, list(s.datacenter_years), s.tz)}
+    eu = {
+        r["datacenter"]: r
+        for r in eu_report(
+            ledger, year, list(s.datacenter_years), s.tz, coverage_min=s.coverage_min, now=until
+        )
+    }
     for dc in dcs:
         rows = []
         for i, m in enumerate(months, start=1):
             a, b = month_bounds(year, i, s.tz)
-            p = pue(ledger, dc, a, min(b, max(a, until)))  # a month in progress: up to now
+            # a month in progress: up to now; no PUE where a side covers less than
+            # coverage_min of the month (facility.py)
+            p = pue(ledger, dc, a, min(b, max(a, until)), coverage_min=s.coverage_min)
             rows.append(
                 {
                     "month": m,
                     "pue": _r(p.value, 3),
+                    "pue_missing": p.missing,
+                    "it_fallback": p.fallback,
                     "it_kwh": _r(p.it.wh / 1000.0),
                     "facility_kwh": _r(p.facility.wh / 1000.0),
                     "it_coverage": _r(p.it.coverage, 4),
@@ -542,6 +551,8 @@ def compute(
             {
                 "datacenter": d["datacenter"],
                 "it_category": y.get("it_category"),
+                "it_fallback": y.get("it_fallback", False),
+                "it_categories_available": y.get("it_categories_available", []),
                 "it_coverage": y.get("it_coverage"),
                 "facility_coverage": y.get("facility_coverage"),
             }

@@ -34,7 +34,10 @@ def indicator(doc: dict[str, Any], name: str, datacenter: str | None) -> float |
     if datacenter:
         found = [d["year"]["pue"] for d in years if d["datacenter"] == datacenter]
         return found[0] if found else None
-    # every datacenter together: all facility energy over all IT energy
+    # every datacenter together: all facility energy over all IT energy, only where each
+    # one's PUE is given (its two sides cover the year: collector/datacenter/facility.py)
+    if any(d["year"]["pue"] is None for d in years):
+        return None
     fac = sum(d["year"]["facility_kwh"] or 0.0 for d in years)
     it = sum(d["year"]["it_kwh"] or 0.0 for d in years)
     return round(fac / it, 3) if it and fac else None

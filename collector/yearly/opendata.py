@@ -200,13 +200,21 @@ def tables(doc: dict[str, Any]) -> list[Table]:
             "datacenters_monthly",
             f"Salles serveurs par mois, {year}",
             "PUE (ISO/IEC 30134-2) = énergie du site / énergie informatique, avec la "
-            "couverture de chaque côté et la catégorie de mesure informatique.",
+            "couverture de chaque côté et la catégorie de mesure informatique. Pas de PUE quand "
+            "un côté couvre moins que le seuil de couverture du mois (pue_missing dit pourquoi).",
             [
                 ("datacenter", "string", "Salle serveurs", "Nom de la salle"),
                 ("month", "yearmonth", "Mois", "Mois civil"),
                 ("it_kwh", "number", "Énergie informatique (kWh)", "Compteurs `it`"),
                 ("facility_kwh", "number", "Énergie du site (kWh)", "Compteurs `facility`"),
                 ("pue", "number", "PUE", "Site / informatique"),
+                (
+                    "pue_missing",
+                    "string",
+                    "Pourquoi pas de PUE",
+                    "no_it, no_site : rien à diviser ; it_coverage, site_coverage : un côté "
+                    "relevé sur trop peu du mois",
+                ),
                 ("it_category", "integer", "Catégorie", "1 onduleur, 2 PDU, 3 entrée serveur"),
                 ("it_coverage", "number", "Couverture informatique", "Part du mois relevée"),
                 ("facility_coverage", "number", "Couverture site", "Part du mois relevée"),

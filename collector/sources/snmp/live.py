@@ -3,6 +3,7 @@ the instantaneous power ratio) and today's PUE and coverage from the ledger, on 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -55,17 +56,27 @@ def live_power(metrics: SnmpMetrics, polls: list[Poll]) -> None:
 
 
 def day_indicators(
-    metrics: SnmpMetrics, ledger: Ledger, devices: list[SnmpDeviceConfig], tz: ZoneInfo
+    metrics: SnmpMetrics,
+    ledger: Ledger,
+    devices: list[SnmpDeviceConfig],
+    tz: ZoneInfo,
+    coverage_min: float,
 ) -> None:
-    """Today's PUE and coverage per datacenter, from the ledger (exact, not live power)."""
+    """Today's PUE and coverage per datacenter, from the ledger (exact, not live power), by
+    the rule of every surface (collector/datacenter/facility.py): none, and the series
+    removed, when a side covers less than `coverage_min` of the day so far."""
     now = time.time()
     day = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
     start = day.timestamp()
     for dc in sorted({d.datacenter for d in devices if d.datacenter}):
-        p = pue(ledger, dc, start, now)
+        p = pue(ledger, dc, start, now, coverage_min=coverage_min)
         for role, energy in (("facility", p.facility), ("it", p.it)):
             if energy.meters:
                 metrics.coverage.labels(dc, role).set(energy.coverage)
+        cat = str(p.category) if p.category is not None else "unknown"
+        for other in ("1", "2", "3", "unknown"):  # one series a datacenter, or none
+            if other != cat or p.value is None:
+                with contextlib.suppress(KeyError):  # never set
+                    metrics.pue_today.remove(dc, other)
         if p.value is not None:
-            cat = str(p.category) if p.category is not None else "unknown"
             metrics.pue_today.labels(dc, cat).set(p.value)

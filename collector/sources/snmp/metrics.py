@@ -124,8 +124,9 @@ class SnmpMetrics:
         )
         self.pue_today = Gauge(
             "energy_dc_pue_today",
-            "PUE of the local day so far, from the ledger's energies (facility / IT); "
-            "`it_category` is the ISO/IEC 30134-2 category of the IT meters.",
+            "PUE of the local day so far, from the ledger's energies (facility / IT), absent "
+            "when a side covers less than compliance.coverage_min of it; `it_category` is the "
+            "ISO/IEC 30134-2 category of the IT meters (unknown: readings without one).",
             ["datacenter", "it_category"],
             registry=r,
         )

@@ -16,13 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry
 
-from collector.datacenter.facility import pue
 from collector.isolation import IsolatingCommitter
 from collector.ledger import Ledger
 from collector.lineprotocol import tag as _tag
@@ -106,8 +104,11 @@ class Poller:
         carbon: CarbonModel | None = None,
         tsdb_lines: Callable[[list[str]], None] | None = None,
         tz: str = "Europe/Paris",
+        pue_coverage_min: float = 0.9,
     ) -> None:
         self.cfg = cfg
+        # each side's share of the day a PUE needs (the collector's compliance.coverage_min)
+        self.pue_coverage_min = pue_coverage_min
         self.tz = ZoneInfo(tz)
         self.carbon = carbon
         self.tsdb_lines = tsdb_lines
@@ -297,7 +298,9 @@ class Poller:
         live_power(self.metrics, self._latest())
         if not self.committer.down:  # today's figures come from the ledger
             try:
-                day_indicators(self.metrics, self.ledger, self.cfg.devices, self.tz)
+                day_indicators(
+                    self.metrics, self.ledger, self.cfg.devices, self.tz, self.pue_coverage_min
+                )
             except Exception as exc:
                 log.warning("snmp: today's PUE not updated: %s", exc)
         self._interfaces(polls, lines)
@@ -309,13 +312,7 @@ class Poller:
 
     def status(self) -> dict[str, dict[str, Any]]:
         """The datacenter side for `energy-collector status`: per datacenter, devices and how
-        many answer, live IT and facility power, and today's PUE from the ledger."""
-        now = time.time()
-        start = (
-            datetime.fromtimestamp(now, self.tz)
-            .replace(hour=0, minute=0, second=0, microsecond=0)
-            .timestamp()
-        )
+        many answer, live IT and facility power (today's PUE: collector/datacenter/view.py)."""
         out: dict[str, dict[str, Any]] = {}
         for d in self.cfg.devices:
             if not d.datacenter:
@@ -329,9 +326,6 @@ class Poller:
         for name, dc in out.items():
             for role in ("it", "facility"):
                 dc[f"{role}_w"] = round(self.metrics.dc_power.labels(name, role)._value.get(), 1)
-            p = pue(self.ledger, name, start, now)
-            dc["pue_today"] = None if p.value is None else round(p.value, 3)
-            dc["it_category"] = p.category
         return out
 
     def _latest(self) -> list[Poll]:
