@@ -110,6 +110,9 @@ class Accountant:
         hv = self.hypervisors.get(self.vm_hosts.get(e.name, "")) if e.kind == "vm" else None
         figures: list[Figure] = []
         days: list[DayRow] = []
+        watts: list[float] = []  # each interval's mean power, for the compliance rows
+        split = self.days.split
+        carbon_kg = self.carbon.kg
         for iv in batch.intervals:
             share_w = None
             if (
@@ -122,12 +125,14 @@ class Accountant:
                 )
                 self.attribution["modelled" if share_w is None else "measured"] += 1
             energy = interval_energy(iv, e, profile, hv, share_w)
-            kg, basis = self.carbon.kg(energy.wh / 1000.0, iv.start, iv.end)
+            wh = energy.wh
+            kg, basis = carbon_kg(wh / 1000.0, iv.start, iv.end)
             figures.append(Figure(iv, energy, kg, basis))
-            span = iv.seconds
-            for day, a, b in self.days.split(iv.start, iv.end):
+            span = iv.end - iv.start
+            watts.append(wh * 3600.0 / span if span > 0 else 0.0)
+            for day, a, b in split(iv.start, iv.end):
                 f = (b - a) / span
-                part = energy.scaled(f)
+                part = energy if f == 1.0 else energy.scaled(f)  # the whole interval: as is
                 days.append(
                     DayRow(
                         e.id,
@@ -141,39 +146,34 @@ class Accountant:
                         basis,
                     )
                 )
-        last = batch.intervals[-1] if batch.intervals else None
+        intervals = batch.intervals
+        last = intervals[-1] if intervals else None
         host = HostRow(
-            host_id=e.id,
-            source=batch.source,
-            hostname=e.name,
-            kind=e.kind,
-            model=e.model,
-            os=e.os,
-            site=e.site,
-            department=e.department,
-            manufactured=e.manufactured,
-            cpus=e.cpus,
-            memory_bytes=e.memory_bytes,
-            tags=dict(e.tags),
-            first_seen=batch.intervals[0].start if batch.intervals else batch.sent_at,
-            last_seen=last.end if last else batch.sent_at,
-            last_state=last.state if last else "unknown",
-            last_report_at=received_at,
-            spool_dropped=batch.spool_dropped,
-            wake=json.dumps(batch.wake, sort_keys=True, separators=(",", ":"))
-            if batch.wake
-            else None,
-            hardware=json.dumps(batch.hardware, sort_keys=True, separators=(",", ":"))
+            e.id,
+            batch.source,
+            e.name,
+            e.kind,
+            e.model,
+            e.os,
+            e.site,
+            e.department,
+            e.manufactured,
+            e.cpus,
+            e.memory_bytes,
+            dict(e.tags),
+            intervals[0].start if intervals else batch.sent_at,
+            last.end if last else batch.sent_at,
+            last.state if last else "unknown",
+            received_at,
+            batch.spool_dropped,
+            json.dumps(batch.wake, sort_keys=True, separators=(",", ":")) if batch.wake else None,
+            json.dumps(batch.hardware, sort_keys=True, separators=(",", ":"))
             if batch.hardware
             else None,
         )
         periods: tuple[PeriodRow, ...] = ()
         blockers: tuple[BlockerRow, ...] = ()
         if self.compliance is not None:
-            watts = [
-                f.energy.wh * 3600.0 / f.interval.seconds if f.interval.seconds > 0 else 0.0
-                for f in figures
-            ]
             period_rows, blocker_rows = self.compliance.rows(batch, profile, watts)
             periods, blockers = tuple(period_rows), tuple(blocker_rows)
         return Accounted(

@@ -439,6 +439,165 @@ def _compile_schema(schema: dict[str, Any]) -> Check:
     return check
 
 
+class _Source:
+    """Python source of a yes/no check for one schema: `_generate` writes it once."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: dict[str, Any] = {
+            "_BAD": _BAD_CHARS.search,
+            "_INF": _INF,
+            "_NINF": _NINF,
+            "_M": _ABSENT,
+            "_dumps": json.dumps,
+            "parse_time": parse_time,
+            "_Invalid": _Invalid,
+        }
+        self.n = 0
+
+    def name(self, value: Any, prefix: str) -> str:
+        self.n += 1
+        key = f"{prefix}{self.n}"
+        self.names[key] = value
+        return key
+
+    def var(self) -> str:
+        self.n += 1
+        return f"v{self.n}"
+
+    def emit(self, depth: int, line: str) -> None:
+        self.lines.append("    " * depth + line)
+
+
+_STRING_KEYS = {"maxLength", "minLength", "pattern", "format"}
+_NUMBER_KEYS = {"minimum", "maximum"}
+_OBJECT_KEYS = {"required", "maxProperties", "properties", "additionalProperties", "propertyNames"}
+_ARRAY_KEYS = {"maxItems", "minItems", "uniqueItems", "items"}
+_NOTES = {"description", "title", "$schema", "$id"}
+
+
+def _node(src: _Source, schema: dict[str, Any], v: str, d: int) -> None:
+    """Lines that `return False` unless `v` passes `schema`. A node of a shape not written
+    out here calls the reference check; any doubt only costs the slow path."""
+    expected = schema.get("type")
+    keys = set(schema) - _NOTES
+    const = schema.get("const", _ABSENT)
+    enum = schema.get("enum")
+    choices = [const] if const is not _ABSENT else enum
+    if expected is None:
+        if (
+            choices is not None
+            and keys <= {"const", "enum"}
+            and all(type(c) is str for c in choices)
+        ):
+            src.emit(d, f"if {v} not in {src.name(frozenset(choices), '_E')}: return False")
+            src.emit(d, f"if type({v}) is not str: return False")
+            src.emit(d, f"if chars and _BAD({v}) is not None: return False")
+            return
+        ref = src.name(_compile_schema(schema), "_R")
+        src.emit(d, "try:")
+        src.emit(d + 1, f"{ref}({v}, chars)")
+        src.emit(d, "except _Invalid:")
+        src.emit(d + 1, "return False")
+        return
+    if const is not _ABSENT:
+        src.emit(d, f"if {v} != {src.name(const, '_C')}: return False")
+    if enum is not None:
+        src.emit(d, f"if {v} not in {src.name(tuple(enum), '_E')}: return False")
+    if expected == "string":
+        src.emit(d, f"if type({v}) is not str: return False")
+        if "maxLength" in schema:
+            src.emit(d, f"if len({v}) > {int(schema['maxLength'])}: return False")
+        if schema.get("minLength", 0):
+            src.emit(d, f"if len({v}) < {int(schema['minLength'])}: return False")
+        src.emit(d, f"if chars and _BAD({v}) is not None: return False")
+        if "pattern" in schema:
+            rx = src.name(_compile(schema["pattern"]).search, "_P")
+            src.emit(d, f"if {rx}({v}) is None: return False")
+        if schema.get("format") == "date-time":
+            src.emit(d, f"parse_time({v})")  # ValueError: not a real date (slow path says so)
+    elif expected in ("integer", "number"):
+        if expected == "integer":
+            src.emit(d, f"if type({v}) is not int: return False")
+        else:
+            src.emit(d, f"if type({v}) is float:")
+            src.emit(d + 1, f"if {v} != {v} or {v} == _INF or {v} == _NINF: return False")
+            src.emit(d, f"elif type({v}) is not int: return False")
+        if "minimum" in schema:
+            src.emit(d, f"if {v} < {src.name(schema['minimum'], '_C')}: return False")
+        if "maximum" in schema:
+            src.emit(d, f"if {v} > {src.name(schema['maximum'], '_C')}: return False")
+    elif expected == "boolean":
+        src.emit(d, f"if {v} is not True and {v} is not False: return False")
+    elif expected == "object":
+        _object(src, schema, v, d)
+    elif expected == "array":
+        src.emit(d, f"if type({v}) is not list: return False")
+        if "maxItems" in schema:
+            src.emit(d, f"if len({v}) > {int(schema['maxItems'])}: return False")
+        if schema.get("minItems", 0):
+            src.emit(d, f"if len({v}) < {int(schema['minItems'])}: return False")
+        if schema.get("uniqueItems"):
+            src.emit(
+                d,
+                f"if len({{_dumps(x, sort_keys=True) for x in {v}}}) < len({v}): return False",
+            )
+        if schema.get("items") is not None:
+            item = src.var()
+            src.emit(d, f"for {item} in {v}:")
+            _node(src, schema["items"], item, d + 1)
+    else:
+        raise ValueError(f"type {expected!r} is not supported by the report validator")
+
+
+def _object(src: _Source, schema: dict[str, Any], v: str, d: int) -> None:
+    src.emit(d, f"if type({v}) is not dict: return False")
+    required = list(schema.get("required", ()))
+    if required:
+        src.emit(d, f"if not {src.name(frozenset(required), '_K')} <= {v}.keys(): return False")
+    if "maxProperties" in schema:
+        src.emit(d, f"if len({v}) > {int(schema['maxProperties'])}: return False")
+    props: dict[str, Any] = schema.get("properties", {})
+    extra = schema.get("additionalProperties", True)
+    if extra is False:
+        src.emit(d, f"if not {v}.keys() <= {src.name(frozenset(props), '_K')}: return False")
+    if isinstance(extra, dict):
+        key, item = src.var(), src.var()
+        src.emit(d, f"for {key}, {item} in {v}.items():")
+        inner = d + 1
+        if props:
+            src.emit(d + 1, f"if {key} in {src.name(frozenset(props), '_K')}: continue")
+        if schema.get("propertyNames") is not None:
+            _node(src, schema["propertyNames"], key, inner)
+        _node(src, extra, item, inner)
+    for name, sub in props.items():
+        item = src.var()
+        if name in required:
+            src.emit(d, f"{item} = {v}[{name!r}]")
+            _node(src, sub, item, d)
+        else:
+            src.emit(d, f"{item} = {v}.get({name!r}, _M)")
+            src.emit(d, f"if {item} is not _M:")
+            _node(src, sub, item, d + 1)
+
+
+def _generate(schema: dict[str, Any]) -> Callable[[Any, bool], bool]:
+    """A check of `schema` written out as one Python function (no call per value, no walk of
+    the schema's dicts): True when the value is valid. False means "not shown valid": the
+    reference check (`validate`) then says why, with the path, or lets it through."""
+    src = _Source()
+    src.emit(0, "def fast(v0, chars):")
+    src.emit(1, "try:")
+    _node(src, schema, "v0", 2)
+    src.emit(1, "except Exception:")
+    src.emit(2, "return False")
+    src.emit(1, "return True")
+    code = "\n".join(src.lines) + "\n"
+    exec(compile(code, f"<validator of {schema.get('$id', 'a schema')}>", "exec"), src.names)
+    fast: Callable[[Any, bool], bool] = src.names["fast"]
+    return fast
+
+
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -519,6 +678,10 @@ class Report:
     wake: dict[str, Any] | None = None
 
 
+# the report's check written out once (see `_generate`); `validate` explains a refusal
+_report_is_valid = _generate(REPORT_SCHEMA)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Plausibility limits the collector applies on top of the schema."""
@@ -540,56 +703,7 @@ def parse_report(
     (overlap, gap, reversed, too long, an on-segment across boot_time), `future` (beyond clock
     skew), `past` (before `limits.min_time`), `value` (absurd measured energy).
     """
-    if isinstance(payload, (bytes, str)):
-        if len(payload) > MAX_REPORT_BYTES:
-            raise ReportError("oversized", f"{len(payload)} bytes > {MAX_REPORT_BYTES}")
-        try:
-            doc = json.loads(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ReportError("json", str(exc)[:120]) from None
-        except RecursionError:
-            # the report's shape is four levels deep; the C parser stops at the interpreter's
-            # recursion limit long before memory is at risk
-            raise ReportError("json", "nested too deeply") from None
-    else:
-        doc = payload
-    # bytes straight off the wire: a control character or surrogate needs an escape in the
-    # JSON text; a str or a dict may hold them raw, so those get every string checked
-    chars = not isinstance(payload, bytes) or _SUSPECT_ESCAPE.search(payload) is not None
-    validate(doc, REPORT_SCHEMA, chars=chars)
-    segments = tuple(_segment(s) for s in doc["segments"])
-    sent_at = parse_time(doc["sent_at"])
-    boot_time = parse_time(doc["boot_time"])
-    first = min(segments[0].start, boot_time, sent_at)
-    if first < limits.min_time:
-        raise ReportError("past", f"{format_time(first)} is before {format_time(limits.min_time)}")
-    prev_end: float | None = None
-    for i, seg in enumerate(segments):
-        if seg.end < seg.start:
-            raise ReportError("timeline", f"$.segments[{i}]: ends before it starts")
-        if prev_end is not None and abs(seg.start - prev_end) > 0.0015:
-            kind = "overlaps" if seg.start < prev_end else "leaves a gap after"
-            raise ReportError("timeline", f"$.segments[{i}]: {kind} the previous segment")
-        mean_w = seg.energy_j / seg.duration if seg.energy_j and seg.duration > 0 else 0.0
-        if mean_w > limits.max_energy_w:
-            raise ReportError("value", f"$.segments[{i}].energy_j: mean power absurd")
-        if (
-            seg.state in ("active", "idle", "suspended")
-            and seg.start < boot_time - limits.boot_tolerance_s
-            and seg.end > boot_time + limits.boot_tolerance_s
-        ):
-            # a machine that was on (or asleep) cannot have booted in the middle of it
-            raise ReportError("timeline", f"$.segments[{i}]: {seg.state} across boot_time")
-        prev_end = seg.end
-    span = segments[-1].end - segments[0].start
-    if span > limits.max_span_s:
-        raise ReportError("timeline", f"report spans {span:.0f} s > {limits.max_span_s:.0f} s")
-    if boot_time > sent_at + limits.boot_tolerance_s:
-        raise ReportError("timeline", "boot_time is after sent_at")
-    if now is not None:
-        latest = max(sent_at, segments[-1].end)
-        if latest > now + limits.clock_skew_s:
-            raise ReportError("future", f"{latest - now:.0f} s ahead of the collector's clock")
+    doc, sent_at, boot_time, _ = checked_report(payload, now=now, limits=limits)
     h = doc["host"]
     host = Host(
         hostname=h["hostname"],
@@ -612,7 +726,7 @@ def parse_report(
         sent_at=sent_at,
         host=host,
         boot_time=boot_time,
-        segments=segments,
+        segments=tuple(_segment(s) for s in doc["segments"]),
         sleep_blockers=tuple(doc.get("sleep_blockers", ())),
         agent_version=doc.get("agent_version"),
         spool_dropped=doc.get("spool_dropped", 0),
@@ -621,6 +735,74 @@ def parse_report(
         policy=doc.get("policy"),
         wake=doc.get("wake"),
     )
+
+
+def checked_report(
+    payload: bytes | str | dict[str, Any], *, now: float | None = None, limits: Limits = Limits()
+) -> tuple[dict[str, Any], float, float, list[tuple[float, float]]]:
+    """Every check of `parse_report`, without building its objects: the document of a valid
+    report, its `sent_at` and `boot_time`, and each segment's (start, end), in POSIX seconds.
+    The collector builds its own records from these (collector/sources/agents/normalise.py).
+    """
+    if isinstance(payload, (bytes, str)):
+        if len(payload) > MAX_REPORT_BYTES:
+            raise ReportError("oversized", f"{len(payload)} bytes > {MAX_REPORT_BYTES}")
+        try:
+            doc = json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ReportError("json", str(exc)[:120]) from None
+        except RecursionError:
+            # the report's shape is four levels deep; the C parser stops at the interpreter's
+            # recursion limit long before memory is at risk
+            raise ReportError("json", "nested too deeply") from None
+    else:
+        doc = payload
+    # bytes straight off the wire: a control character or surrogate needs an escape in the
+    # JSON text; a str or a dict may hold them raw, so those get every string checked
+    chars = not isinstance(payload, bytes) or _SUSPECT_ESCAPE.search(payload) is not None
+    if not _report_is_valid(doc, chars):
+        validate(doc, REPORT_SCHEMA, chars=chars)  # names the violation (raises)
+    segments = doc["segments"]
+    times = [(parse_time(s["start"]), parse_time(s["end"])) for s in segments]
+    sent_at = parse_time(doc["sent_at"])
+    boot_time = parse_time(doc["boot_time"])
+    first = min(times[0][0], boot_time, sent_at)
+    if first < limits.min_time:
+        raise ReportError("past", f"{format_time(first)} is before {format_time(limits.min_time)}")
+    prev_end: float | None = None
+    for i, (start, end) in enumerate(times):
+        if end < start:
+            raise ReportError("timeline", f"$.segments[{i}]: ends before it starts")
+        if prev_end is not None and abs(start - prev_end) > 0.0015:
+            kind = "overlaps" if start < prev_end else "leaves a gap after"
+            raise ReportError("timeline", f"$.segments[{i}]: {kind} the previous segment")
+        seg = segments[i]
+        energy = seg.get("energy_j")
+        if energy is not None:
+            energy_j = float(energy["value"])
+            duration = end - start
+            mean_w = energy_j / duration if energy_j and duration > 0 else 0.0
+            if mean_w > limits.max_energy_w:
+                raise ReportError("value", f"$.segments[{i}].energy_j: mean power absurd")
+        state = seg["state"]
+        if (
+            state in ("active", "idle", "suspended")
+            and start < boot_time - limits.boot_tolerance_s
+            and end > boot_time + limits.boot_tolerance_s
+        ):
+            # a machine that was on (or asleep) cannot have booted in the middle of it
+            raise ReportError("timeline", f"$.segments[{i}]: {state} across boot_time")
+        prev_end = end
+    span = times[-1][1] - times[0][0]
+    if span > limits.max_span_s:
+        raise ReportError("timeline", f"report spans {span:.0f} s > {limits.max_span_s:.0f} s")
+    if boot_time > sent_at + limits.boot_tolerance_s:
+        raise ReportError("timeline", "boot_time is after sent_at")
+    if now is not None:
+        latest = max(sent_at, times[-1][1])
+        if latest > now + limits.clock_skew_s:
+            raise ReportError("future", f"{latest - now:.0f} s ahead of the collector's clock")
+    return doc, sent_at, boot_time, times
 
 
 def _segment(s: dict[str, Any]) -> Segment:

@@ -211,3 +211,71 @@ def test_privacy_doc_lists_every_field_sent():
         if line.startswith("| `")
     }
     assert _all_fields(REPORT_SCHEMA, set()) == listed
+
+
+# every optional part of the schema present once, for the written-out check below
+FULL = {
+    **copy.deepcopy(EXAMPLE),
+    "agent_version": "1.4.0",
+    "incarnation": "9f0e1d2c3b4a5968",
+    "spool_dropped": 3,
+    "unreadable": ["sleep_blockers", "input_idle"],
+    "policy": {
+        "version": "v7",
+        "mode": "advise",
+        "events": {"warned": 2, "advised": 1},
+        "actions": [{"at": "2026-11-22T19:00:00Z", "action": "sleep", "mode": "advise"}],
+    },
+    "wake": {
+        "interfaces": [
+            {"name": "eth0", "mac": "aa:bb:cc:dd:ee:ff", "ipv4": "10.0.0.5/24", "wol": "g"}
+        ],
+        "fast_startup": False,
+        "s3": True,
+    },
+    "sleep_blockers": [{"app": "Teams", "what": "display", "reason": "call"}],
+}
+FULL["host"].update(
+    serial="CZC1234",
+    smbios_uuid="4c4c4544-0042-3510-8052-b4c04f4e3132",
+    macs=["aa:bb:cc:dd:ee:ff"],
+    tags={"always_on": "true"},
+)
+
+tricky_values = json_values | st.sampled_from(
+    ["", "a\nb", "\ud800", "x" * 300, 1.5, -1, 2**64, True, None, [], {}, "2026-02-30T00:00:00Z"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(path_index=st.integers(0, 200), value=tricky_values, chars=st.booleans())
+def test_written_out_check_agrees_with_the_reference_validator(path_index, value, chars):
+    """The check generated once from the schema (the fast path of every parse) says valid
+    exactly when the reference validator does, so rejections and their reasons stay its."""
+    from energy_common.schema import _report_is_valid, validate
+
+    paths = []
+
+    def walk(node, path):
+        paths.append(path)
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, [*path, k])
+        elif isinstance(node, list):
+            for i, v in enumerate(node):
+                walk(v, [*path, i])
+
+    walk(FULL, [])
+    path = paths[1:][path_index % (len(paths) - 1)]
+    doc = copy.deepcopy(FULL)
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    try:
+        validate(doc, REPORT_SCHEMA, chars=chars)
+        reference_ok = True
+    except ReportError:
+        reference_ok = False
+    assert _report_is_valid(doc, chars) == reference_ok, (path, value)
+    assert _report_is_valid(copy.deepcopy(FULL), chars)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,9 @@ class ProfileBook:
     models: list[tuple[str, dict[str, float]]]
     tags: list[tuple[str, str, dict[str, float]]]
     source: str = "<built-in>"
+    _memo: dict[tuple[str, str | None, tuple[tuple[str, str], ...]], Profile] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def load(cls, path: str | Path) -> ProfileBook:
@@ -127,6 +130,17 @@ class ProfileBook:
         return cls(defaults, models, tags, source)
 
     def profile_for(self, kind: str, model: str | None, tags: dict[str, str]) -> Profile:
+        """The profile of a host: its kind's, changed by every matching model and tag entry.
+        Remembered per (kind, model, tags): ingest asks for every report."""
+        key = (kind, model, tuple(tags.items()) if tags else ())
+        profile = self._memo.get(key)
+        if profile is None:
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            profile = self._memo[key] = self._profile_for(kind, model, tags)
+        return profile
+
+    def _profile_for(self, kind: str, model: str | None, tags: dict[str, str]) -> Profile:
         base = self.defaults.get(kind) or self.defaults["desktop"]
         changes: dict[str, float] = {}
         lowered = (model or "").lower()

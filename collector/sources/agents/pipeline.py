@@ -26,8 +26,8 @@ from collector.ledger import Accounted, Ledger
 from collector.metrics import Fleet, HostView, Metrics
 from collector.records import RecordBatch
 from collector.sinks.sink import Sink
-from collector.sources.agents.normalise import to_batch
-from energy_common.schema import Limits, ReportError, parse_report
+from collector.sources.agents.normalise import parse_batch
+from energy_common.schema import Limits, ReportError
 
 log = logging.getLogger("energy_collector.ingest")
 
@@ -256,12 +256,12 @@ class Pipeline:
             self.touched_days.update(days)
 
     def _parse(self, payload: bytes, now: float, sender: str | None) -> RecordBatch:
-        report = parse_report(payload, now=now, limits=self.limits)
-        if sender is not None and report.agent_id != sender:
+        batch = parse_batch(payload, now, self.limits)
+        agent_id = batch.entity.id
+        if sender is not None and agent_id != sender:
             raise ReportError(
-                "identity", f"agent_id {report.agent_id} sent on the channel of {sender[:64]!r}"
+                "identity", f"agent_id {agent_id} sent on the channel of {sender[:64]!r}"
             )
-        batch = to_batch(report)
         if not batch.intervals:
             raise ReportError("timeline", "no segment with a duration")
         return batch
