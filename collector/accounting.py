@@ -20,6 +20,7 @@ from collector.model.carbon import CarbonModel
 from collector.model.energy import Energy, Hypervisor, interval_energy
 from collector.model.profiles import ProfileBook
 from collector.policy.events import rows as policy_rows
+from collector.quickinit import quick_init
 from collector.records import Interval, RecordBatch
 
 
@@ -29,6 +30,7 @@ class HostPowerSource(Protocol):
     ) -> float | None: ...
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Figure:
     """One interval's result, for the time-series sink and /metrics."""
@@ -52,6 +54,10 @@ class LocalDays:
     def __init__(self, tz: str) -> None:
         self.tz = ZoneInfo(tz)
         self._bounds: dict[date, tuple[float, float]] = {}
+        # hour (POSIX // 3600) -> (date, start, end) of the local day holding it, for days of
+        # exactly 86,400 s that begin and end on their own date (no clock change): an interval
+        # inside one of them is that day's alone, as the general split below would find
+        self._plain: dict[int, tuple[str, float, float]] = {}
 
     def bounds(self, d: date) -> tuple[float, float]:
         b = self._bounds.get(d)
@@ -62,8 +68,12 @@ class LocalDays:
         return b
 
     def split(self, start: float, end: float) -> list[tuple[str, float, float]]:
+        plain = self._plain.get(int(start // 3600))
+        if plain is not None and plain[1] <= start < end <= plain[2]:
+            return [(plain[0], start, end)]
         out = []
         d = datetime.fromtimestamp(start, self.tz).date()
+        self._remember(d)
         t = start
         while t < end:
             _, day_end = self.bounds(d)
@@ -73,6 +83,21 @@ class LocalDays:
             t = b
             d = d + timedelta(days=1)
         return out
+
+    def _remember(self, d: date) -> None:
+        a, z = self.bounds(d)
+        if (
+            z - a != 86400.0
+            or datetime.fromtimestamp(a, self.tz).date() != d
+            or datetime.fromtimestamp(z - 1.0, self.tz).date() != d
+            or int(a // 3600) in self._plain
+        ):
+            return
+        if len(self._plain) > 100_000:
+            self._plain.clear()
+        entry = (d.isoformat(), a, z)
+        for hour in range(int(a // 3600), int((z - 1.0) // 3600) + 1):
+            self._plain[hour] = entry
 
 
 class Accountant:

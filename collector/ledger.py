@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.migrations import MIGRATIONS
+from collector.quickinit import quick_init
 
 log = logging.getLogger("energy_collector.ledger")
 
@@ -30,6 +31,7 @@ log = logging.getLogger("energy_collector.ledger")
 SPAN_JOIN_S = 120.0  # a report starting this close to a stream's span grows it
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class DayRow:
     """One host's share of one state on one local day, ready to add to `host_days`."""
@@ -45,6 +47,7 @@ class DayRow:
     carbon_basis: str
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class HostRow:
     host_id: str
@@ -68,6 +71,7 @@ class HostRow:
     hardware: str | None = None  # serial, uuid, macs as JSON (matching to the inventory)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Accounted:
     """Everything one report adds to the ledger, keyed for exactly-once."""
@@ -403,25 +407,62 @@ class Ledger:
 
     def _write_spans(self, tx: Transaction, items: Iterable[Accounted]) -> None:
         """Grow the host's span for the stream (reports of a stream are contiguous); a span
-        that touches none of the stream's rows (out-of-order arrival) starts a new row."""
+        that touches none of the stream's rows (out-of-order arrival) starts a new row.
+
+        Worked out for the whole batch at once, with the same rule as one UPDATE per report
+        (`start <= end + SPAN_JOIN_S AND "end" >= start - SPAN_JOIN_S` grows every row it
+        matches, none matched inserts one, in the batch's order): the rows of the batch's
+        hosts are read once (locked), then written back changed and new, one statement each."""
         dup: dict[str, float] = {}
+        wanted: dict[tuple[str, str], list[tuple[float, float]]] = {}
         for a in items:
             if a.overlap_s > 0:
                 dup[a.host.host_id] = dup.get(a.host.host_id, 0.0) + a.overlap_s
             if a.span is None:
                 continue
             stream, start, end = a.span
-            tx.execute(
-                (
-                    'UPDATE host_spans SET start = min(start, ?), "end" = max("end", ?) '
-                    'WHERE host_id = ? AND stream = ? AND start <= ? AND "end" >= ?'
-                ),
-                (start, end, a.host.host_id, stream, end + SPAN_JOIN_S, start - SPAN_JOIN_S),
-            )
-            if tx.rowcount == 0:
+            wanted.setdefault((a.host.host_id, stream), []).append((start, end))
+        if wanted:
+            rowid = "ctid::text" if tx.postgres else "rowid"
+            rows: dict[tuple[str, str], list[list[Any]]] = {}
+            hosts = sorted({host for host, _ in wanted})
+            for chunk in _chunks(hosts, 300):
+                marks = ",".join(["?"] * len(chunk))
                 tx.execute(
-                    ('INSERT INTO host_spans (host_id, stream, start, "end") VALUES (?,?,?,?)'),
-                    (a.host.host_id, stream, start, end),
+                    f'SELECT {rowid}, host_id, stream, start, "end" FROM host_spans '
+                    f"WHERE host_id IN ({marks}){tx.for_update}",
+                    chunk,
+                )
+                for rid, host, stream, start, end in tx.fetchall():
+                    if (host, stream) in wanted:
+                        rows.setdefault((host, stream), []).append(
+                            [rid, float(start), float(end), float(start), float(end)]
+                        )
+            updates: list[tuple[float, float, Any]] = []
+            inserts: list[tuple[str, str, float, float]] = []
+            for (host, stream), spans in wanted.items():
+                have = rows.get((host, stream), [])
+                for start, end in spans:
+                    lo, hi = start - SPAN_JOIN_S, end + SPAN_JOIN_S
+                    grown = False
+                    for r in have:
+                        if r[3] <= hi and r[4] >= lo:
+                            r[3], r[4] = min(r[3], start), max(r[4], end)
+                            grown = True
+                    if not grown:
+                        have.append([None, start, end, start, end])
+                for rid, start0, end0, start, end in have:
+                    if rid is None:
+                        inserts.append((host, stream, start, end))
+                    elif start != start0 or end != end0:
+                        updates.append((start, end, rid))
+            if updates:
+                where = "ctid = ?::tid" if tx.postgres else "rowid = ?"
+                tx.executemany(f'UPDATE host_spans SET start = ?, "end" = ? WHERE {where}', updates)
+            if inserts:
+                tx.executemany(
+                    'INSERT INTO host_spans (host_id, stream, start, "end") VALUES (?,?,?,?)',
+                    inserts,
                 )
         if dup:
             tx.executemany(

@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from collector.quickinit import quick_init
 
+
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Entity:
     id: str
@@ -26,6 +29,7 @@ class Entity:
     tags: dict[str, str] = field(default_factory=dict)
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Interval:
     start: float
@@ -41,6 +45,7 @@ class Interval:
         return self.end - self.start
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class RecordBatch:
     source: str  # namespace of the idempotency key ("agent", "snmp", "lorawan"…)

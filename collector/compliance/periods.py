@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from collector.compliance.calendar import Calendar
 from collector.model.carbon import CarbonModel
 from collector.model.profiles import Profile
+from collector.quickinit import quick_init
 from collector.records import Entity, RecordBatch
 
 ON_STATES = ("active", "idle", "unknown")
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class PeriodRow:
     host_id: str

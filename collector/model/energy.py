@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from collector.model.profiles import Profile
+from collector.quickinit import quick_init
 from collector.records import Entity, Interval
 
 
@@ -28,6 +29,7 @@ class Hypervisor:
     max_w: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Energy:
     wh_measured: float = 0.0

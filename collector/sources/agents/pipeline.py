@@ -41,6 +41,9 @@ class Outcome:
     control: dict[str, Any] | None = None
 
 
+ACCEPTED = Outcome("accepted")  # immutable: one for every accepted report
+DUPLICATE = Outcome("duplicate")
+
 Done = Callable[[Outcome], None]
 Key = tuple[str, str, int]  # (source, entity stream, seq): one report, exactly once
 # a payload, its acknowledgement, and (optionally) the agent id its channel is bound to
@@ -94,6 +97,7 @@ class Pipeline:
         self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down, self._stopping)
         self.timelines = Timelines(ledger)
         self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
+        self._wasted: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
         # local days that accepted reports added to since the last roll-up (late data too)
         self.touched_days: set[str] = set()
         self._touched_lock = threading.Lock()
@@ -199,22 +203,32 @@ class Pipeline:
         committed = self.committer.run(accounted, commit, poison)
         seen: set[Key] = set()
         touched: set[str] = set()
+        n_accepted = n_duplicate = 0
         for chunk, fresh in committed:
             for i, batch, acc, figures in chunk:
                 key = (acc.source, acc.entity, acc.seq)
                 if key in fresh and key not in seen:
                     seen.add(key)
-                    touched.update(d.day for d in acc.days)
-                    outcomes[i] = Outcome("accepted")
-                    self.metrics.reports.labels("accepted").inc()
+                    for d in acc.days:
+                        touched.add(d.day)
+                    outcomes[i] = ACCEPTED
+                    n_accepted += 1
                     for probe in batch.unreadable:
                         self.metrics.unreadable.labels(probe).inc()
-                    self._guarded(self._observe, batch, acc, figures, now)
+                    try:
+                        self._observe(batch, acc, figures, now)
+                    except Exception:
+                        log.exception("ingest: after-commit step _observe failed")
                     for sink in self.sinks:
                         self._guarded(sink.write, batch, figures, sink=sink)
                 else:
-                    outcomes[i] = Outcome("duplicate")
-                    self.metrics.reports.labels("duplicate").inc()
+                    outcomes[i] = DUPLICATE
+                    n_duplicate += 1
+        # counts (whole numbers) added once per batch: the same totals as one by one
+        if n_accepted:
+            self.metrics.reports.labels("accepted").inc(n_accepted)
+        if n_duplicate:
+            self.metrics.reports.labels("duplicate").inc(n_duplicate)
         if self.control is not None:
             for i, batch in parsed:
                 o = outcomes[i]
@@ -324,9 +338,16 @@ class Pipeline:
         m.lag.observe(max(now - batch.sent_at, 0.0))
         for p in acc.periods:
             if p.wasted_wh:
-                m.wasted_wh.labels(site, dept).inc(p.wasted_wh)
-                m.wasted_eur.labels(site, dept).inc(p.eur)
-                m.wasted_co2e.labels(site, dept).inc(p.kgco2e)
+                wasted = self._wasted.get((site, dept))
+                if wasted is None:
+                    wasted = self._wasted[(site, dept)] = (
+                        m.wasted_wh.labels(site, dept),
+                        m.wasted_eur.labels(site, dept),
+                        m.wasted_co2e.labels(site, dept),
+                    )
+                wasted[0].inc(p.wasted_wh)
+                wasted[1].inc(p.eur)
+                wasted[2].inc(p.kgco2e)
         for b in acc.blockers:
             m.blockers.labels(m.blocker_app(b.app), m.blocker_what(b.what)).inc()
         for ev in acc.policy_events:
