@@ -101,3 +101,59 @@ def test_a_reinstall_that_backfills_once_is_not_flagged(tmp_path):
         assert 0 < dup < 3600
         assert metric(scrape(url(c, "/metrics")), "energy_agents_duplicate_identity") == 0
         assert c.status()["duplicate_identities"] == 0
+
+
+def test_spans_written_per_batch_as_one_update_per_report_would():
+    """The ledger works out a batch's host spans at once: the rows must be those of one UPDATE
+    per report (grow every row the report touches within SPAN_JOIN_S, else insert one)."""
+    import random
+    import sqlite3
+
+    from collector.ledger import SPAN_JOIN_S, Accounted, HostRow, Ledger
+
+    rnd = random.Random(11)
+    for _ in range(150):
+        ledger = Ledger("sqlite::memory:")
+        ref = sqlite3.connect(":memory:")
+        ref.execute('CREATE TABLE s (host_id TEXT, stream TEXT, start REAL, "end" REAL)')
+        seq = 0
+        for _ in range(rnd.randint(1, 4)):
+            items = []
+            for _ in range(rnd.randint(1, 12)):
+                host, stream = rnd.choice("ab"), rnd.choice(["", "x", "y"])
+                start = float(
+                    rnd.choice([0, 100, 150, 260, 300, 500, 1000]) + rnd.choice([0, 119, 121])
+                )
+                end = start + rnd.choice([0, 50, 300])
+                seq += 1
+                row = HostRow(
+                    host,
+                    "agent",
+                    host,
+                    "desktop",
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    {},
+                    start,
+                    end,
+                    "idle",
+                    0.0,
+                )
+                items.append(
+                    Accounted("agent", f"{host}/{stream}", seq, row, (), span=(stream, start, end))
+                )
+                hit = ref.execute(
+                    'UPDATE s SET start = min(start, ?), "end" = max("end", ?) '
+                    'WHERE host_id = ? AND stream = ? AND start <= ? AND "end" >= ?',
+                    (start, end, host, stream, end + SPAN_JOIN_S, start - SPAN_JOIN_S),
+                ).rowcount
+                if not hit:
+                    ref.execute("INSERT INTO s VALUES (?,?,?,?)", (host, stream, start, end))
+            ledger.commit(items, 0.0)
+        got = sorted(ledger.execute('SELECT host_id, stream, start, "end" FROM host_spans'))
+        assert got == sorted(ref.execute("SELECT * FROM s").fetchall())

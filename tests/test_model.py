@@ -126,6 +126,22 @@ def test_days_split_at_local_midnight_across_dst():
     ]
 
 
+@pytest.mark.parametrize("tz", ["Europe/Paris", "America/Santiago", "Asia/Gaza", "UTC"])
+def test_days_split_the_same_with_the_ordinary_day_shortcut(tz):
+    """Intervals inside an ordinary day skip the time-zone arithmetic: the answer must be the
+    general split's, on days with and without a clock change (some zones change at 00:00)."""
+    import random
+
+    fast, general = LocalDays(tz), LocalDays(tz)
+    general._remember = lambda d: None  # never takes the shortcut
+    rnd = random.Random(7)
+    for _ in range(20000):
+        a = 1774000000 + rnd.uniform(0, 400 * 86400)
+        b = a + rnd.choice([1, 300, 3600, 7200, 86400]) * rnd.random()
+        assert fast.split(a, b) == general.split(a, b), (a, b)
+    assert fast._plain  # the shortcut was there to take
+
+
 def test_accountant_splits_energy_with_the_days():
     acc = Accountant(BOOK, CarbonModel(0.05, "s"))
     a = datetime(2026, 11, 23, 22, 0, tzinfo=PARIS).timestamp()
