@@ -184,6 +184,8 @@ class Calendar:
         return min(total, b - a)
 
     def maintenance_windows(self, a: float, b: float) -> list[tuple[float, float]]:
+        if not self.maintenance:
+            return []
         out = []
         d = datetime.fromtimestamp(a, self.tz).date() - timedelta(days=1)
         last = datetime.fromtimestamp(b, self.tz).date()

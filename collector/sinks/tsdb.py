@@ -33,21 +33,30 @@ log = logging.getLogger("energy_collector.tsdb")
 
 def lines_for(batch: RecordBatch, figures: list[Figure]) -> list[str]:
     e = batch.entity
-    base = (
-        f"energy_host,host={_tag(e.name)},site={_tag(e.site or '')},"
-        f"department={_tag(e.department or '')},kind={_tag(e.kind)}"
-    )
+    key = (e.name, e.site, e.department, e.kind)
+    base = _bases.get(key)
+    if base is None:  # a host's tags are the same report after report: escaped once
+        if len(_bases) >= 100_000:
+            _bases.clear()
+        base = _bases[key] = (
+            f"energy_host,host={_tag(e.name)},site={_tag(e.site or '')},"
+            f"department={_tag(e.department or '')},kind={_tag(e.kind)}"
+        )
     out = []
     for f in figures:
         iv = f.interval
         secs = iv.seconds
-        watts = f.energy.wh * 3600.0 / secs if secs > 0 else 0.0
+        wh = f.energy.wh
+        watts = wh * 3600.0 / secs if secs > 0 else 0.0
         out.append(
             f"{base},state={iv.state},provenance={f.provenance} "
-            f"wh={f.energy.wh:.6g},seconds={secs:.3f},watts={watts:.6g},"
+            f"wh={wh:.6g},seconds={secs:.3f},watts={watts:.6g},"
             f"kgco2e={f.kgco2e:.6g} {round(iv.start * 1000)}"
         )
     return out
+
+
+_bases: dict[tuple[str, str | None, str | None, str], str] = {}
 
 
 class TsdbSink(Sink):
