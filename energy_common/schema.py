@@ -1,11 +1,15 @@
 """The agent report, version 1: the one contract between agent and collector.
 
 `REPORT_SCHEMA` (a JSON Schema, draft 2020-12) is the single source of truth. The agent builds
-reports that satisfy it; the collector parses with `parse_report`, which checks a payload against
-that same schema with a small built-in validator (the collector must parse thousands of reports
-a second; the `jsonschema` package is ten times slower) and then checks what JSON Schema cannot
-say: contiguity, ordering and plausible durations. docs/report-schema.json is generated from it
-(`python -m agent.schema > docs/report-schema.json`) and a test checks that it is current.
+reports that satisfy it; the collector parses with `parse_report` (or `checked_report`, the same
+checks without the objects), which checks a payload against that same schema and then checks
+what JSON Schema cannot say: contiguity, ordering and plausible durations. The schema check is
+a small built-in validator (the collector must parse thousands of reports a second; the
+`jsonschema` package is ten times slower), in two forms from the same schema: `_generate` writes
+a yes/no check out as one Python function (the fast path of every parse), and `validate` walks
+the schema to name the first violation and its path when that check says no.
+docs/report-schema.json is generated from it (`python -m agent.schema > docs/report-schema.json`)
+and a test checks that it is current.
 """
 
 from __future__ import annotations

@@ -202,12 +202,13 @@ class Calendar:
         out: list[Part] = []
         t = a
         while t < b:
-            p = self.period_at(t)
-            if p is None:
-                d = datetime.fromtimestamp(t, self.tz).date()
-                sp = self.span(d)
-                t = min(b, sp[1]) if sp else b  # skip to the end of the working span
+            # period_at(t), with the day and its span kept for the skip below
+            d = datetime.fromtimestamp(t, self.tz).date()
+            sp = self.span(d)
+            if sp is not None and sp[0] <= t < sp[1]:
+                t = min(b, sp[1])  # inside a working span: skip to its end
                 continue
+            p = self._period(d if sp is None or t >= sp[1] else d - timedelta(days=1), t)
             hi = min(b, p.end)
             out.append(Part(p, t, hi, self.excused(p, t, hi)))
             t = hi

@@ -220,7 +220,10 @@ class Pipeline:
                     except Exception:
                         log.exception("ingest: after-commit step _observe failed")
                     for sink in self.sinks:
-                        self._guarded(sink.write, batch, figures, sink=sink)
+                        try:
+                            sink.write(batch, figures)
+                        except Exception:
+                            self._sink_failed(sink)
                 else:
                     outcomes[i] = DUPLICATE
                     n_duplicate += 1
@@ -314,8 +317,12 @@ class Pipeline:
             if sink is None:
                 log.exception("ingest: after-commit step %s failed", fn.__name__)
                 return
-            log.exception("sink %s failed", type(sink).__name__)
-            self.metrics.sink_errors.labels(type(sink).__name__).inc()
+            self._sink_failed(sink)
+
+    def _sink_failed(self, sink: Sink) -> None:
+        """Called in an `except` block: logged with its traceback, counted by sink."""
+        log.exception("sink %s failed", type(sink).__name__)
+        self.metrics.sink_errors.labels(type(sink).__name__).inc()
 
     def _ledger_down(self, exc: Exception, delay: float) -> None:
         self.metrics.ledger_errors.inc()
