@@ -20,10 +20,19 @@ collector=$!
 agent=""
 sim=""
 stop() {
-  [ -n "$sim" ] && kill -TERM "$sim" 2>/dev/null && wait "$sim" 2>/dev/null
+  # whatever each wait returns (a child ended by the signal returns 130 or 143), go on to the
+  # next: under `set -e` the first such status ended the script and left the collector running
+  set +e
+  trap '' INT TERM
+  if [ -n "$sim" ]; then
+    pkill -TERM -P "$sim" 2>/dev/null  # the simulator itself, not only its subshell
+    kill -TERM "$sim" 2>/dev/null
+    wait "$sim" 2>/dev/null
+  fi
   # the agent first: its last report still reaches the collector
-  [ -n "$agent" ] && kill -TERM "$agent" 2>/dev/null && wait "$agent" 2>/dev/null
-  kill -TERM "$collector" 2>/dev/null; wait "$collector" 2>/dev/null
+  [ -n "$agent" ] && { kill -TERM "$agent" 2>/dev/null; wait "$agent" 2>/dev/null; }
+  kill -TERM "$collector" 2>/dev/null
+  wait "$collector" 2>/dev/null
   exit 0
 }
 trap stop INT TERM

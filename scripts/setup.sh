@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages: services are started by tests/services.py on loopback test ports, not here.
 APT_PACKAGES=(mosquitto mosquitto-clients prometheus-node-exporter victoria-metrics postgresql openssl curl prometheus prometheus-alertmanager snmp prometheus-snmp-exporter
   wine wine64 wixl msitools chromium chromium-driver fonts-dejavu-core iproute2
-  nodejs poppler-utils fusioninventory-agent ocsinventory-agent)
+  nodejs poppler-utils fusioninventory-agent ocsinventory-agent procps)
 # npm comes with NodeSource's nodejs; Debian's own nodejs needs Debian's npm beside it
 command -v npm >/dev/null || APT_PACKAGES+=(npm)
 missing=()
