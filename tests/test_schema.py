@@ -155,13 +155,12 @@ def stricter_on_purpose(exc: ReportError) -> bool:
     )
 
 
-@settings(max_examples=300, deadline=None)
-@given(path_index=st.integers(0, 40), value=json_values)
-def test_validator_agrees_with_jsonschema_on_mutations(path_index, value):
-    paths = []
+def _paths(doc):
+    """Every path into `doc` (keys and list indexes), the document itself first."""
+    out = []
 
     def walk(node, path):
-        paths.append(path)
+        out.append(path)
         if isinstance(node, dict):
             for k, v in node.items():
                 walk(v, [*path, k])
@@ -169,7 +168,14 @@ def test_validator_agrees_with_jsonschema_on_mutations(path_index, value):
             for i, v in enumerate(node):
                 walk(v, [*path, i])
 
-    walk(EXAMPLE, [])
+    walk(doc, [])
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(path_index=st.integers(0, 40), value=json_values)
+def test_validator_agrees_with_jsonschema_on_mutations(path_index, value):
+    paths = _paths(EXAMPLE)
     path = paths[1:][path_index % (len(paths) - 1)]
     doc = mutate(path, value)
     ours_ok = True
@@ -254,18 +260,7 @@ def test_written_out_check_agrees_with_the_reference_validator(path_index, value
     exactly when the reference validator does, so rejections and their reasons stay its."""
     from energy_common.schema import _report_is_valid, validate
 
-    paths = []
-
-    def walk(node, path):
-        paths.append(path)
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(v, [*path, k])
-        elif isinstance(node, list):
-            for i, v in enumerate(node):
-                walk(v, [*path, i])
-
-    walk(FULL, [])
+    paths = _paths(FULL)
     path = paths[1:][path_index % (len(paths) - 1)]
     doc = copy.deepcopy(FULL)
     target = doc
