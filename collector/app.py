@@ -6,6 +6,7 @@ with APScheduler for the periodic work: daily rollups, retention, carbon series 
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -59,6 +60,16 @@ from energy_common.configspec import ConfigError, read_secret
 from energy_common.schema import Limits, parse_time
 
 log = logging.getLogger("energy_collector")
+
+
+def freeze_startup_heap() -> None:
+    """What start-up built (modules, configuration, profiles, calendars: ~100,000 objects)
+    lives as long as the process: frozen, the cyclic collector's full collections stop walking
+    it again and again (they took ~14 of ~90 µs per agent report; with it frozen, under 1 µs:
+    `bench/inprocess_cpu.py` prints the collector's time per report either way). Garbage made
+    later is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 class Collector:
@@ -358,6 +369,7 @@ class Collector:
     def run(self) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: self._stop.set())
+        freeze_startup_heap()
         self.start()
         self._stop.wait()
         log.info("collector: stopping")

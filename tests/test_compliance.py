@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from collector_helpers import make_config, running
 
-from collector.compliance.calendar import Calendar, parse_range
+from collector.compliance.calendar import Calendar, Maintenance, parse_range
 from collector.compliance.report import Rules, morning_report, to_csv, to_text
 from energy_common.schema import Host, Report, Segment, encode_report
 
@@ -136,6 +136,37 @@ def test_calendar_periods_and_dst_lengths():
     assert (p.end - p.start) / 3600 == 87.5
     assert cal.period_at(t(28, 12.75)) is None  # lunch: neither working nor off-hours
     assert parse_range("22:00-02:00") == (22.0, 2.0)
+
+
+class _Forgetful(dict):
+    """A calendar's hour memory that remembers nothing: every answer from the time zone."""
+
+    def __setitem__(self, key: object, value: object) -> None:
+        pass
+
+
+def test_remembered_hours_answer_as_the_time_zone_does():
+    """Calendars remember which working span or off-hours period holds each whole hour; over
+    a year with DST changes, holidays, a closure, a lunch break, a half-hour end and a
+    maintenance window, every answer equals the one worked out from the time zone."""
+
+    def calendar() -> Calendar:
+        return Calendar(
+            "x",
+            working={i: ((8, 12.5), (13.5, 18.5)) for i in range(4)} | {4: ((7.5, 16.25),)},
+            closures=((datetime(2027, 12, 24).date(), datetime(2028, 1, 2).date()),),
+            maintenance=(Maintenance(1, 22.0, 2.0),),
+        )
+
+    cal, fresh = calendar(), calendar()
+    fresh._hours = _Forgetful()
+    t0 = datetime(2027, 3, 1, tzinfo=PARIS).timestamp()
+    for i in range(0, 366 * 86400, 1877):  # not a divisor of an hour: every minute of it
+        x = t0 + i
+        assert cal.period_at(x) == fresh.period_at(x), x
+        b = x + (i % 97) * 1200.0  # up to ~32 hours: across spans and periods
+        assert cal.parts(x, b) == fresh.parts(x, b), (x, b)
+    assert len(cal._hours) > 5000  # and it did remember
 
 
 def test_host_left_on_every_night(collector):

@@ -78,6 +78,10 @@ class Calendar:
         self._holidays: dict[int, set[date]] = {}
         self._spans: dict[date, tuple[float, float] | None] = {}
         self._periods: dict[date, Period] = {}
+        # hour (POSIX seconds // 3600) -> the region that holds all of it: a working span
+        # (start, end, None) or an off-hours period (start, end, period). Every agent report
+        # asks; without it each asks the time zone for the local date.
+        self._hours: dict[int, tuple[float, float, Period | None]] = {}
 
     # -- days --------------------------------------------------------------------------------
 
@@ -135,11 +139,27 @@ class Calendar:
 
     def period_at(self, t: float) -> Period | None:
         """The off-hours period containing `t`, or None during a working day's span."""
+        return self._region(t)[2]
+
+    def _region(self, t: float) -> tuple[float, float, Period | None]:
+        """The working span (start, end, None) or off-hours period (start, end, period) that
+        holds `t`; remembered for a whole hour that lies inside it."""
+        hour = int(t // 3600)
+        region = self._hours.get(hour)
+        if region is not None:
+            return region
         d = datetime.fromtimestamp(t, self.tz).date()
         sp = self.span(d)
         if sp is not None and sp[0] <= t < sp[1]:
-            return None
-        return self._period(d if sp is None or t >= sp[1] else d - timedelta(days=1), t)
+            region = (sp[0], sp[1], None)
+        else:
+            p = self._period(d if sp is None or t >= sp[1] else d - timedelta(days=1), t)
+            region = (p.start, p.end, p)
+        if region[0] <= hour * 3600.0 and (hour + 1) * 3600.0 <= region[1]:
+            if len(self._hours) > 100_000:  # ~11 years of hours: a bound, never reached
+                self._hours.clear()
+            self._hours[hour] = region
+        return region
 
     def _period(self, d: date, t: float) -> Period:
         # walk back to the working day whose end starts this period, forward to the next start
@@ -202,14 +222,9 @@ class Calendar:
         out: list[Part] = []
         t = a
         while t < b:
-            # period_at(t), with the day and its span kept for the skip below
-            d = datetime.fromtimestamp(t, self.tz).date()
-            sp = self.span(d)
-            if sp is not None and sp[0] <= t < sp[1]:
-                t = min(b, sp[1])  # inside a working span: skip to its end
-                continue
-            p = self._period(d if sp is None or t >= sp[1] else d - timedelta(days=1), t)
-            hi = min(b, p.end)
-            out.append(Part(p, t, hi, self.excused(p, t, hi)))
+            _, end, p = self._region(t)
+            hi = min(b, end)
+            if p is not None:  # else inside a working span: skip to its end
+                out.append(Part(p, t, hi, self.excused(p, t, hi)))
             t = hi
         return out

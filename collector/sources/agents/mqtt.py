@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from collector.metrics import Fleet, Metrics
-from collector.mqttclient import connect_persistent, subscriber
+from collector.mqttclient import Acks, connect_persistent, subscriber
 from collector.mqttsettings import MqttIngestConfig
 from collector.sources.agents.pipeline import Outcome, Pipeline
 
@@ -45,6 +45,7 @@ class MqttIngest:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
+        self._acks = Acks(c)
         self._answers: dict[str, list[str]] = {}  # ack topic -> answers (JSON objects)
         self._controls: dict[str, dict[str, Any]] = {}  # ack topic -> policy / wake to send
         self.on_sender: Callable[[str], None] | None = None  # who reports over MQTT
@@ -83,13 +84,14 @@ class MqttIngest:
             log.warning("mqtt: disconnected (%s); reconnecting", reason)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        if msg.topic.endswith("/status"):
-            self._status(msg)
+        topic = msg.topic  # decoded from bytes at every read
+        if topic.endswith("/status"):
+            self._status(topic, msg.payload)
             client.ack(msg.mid, msg.qos)
             return
         mid, qos = msg.mid, msg.qos
         # the topic is the agent's own (the broker's ACL binds it to its credentials)
-        parts = msg.topic.split("/")
+        parts = topic.split("/")
         sender = parts[-2] if len(parts) >= 2 else ""
         # the answer goes to the sender's own ack topic only: no one can make the collector
         # acknowledge another agent's reports
@@ -100,8 +102,9 @@ class MqttIngest:
 
         def done(outcome: Outcome) -> None:
             self._answer(ack_topic, payload, outcome)
-            # rejected reports are acknowledged too: redelivery would not make them valid
-            client.ack(mid, qos)
+            # rejected reports are acknowledged too: redelivery would not make them valid;
+            # sent with the batch's others once every outcome is known (_send_answers)
+            self._acks.add(mid, qos)
 
         self.pipeline.submit(payload, done, sender)
 
@@ -131,6 +134,7 @@ class MqttIngest:
         any resend (answered `duplicate`), so a lost one costs a resend, while paho spends
         ~200 µs of CPU per QoS 1 publish here against ~26 µs at QoS 0 (measured). No MQTT 5
         properties either: paho packs and parses them in Python at ~50 µs each way."""
+        self._acks.send()  # the broker's first: it then stops holding these for us
         answers, self._answers = self._answers, {}
         controls, self._controls = self._controls, {}
         for topic, acks in answers.items():
@@ -151,10 +155,10 @@ class MqttIngest:
         info = self.client.publish(topic, json.dumps(message, separators=(",", ":")), qos=1)
         return info.rc == 0
 
-    def _status(self, msg: Any) -> None:
-        agent_id = msg.topic.split("/")[-2]
+    def _status(self, topic: str, payload: bytes) -> None:
+        agent_id = topic.split("/")[-2]
         try:
-            doc = json.loads(msg.payload)
+            doc = json.loads(payload)
             state = doc["state"]
         except (ValueError, KeyError, TypeError):
             return

@@ -70,6 +70,19 @@ class RateLimitedLog:
             self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
 
 
+class _Sums:
+    """A batch's /metrics increments, summed by label set: added once per batch, not once per
+    report (each `inc` takes the metric's lock)."""
+
+    __slots__ = ("blockers", "energy", "events", "wasted")
+
+    def __init__(self) -> None:
+        self.energy: dict[tuple[str, str, str, str], list[float]] = {}  # Wh, kg CO2e
+        self.wasted: dict[tuple[str, str], list[float]] = {}  # Wh, EUR, kg CO2e
+        self.blockers: dict[tuple[str, str], int] = {}
+        self.events: dict[tuple[str, str, str, str], int] = {}
+
+
 class Pipeline:
     def __init__(
         self,
@@ -215,6 +228,7 @@ class Pipeline:
         seen: set[Key] = set()
         touched: set[str] = set()
         n_accepted = n_duplicate = 0
+        sums = _Sums()
         for chunk, fresh in committed:
             for i, batch, acc, figures in chunk:
                 key = (acc.source, acc.entity, acc.seq)
@@ -227,7 +241,7 @@ class Pipeline:
                     for probe in batch.unreadable:
                         self.metrics.unreadable.labels(probe).inc()
                     try:
-                        self._observe(batch, acc, figures, now)
+                        self._observe(batch, acc, figures, now, sums)
                     except Exception:
                         log.exception("ingest: after-commit step _observe failed")
                     for sink in self.sinks:
@@ -238,6 +252,10 @@ class Pipeline:
                 else:
                     outcomes[i] = DUPLICATE
                     n_duplicate += 1
+        try:
+            self._add_sums(sums)
+        except Exception:
+            log.exception("ingest: after-commit step _add_sums failed")
         # counts (whole numbers) added once per batch: the same totals as one by one
         if n_accepted:
             self.metrics.reports.labels("accepted").inc(n_accepted)
@@ -339,37 +357,64 @@ class Pipeline:
         self.metrics.ledger_errors.inc()
         log.error("ledger: unavailable (%s); retrying in %.1f s", exc, delay)
 
-    def _observe(
-        self, batch: RecordBatch, acc: Accounted, figures: list[Figure], now: float
-    ) -> None:
-        e = batch.entity
+    def _add_sums(self, sums: _Sums) -> None:
         m = self.metrics
-        site, dept = m.site(e.site or ""), m.department(e.department or "")
         children = self._children  # labelled children, looked up once (labels are bounded)
-        for f in figures:
-            key = (site, dept, e.kind, f.provenance)
+        for key, (wh, kg) in sums.energy.items():
             pair = children.get(key)
             if pair is None:
                 pair = children[key] = (m.energy.labels(*key), m.co2e.labels(*key))
-            pair[0].inc(f.energy.wh)
-            pair[1].inc(f.kgco2e)
+            pair[0].inc(wh)
+            pair[1].inc(kg)
+        for k2, (wh, eur, kg) in sums.wasted.items():
+            wasted = self._wasted.get(k2)
+            if wasted is None:
+                wasted = self._wasted[k2] = (
+                    m.wasted_wh.labels(*k2),
+                    m.wasted_eur.labels(*k2),
+                    m.wasted_co2e.labels(*k2),
+                )
+            wasted[0].inc(wh)
+            wasted[1].inc(eur)
+            wasted[2].inc(kg)
+        for (app, what), n in sums.blockers.items():
+            m.blockers.labels(app, what).inc(n)
+        for k4, n in sums.events.items():
+            m.policy_events.labels(*k4).inc(n)
+
+    def _observe(
+        self, batch: RecordBatch, acc: Accounted, figures: list[Figure], now: float, sums: _Sums
+    ) -> None:
+        """One accepted report's effects: the fleet view and the lag now, its energy, waste,
+        blockers and policy events into `sums` (added to /metrics once per batch)."""
+        e = batch.entity
+        m = self.metrics
+        site, dept = m.site(e.site or ""), m.department(e.department or "")
+        energy = sums.energy
+        for f in figures:
+            key = (site, dept, e.kind, f.provenance)
+            total = energy.get(key)
+            if total is None:
+                energy[key] = [f.energy.wh, f.kgco2e]
+            else:
+                total[0] += f.energy.wh
+                total[1] += f.kgco2e
         m.lag.observe(max(now - batch.sent_at, 0.0))
         for p in acc.periods:
             if p.wasted_wh:
-                wasted = self._wasted.get((site, dept))
-                if wasted is None:
-                    wasted = self._wasted[(site, dept)] = (
-                        m.wasted_wh.labels(site, dept),
-                        m.wasted_eur.labels(site, dept),
-                        m.wasted_co2e.labels(site, dept),
-                    )
-                wasted[0].inc(p.wasted_wh)
-                wasted[1].inc(p.eur)
-                wasted[2].inc(p.kgco2e)
+                total = sums.wasted.get((site, dept))
+                if total is None:
+                    sums.wasted[(site, dept)] = [p.wasted_wh, p.eur, p.kgco2e]
+                else:
+                    total[0] += p.wasted_wh
+                    total[1] += p.eur
+                    total[2] += p.kgco2e
         for b in acc.blockers:
-            m.blockers.labels(m.blocker_app(b.app), m.blocker_what(b.what)).inc()
+            k2 = (m.blocker_app(b.app), m.blocker_what(b.what))
+            sums.blockers[k2] = sums.blockers.get(k2, 0) + 1
         for ev in acc.policy_events:
-            m.policy_events.labels(site, dept, ev.mode, ev.event).inc(ev.n)
+            k4 = (site, dept, ev.mode, ev.event)
+            sums.events[k4] = sums.events.get(k4, 0) + ev.n
         if not figures:  # every second of it was another timeline's: the fleet view stays
             self.fleet.add_duplicate(e.id, acc.overlap_s)
             return
