@@ -16,8 +16,69 @@ from energy_common.configspec import read_secret
 from energy_common.tls import ssl_context
 
 
+class ReadAhead:
+    """The broker connection's socket with a receive buffer in front of it.
+
+    paho reads each message with several `recv` calls (its first byte, each byte of its
+    length, then its body), each a system call, and waits in `select()` before each message.
+    Here one `recv` of up to 64 KiB serves every message it holds, and `pending()` tells
+    paho's loop that bytes are waiting, as it asks of TLS sockets (it then reads without
+    waiting). Writes and everything else go to the socket itself."""
+
+    def __init__(self, sock: Any) -> None:
+        self.sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, n: int) -> bytes:
+        pos = self._pos
+        if pos >= len(self._buf):
+            data = self.sock.recv(max(n, 65536))  # may raise BlockingIOError: nothing waits
+            if len(data) <= n:
+                return data
+            self._buf, pos = data, 0
+        out = self._buf[pos : pos + n]
+        self._pos = pos + len(out)
+        return out
+
+    def pending(self) -> int:
+        inner = self.sock.pending() if hasattr(self.sock, "pending") else 0
+        return len(self._buf) - self._pos + inner
+
+    # what paho does with its socket besides reading (paho-mqtt 2.x)
+    def send(self, data: bytes | bytearray | memoryview) -> int:
+        return int(self.sock.send(data))
+
+    def fileno(self) -> int:
+        return int(self.sock.fileno())
+
+    def setblocking(self, flag: bool) -> None:
+        self.sock.setblocking(flag)
+
+    def settimeout(self, value: float | None) -> None:
+        self.sock.settimeout(value)
+
+    def close(self) -> None:
+        self._buf, self._pos = b"", 0
+        self.sock.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("recv"):  # a read past the buffer would lose or reorder bytes
+            raise AttributeError(f"ReadAhead has no {name}")
+        return getattr(self.sock, name)
+
+
+class BufferedClient(mqtt.Client):
+    """paho's client reading through `ReadAhead` (not over WebSockets, which frame their
+    own reads). The hook is paho's socket factory; a paho without it reads as before."""
+
+    def _create_socket(self) -> Any:
+        sock = super()._create_socket()
+        return sock if self._transport == "websockets" else ReadAhead(sock)
+
+
 def subscriber(cfg: MqttIngestConfig, secret_key: str) -> mqtt.Client:
-    c = mqtt.Client(
+    c = BufferedClient(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
         client_id=cfg.client_id,
         protocol=mqtt.MQTTv5,
