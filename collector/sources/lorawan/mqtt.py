@@ -6,7 +6,7 @@ does not send retained messages to shared subscriptions, and every collector nee
 retained gateway states. Subscriptions are QoS 1, but note that ChirpStack publishes at QoS 0
 unless its MQTT integration sets `qos=1`, and The Things Stack publishes at QoS 0 only: for
 those messages the broker cannot queue anything while the collector is away.
-Acknowledgements (for QoS 1) go out after the ledger commit.
+Acknowledgements (for QoS 1) go out after the ledger commit, a batch's in one write.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from collector.mqttclient import connect_persistent, subscriber
+from collector.mqttclient import Acks, connect_persistent, subscriber
 from collector.sources.lorawan.processor import LoraProcessor
 from collector.sources.lorawan.settings import LorawanConfig
 
@@ -31,6 +31,8 @@ class LoraMqtt:
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
         self.client = c
+        self._acks = Acks(c)  # sent once per batch, after its commit
+        processor.after_batch.append(self._acks.send)
 
     def filters(self) -> list[tuple[str, int]]:
         out = []
@@ -73,7 +75,6 @@ class LoraMqtt:
         mid, qos = msg.mid, msg.qos
 
         def done(_: str) -> None:
-            if qos > 0:
-                client.ack(mid, qos)
+            self._acks.add(mid, qos)
 
         self.processor.submit(msg.topic, msg.payload, done)

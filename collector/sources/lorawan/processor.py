@@ -70,6 +70,8 @@ class LoraProcessor:
         self._thread = threading.Thread(target=self._run, name="lorawan", daemon=True)
         self.processed = 0
         self.outcomes: deque[str] = deque(maxlen=10_000)  # the latest results, for status/tests
+        # called once per batch, after every message's `done` (MQTT: the batch's PUBACKs)
+        self.after_batch: list[Callable[[], None]] = []
         self._last_invalid_log = -1e9
         # label values from the air are bounded: configured ones, then a few more, then `other`
         self.gw_label = BoundedLabel(list(self.gw_power), 100)
@@ -194,6 +196,11 @@ class LoraProcessor:
                     done(res)
                 except Exception:
                     log.exception("lorawan: acknowledgement failed")
+        for hook in self.after_batch:
+            try:
+                hook()
+            except Exception:
+                log.exception("lorawan: after-batch hook failed")
         self.outcomes.extend(results)
         self.processed += len(items)
         return results
