@@ -263,3 +263,53 @@ def test_the_simulator_writes_no_bill_for_time_that_has_not_happened():
         for r in datacenter_readings(2026, 3, seed=1, until=ts(2027, 1, 1))
     }
     assert all(full[(r["meter"], r["start"])] == r["kwh"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ({"datacenter": "", "period": "year", "start": "2026"}, "datacenter is required"),
+        ({"period": "day", "start": "2026-06-02"}, "datacenter is required"),
+        ({"datacenter": "dc1", "period": "year"}, "start are required"),
+        ({"datacenter": "dc1", "period": "year", "start": "5206-49-31T57"}, "no real date"),
+        ({"datacenter": "dc1", "period": "day", "start": "2026-02-30"}, "no real date"),
+        ({"datacenter": "dc1", "period": "hour", "start": "2026-06-02T24"}, "no real date"),
+        ({"datacenter": "dc1", "period": "hour", "start": "2026-06-02"}, "for an hour"),
+        ({"datacenter": "dc1", "period": "day", "start": "2026-06"}, "for a day"),
+        ({"datacenter": "dc1", "period": "month", "start": "2026"}, "for a month"),
+        ({"datacenter": "dc1", "period": "year", "start": "9999"}, "1970 to 9998"),
+        ({"datacenter": "dc1", "period": "day", "start": "2026-6-2"}, "YYYY-MM-DD"),
+        ({"datacenter": "dc1", "period": "week", "start": "2026-06-02"}, "period:"),
+    ],
+)
+def test_a_pue_query_for_no_real_period_is_refused_naming_the_parameter(tmp_path, query, says):
+    """Found by schemathesis: an empty datacenter and a start of month 49 were answered 200
+    with zeros (the year's PUE read only the start's first four characters)."""
+    from collector.datacenter.routes import pue_route
+
+    ledger = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    with pytest.raises(ValueError, match=says):
+        pue_route(ledger, "Europe/Paris", 0.9, lambda: ts(2026, 7, 1), query)
+
+
+@pytest.mark.parametrize(
+    ("period", "start"),
+    [
+        ("year", "2026"),
+        ("year", "2026-03-15"),
+        ("month", "2026-03"),
+        ("month", "2026-03-15"),
+        ("day", "2026-03-15"),
+        ("hour", "2026-03-15T09"),
+    ],
+)
+def test_every_documented_start_form_names_its_period(tmp_path, period, start):
+    """YYYY for a year, YYYY-MM for a month (documented, and refused before), a longer form
+    for the period holding it."""
+    from collector.datacenter.routes import pue_route
+
+    ledger = Ledger(f"sqlite:{tmp_path / 'l.db'}")
+    q = {"datacenter": "dc1", "period": period, "start": start}
+    code, body, _ = pue_route(ledger, "Europe/Paris", 0.9, lambda: ts(2026, 7, 1), q)
+    doc = json.loads(body)
+    assert code == 200 and doc["period"] == period and doc["pue"] is None

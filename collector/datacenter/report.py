@@ -18,7 +18,12 @@ def period_bounds(kind: str, start: str, tz: str) -> tuple[float, float]:
     if kind == "hour":
         t = datetime.fromisoformat(start).replace(minute=0, second=0, microsecond=0, tzinfo=z)
         return t.timestamp(), (t + timedelta(hours=1)).timestamp()
-    d = date.fromisoformat(start[:10] if kind != "year" else f"{start[:4]}-01-01")
+    if kind == "year":
+        d = date(int(start[:4]), 1, 1)
+    elif kind == "month":
+        d = date(int(start[:4]), int(start[5:7]), 1)  # YYYY-MM or a day of it
+    else:
+        d = date.fromisoformat(start[:10])
     if kind == "day":
         end = d + timedelta(days=1)
     elif kind == "month":

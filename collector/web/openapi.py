@@ -232,9 +232,11 @@ SPEC: dict[str, Any] = {
                 _q("datacenter", {"type": "string", "minLength": 1}, required=True),
                 _q(
                     "start",
-                    {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}(-[0-9]{2}(T[0-9]{2})?)?$"},
+                    {"type": "string", "pattern": "^[0-9]{4}(-[0-9]{2}(-[0-9]{2}(T[0-9]{2})?)?)?$"},
                     required=True,
-                    text="YYYY-MM-DD[THH] (YYYY-MM for a month): the period's first hour.",
+                    text="YYYY-MM-DDTHH for an hour, YYYY-MM-DD for a day, YYYY-MM for a month, "
+                    "YYYY for a year (a longer form names the period holding it); a real date, "
+                    "years 1970 to 9998.",
                 ),
                 _q("period", {"enum": ["hour", "day", "month", "year"]}),
                 _q("room", {"type": "string"}),
