@@ -12,6 +12,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -50,6 +51,38 @@ REJECTION_REASONS = (
     "internal",
     "ledger",
 )
+
+
+class Increments:
+    """Counter increments summed per metric and label values, then added once: one `labels()`
+    lookup and one lock per series and batch, not per reading or report. Filled while a batch
+    is accounted, applied once it is committed (a retried batch never counts twice).
+    `children`: labelled children kept across batches by the caller (labels are bounded)."""
+
+    __slots__ = ("_children", "_sums")
+
+    def __init__(self, children: dict[tuple[Any, tuple[str, ...]], Any] | None = None) -> None:
+        self._sums: dict[tuple[Any, tuple[str, ...]], float] = {}
+        self._children = children
+
+    def add(self, metric: Any, labels: tuple[str, ...], amount: float = 1.0) -> None:
+        key = (metric, labels)
+        self._sums[key] = self._sums.get(key, 0.0) + amount
+
+    def apply(self) -> None:
+        children = self._children
+        for key, amount in self._sums.items():
+            metric, labels = key
+            if not labels:
+                metric.inc(amount)
+            elif children is None:
+                metric.labels(*labels).inc(amount)
+            else:
+                child = children.get(key)
+                if child is None:
+                    child = children[key] = metric.labels(*labels)
+                child.inc(amount)
+        self._sums.clear()
 
 
 class BoundedLabel:

@@ -29,6 +29,7 @@ class ReadAhead:
         self.sock = sock
         self._buf = b""
         self._pos = 0
+        self._inner = getattr(sock, "pending", None)  # a TLS socket's own decrypted bytes
 
     def recv(self, n: int) -> bytes:
         pos = self._pos
@@ -42,28 +43,16 @@ class ReadAhead:
         return out
 
     def pending(self) -> int:
-        inner = self.sock.pending() if hasattr(self.sock, "pending") else 0
-        return len(self._buf) - self._pos + inner
-
-    # what paho does with its socket besides reading (paho-mqtt 2.x)
-    def send(self, data: bytes | bytearray | memoryview) -> int:
-        return int(self.sock.send(data))
-
-    def fileno(self) -> int:
-        return int(self.sock.fileno())
-
-    def setblocking(self, flag: bool) -> None:
-        self.sock.setblocking(flag)
-
-    def settimeout(self, value: float | None) -> None:
-        self.sock.settimeout(value)
+        return len(self._buf) - self._pos + (self._inner() if self._inner else 0)
 
     def close(self) -> None:
         self._buf, self._pos = b"", 0
         self.sock.close()
 
     def __getattr__(self, name: str) -> Any:
-        if name.startswith("recv"):  # a read past the buffer would lose or reorder bytes
+        """Everything else paho does with its socket (send, fileno, setblocking…) goes to it;
+        no other read: a read past the buffer would lose or reorder bytes."""
+        if name.startswith("recv"):
             raise AttributeError(f"ReadAhead has no {name}")
         return getattr(self.sock, name)
 

@@ -36,20 +36,17 @@ def pue_route(
     cat = query.get("category")
     if cat is not None and cat not in ("1", "2", "3"):
         raise ValueError("category: 1 (UPS output), 2 (PDU output) or 3 (IT input)")
-    try:
-        doc = pue_report(
-            ledger,
-            query["datacenter"],
-            period,
-            query["start"],
-            tz,
-            room=query.get("room") or None,
-            category=int(cat) if cat else None,
-            coverage_min=coverage_min,
-            now=clock(),
-        )
-    except KeyError:
-        raise ValueError("datacenter and start are required") from None
+    doc = pue_report(
+        ledger,
+        query["datacenter"],
+        period,
+        query["start"],
+        tz,
+        room=query.get("room") or None,
+        category=int(cat) if cat else None,
+        coverage_min=coverage_min,
+        now=clock(),
+    )
     return 200, json.dumps(doc).encode(), "application/json"
 
 

@@ -13,6 +13,7 @@ from collector.ledger import Ledger, Transaction
 from collector.meters import store
 from collector.meters.registers import FieldSpec, RegisterState, Step, step
 from collector.meters.store import MeterFacts
+from collector.metrics import Increments
 
 Effect = Callable[[], None]
 T = TypeVar("T")
@@ -29,7 +30,7 @@ class MeterBatch:
         self.lines: list[str] = []  # time-series lines, handed on after the commit
         # metric samples to apply after the commit, summed (counters) or last (gauges) per
         # metric and label values: one labels() lookup per series and batch, not per reading
-        self.counts: dict[tuple[Any, tuple[str, ...]], float] = {}
+        self.counts = Increments()
         self.gauges: dict[tuple[Any, tuple[str, ...]], float] = {}
 
     def step(
@@ -61,8 +62,7 @@ class MeterBatch:
 
     def count(self, metric: Any, labels: tuple[str, ...], amount: float = 1.0) -> None:
         """Add to a counter once committed."""
-        key = (metric, labels)
-        self.counts[key] = self.counts.get(key, 0.0) + amount
+        self.counts.add(metric, labels, amount)
 
     def gauge(self, metric: Any, labels: tuple[str, ...], value: float) -> None:
         """Set a gauge once committed (the batch's last value for these labels)."""
@@ -70,8 +70,7 @@ class MeterBatch:
 
     def apply(self) -> None:
         """The effects outside the ledger, once the transaction has committed."""
-        for (metric, labels), amount in self.counts.items():
-            (metric.labels(*labels) if labels else metric).inc(amount)
+        self.counts.apply()
         for (metric, labels), value in self.gauges.items():
             (metric.labels(*labels) if labels else metric).set(value)
         for effect in self.effects:

@@ -23,7 +23,7 @@ from collector.accounting import Accountant, Figure
 from collector.identity import Timelines, span_of
 from collector.isolation import IsolatingCommitter, LedgerUnavailable
 from collector.ledger import Accounted, Ledger
-from collector.metrics import Fleet, HostView, Metrics
+from collector.metrics import Fleet, HostView, Increments, Metrics
 from collector.records import RecordBatch
 from collector.sinks.sink import Sink
 from collector.sources.agents.normalise import parse_batch
@@ -70,19 +70,6 @@ class RateLimitedLog:
             self._suppressed[reason] = self._suppressed.get(reason, 0) + 1
 
 
-class _Sums:
-    """A batch's /metrics increments, summed by label set: added once per batch, not once per
-    report (each `inc` takes the metric's lock)."""
-
-    __slots__ = ("blockers", "energy", "events", "wasted")
-
-    def __init__(self) -> None:
-        self.energy: dict[tuple[str, str, str, str], list[float]] = {}  # Wh, kg CO2e
-        self.wasted: dict[tuple[str, str], list[float]] = {}  # Wh, EUR, kg CO2e
-        self.blockers: dict[tuple[str, str], int] = {}
-        self.events: dict[tuple[str, str, str, str], int] = {}
-
-
 class Pipeline:
     def __init__(
         self,
@@ -110,8 +97,8 @@ class Pipeline:
         self.committed_batches = 0
         self.committer = IsolatingCommitter(ledger.healthy, self._ledger_down, self._stopping)
         self.timelines = Timelines(ledger)
-        self._children: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
-        self._wasted: dict[tuple[str, str], tuple[Any, Any, Any]] = {}
+        # labelled /metrics children, looked up once (labels are bounded)
+        self._children: dict[tuple[Any, tuple[str, ...]], Any] = {}
         # local days that accepted reports added to since the last roll-up (late data too)
         self.touched_days: set[str] = set()
         self._touched_lock = threading.Lock()
@@ -228,7 +215,7 @@ class Pipeline:
         seen: set[Key] = set()
         touched: set[str] = set()
         n_accepted = n_duplicate = 0
-        sums = _Sums()
+        sums = Increments(self._children)  # added to /metrics once per batch
         for chunk, fresh in committed:
             for i, batch, acc, figures in chunk:
                 key = (acc.source, acc.entity, acc.seq)
@@ -253,9 +240,9 @@ class Pipeline:
                     outcomes[i] = DUPLICATE
                     n_duplicate += 1
         try:
-            self._add_sums(sums)
+            sums.apply()
         except Exception:
-            log.exception("ingest: after-commit step _add_sums failed")
+            log.exception("ingest: after-commit step: adding to /metrics failed")
         # counts (whole numbers) added once per batch: the same totals as one by one
         if n_accepted:
             self.metrics.reports.labels("accepted").inc(n_accepted)
@@ -357,64 +344,34 @@ class Pipeline:
         self.metrics.ledger_errors.inc()
         log.error("ledger: unavailable (%s); retrying in %.1f s", exc, delay)
 
-    def _add_sums(self, sums: _Sums) -> None:
-        m = self.metrics
-        children = self._children  # labelled children, looked up once (labels are bounded)
-        for key, (wh, kg) in sums.energy.items():
-            pair = children.get(key)
-            if pair is None:
-                pair = children[key] = (m.energy.labels(*key), m.co2e.labels(*key))
-            pair[0].inc(wh)
-            pair[1].inc(kg)
-        for k2, (wh, eur, kg) in sums.wasted.items():
-            wasted = self._wasted.get(k2)
-            if wasted is None:
-                wasted = self._wasted[k2] = (
-                    m.wasted_wh.labels(*k2),
-                    m.wasted_eur.labels(*k2),
-                    m.wasted_co2e.labels(*k2),
-                )
-            wasted[0].inc(wh)
-            wasted[1].inc(eur)
-            wasted[2].inc(kg)
-        for (app, what), n in sums.blockers.items():
-            m.blockers.labels(app, what).inc(n)
-        for k4, n in sums.events.items():
-            m.policy_events.labels(*k4).inc(n)
-
     def _observe(
-        self, batch: RecordBatch, acc: Accounted, figures: list[Figure], now: float, sums: _Sums
+        self,
+        batch: RecordBatch,
+        acc: Accounted,
+        figures: list[Figure],
+        now: float,
+        sums: Increments,
     ) -> None:
         """One accepted report's effects: the fleet view and the lag now, its energy, waste,
         blockers and policy events into `sums` (added to /metrics once per batch)."""
         e = batch.entity
         m = self.metrics
         site, dept = m.site(e.site or ""), m.department(e.department or "")
-        energy = sums.energy
+        add = sums.add
         for f in figures:
             key = (site, dept, e.kind, f.provenance)
-            total = energy.get(key)
-            if total is None:
-                energy[key] = [f.energy.wh, f.kgco2e]
-            else:
-                total[0] += f.energy.wh
-                total[1] += f.kgco2e
+            add(m.energy, key, f.energy.wh)
+            add(m.co2e, key, f.kgco2e)
         m.lag.observe(max(now - batch.sent_at, 0.0))
         for p in acc.periods:
             if p.wasted_wh:
-                total = sums.wasted.get((site, dept))
-                if total is None:
-                    sums.wasted[(site, dept)] = [p.wasted_wh, p.eur, p.kgco2e]
-                else:
-                    total[0] += p.wasted_wh
-                    total[1] += p.eur
-                    total[2] += p.kgco2e
+                add(m.wasted_wh, (site, dept), p.wasted_wh)
+                add(m.wasted_eur, (site, dept), p.eur)
+                add(m.wasted_co2e, (site, dept), p.kgco2e)
         for b in acc.blockers:
-            k2 = (m.blocker_app(b.app), m.blocker_what(b.what))
-            sums.blockers[k2] = sums.blockers.get(k2, 0) + 1
+            add(m.blockers, (m.blocker_app(b.app), m.blocker_what(b.what)))
         for ev in acc.policy_events:
-            k4 = (site, dept, ev.mode, ev.event)
-            sums.events[k4] = sums.events.get(k4, 0) + ev.n
+            add(m.policy_events, (site, dept, ev.mode, ev.event), ev.n)
         if not figures:  # every second of it was another timeline's: the fleet view stays
             self.fleet.add_duplicate(e.id, acc.overlap_s)
             return
